@@ -1,0 +1,123 @@
+//! Conversions between stored chunk buffers (full chunk shape, padded with the fill value) and
+//! the arrays users see (the valid part only).
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+use crate::dtype::{ChunkData, DType, Element};
+use crate::error::{fmt_tuple, Error, Result};
+use crate::layout::Layout;
+use crate::region::Region;
+
+/// The elements of an array in C order, without copying when it already is one.
+pub fn into_c_vec<T: Clone>(array: ArrayD<T>) -> Vec<T> {
+    if array.is_standard_layout() {
+        let len = array.len();
+        let (values, offset) = array.into_raw_vec_and_offset();
+        if offset.unwrap_or(0) == 0 && values.len() == len {
+            return values;
+        }
+        // A standard-layout array that does not start at its buffer's beginning: copy.
+        let start = offset.unwrap_or(0);
+        return values[start..start + len].to_vec();
+    }
+    array.iter().cloned().collect()
+}
+
+/// Checks that `T` is the dtype `stored` of the thing described by `context`.
+///
+/// # Errors
+/// [`Error::DTypeMismatch`].
+pub(crate) fn check_dtype<T: Element>(
+    stored: DType,
+    context: impl FnOnce() -> String,
+) -> Result<()> {
+    if T::DTYPE == stored {
+        Ok(())
+    } else {
+        Err(Error::DTypeMismatch {
+            context: context(),
+            stored: stored.to_string(),
+            requested: T::DTYPE.to_string(),
+        })
+    }
+}
+
+/// Checks an array's shape.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming `context`.
+pub(crate) fn check_shape(
+    expected: &[usize],
+    got: &[usize],
+    context: impl FnOnce() -> String,
+) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            context: context(),
+            expected: fmt_tuple(expected),
+            got: fmt_tuple(got),
+        })
+    }
+}
+
+/// A stored chunk buffer as an array of the full chunk shape.
+pub(crate) fn chunk_array<T: Element>(layout: &Layout, data: ChunkData) -> Result<ArrayD<T>> {
+    let values = T::from_chunk(data).map_err(|other| Error::DTypeMismatch {
+        context: "a stored chunk".into(),
+        stored: other.dtype().to_string(),
+        requested: T::DTYPE.to_string(),
+    })?;
+    ArrayD::from_shape_vec(IxDyn(layout.chunk_shape()), values).map_err(|e| Error::ShapeMismatch {
+        context: format!("a stored chunk ({e})"),
+        expected: fmt_tuple(layout.chunk_shape()),
+        got: "another number of elements".into(),
+    })
+}
+
+/// The valid part of a stored chunk (or the fill value when the chunk is missing).
+pub(crate) fn valid_array<T: Element>(
+    layout: &Layout,
+    chunk: &[usize],
+    stored: Option<ChunkData>,
+    fill: T,
+) -> Result<ArrayD<T>> {
+    let valid_shape = layout.chunk_valid_shape(chunk);
+    match stored {
+        None => Ok(ArrayD::from_elem(IxDyn(&valid_shape), fill)),
+        Some(data) => {
+            let full = chunk_array::<T>(layout, data)?;
+            if valid_shape == layout.chunk_shape() {
+                Ok(full)
+            } else {
+                Ok(Region::full(&valid_shape).view_of(&full).to_owned())
+            }
+        }
+    }
+}
+
+/// A stored chunk buffer from the valid part of a chunk, padded with `fill`.
+pub(crate) fn padded_chunk<T: Element>(layout: &Layout, valid: ArrayD<T>, fill: T) -> ChunkData {
+    if valid.shape() == layout.chunk_shape() {
+        return T::into_chunk(into_c_vec(valid));
+    }
+    let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
+    Region::full(valid.shape())
+        .view_mut_of(&mut full)
+        .assign(&valid);
+    T::into_chunk(into_c_vec(full))
+}
+
+/// Same as [`padded_chunk`] for a borrowed view.
+pub(crate) fn padded_chunk_from_view<T: Element>(
+    layout: &Layout,
+    valid: ArrayViewD<'_, T>,
+    fill: T,
+) -> ChunkData {
+    let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
+    Region::full(valid.shape())
+        .view_mut_of(&mut full)
+        .assign(&valid);
+    T::into_chunk(into_c_vec(full))
+}

@@ -1,0 +1,202 @@
+//! Collective dataset operations, written once against the [`Engine`] primitives: every rank
+//! calls them, rank 0 alone creates and deletes, the chunks are split over ranks and each rank
+//! works through its share on its own workers, and all ranks agree on the outcome.
+//!
+//! User callbacks get the chunk index and the valid (unpadded) part of the chunk; an error or a
+//! panic in one becomes an [`Error::Callback`]/[`Error::Panic`] naming the chunk.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ndarray::{ArrayD, ArrayViewD};
+
+use crate::array::{check_shape, valid_array};
+use crate::dataset::Dataset;
+use crate::dtype::Element;
+use crate::engine::{on_root, panic_message, run_collective, Engine};
+use crate::error::{fmt_tuple, CallbackError, Error, Result};
+use crate::region::Region;
+
+/// Calls a user callback for `chunk`, turning its error or panic into a crate error.
+fn call_user<R>(
+    chunk: &[usize],
+    f: impl FnOnce() -> std::result::Result<R, CallbackError>,
+) -> Result<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(Error::Callback {
+            chunk: fmt_tuple(chunk),
+            message: error.to_string(),
+        }),
+        Err(payload) => Err(Error::Panic {
+            chunk: fmt_tuple(chunk),
+            message: panic_message(&*payload),
+        }),
+    }
+}
+
+impl Dataset {
+    fn engine(&self) -> &dyn Engine {
+        self.connection.engine().as_ref()
+    }
+
+    /// Runs `task` for every chunk (flat C-order numbers), split over ranks and workers.
+    fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
+        let layout = &self.meta.layout;
+        run_collective(self.engine(), layout.num_chunks(), &|flat| {
+            task(&layout.chunk_index(flat))
+        })
+    }
+
+    /// Loads a whole in-memory array into the dataset (collective; every rank passes the same
+    /// array, each writes its own chunks).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::DTypeMismatch`], or a storage error, on every rank.
+    pub fn load<T: Element>(&self, data: ArrayViewD<'_, T>) -> Result<()> {
+        self.check_type::<T>()?;
+        check_shape(self.shape(), data.shape(), || {
+            format!("loading into dataset \"{}\"", self.name)
+        })?;
+        self.for_each_chunk(|chunk| {
+            let bounds = self.layout().chunk_bounds(chunk);
+            self.write_stored(chunk, &self.padded(bounds.view_of(&data).to_owned()))
+        })
+    }
+
+    /// Loads chunk by chunk from a generator (collective): `make(chunk, bounds)` returns the
+    /// valid part of `chunk`, whose elements are `bounds` in dataset coordinates. No rank ever
+    /// holds more than its in-flight chunks.
+    ///
+    /// # Errors
+    /// [`Error::Callback`]/[`Error::Panic`] from `make`, [`Error::ShapeMismatch`] when it
+    /// returns the wrong shape, or a storage error, on every rank.
+    pub fn load_with<T, F>(&self, make: F) -> Result<()>
+    where
+        T: Element,
+        F: Fn(&[usize], &Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.check_type::<T>()?;
+        self.for_each_chunk(|chunk| {
+            let bounds = self.layout().chunk_bounds(chunk);
+            let values = call_user(chunk, || make(chunk, &bounds))?;
+            check_shape(&bounds.shape(), values.shape(), || {
+                format!("the array made for chunk {}", fmt_tuple(chunk))
+            })?;
+            self.write_stored(chunk, &self.padded(values))
+        })
+    }
+
+    /// Applies `f` to every chunk into a new dataset `out_name` of the same layout, dtype and
+    /// fill value (collective). Chunks never written are passed in as the fill value. On failure
+    /// the new dataset is deleted again, so nothing half-made is left behind.
+    ///
+    /// # Errors
+    /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
+    /// [`Error::ShapeMismatch`] when `f` changes the shape, or a storage error, on every rank.
+    pub fn map<T, F>(&self, out_name: &str, f: F) -> Result<Dataset>
+    where
+        T: Element,
+        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.check_type::<T>()?;
+        let out = self.clone_as(out_name, false)?;
+        let result = self.for_each_chunk(|chunk| {
+            let input = valid_array(
+                self.layout(),
+                chunk,
+                self.read_stored(chunk)?,
+                self.fill::<T>(),
+            )?;
+            let output = call_user(chunk, || f(chunk, input.view()))?;
+            check_shape(input.shape(), output.shape(), || {
+                format!(
+                    "the result of the map callback on chunk {}",
+                    fmt_tuple(chunk)
+                )
+            })?;
+            out.write_stored(chunk, &out.padded(output))
+        });
+        match result {
+            Ok(()) => Ok(out),
+            Err(error) => {
+                // Best effort: the error that made map fail is the one to report.
+                let _ = self.connection.delete_dataset(out_name);
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies `f` to every chunk in place (collective). Chunks never written are passed in as
+    /// the fill value and written. On failure, chunks already processed keep their new values.
+    ///
+    /// # Errors
+    /// As [`Dataset::map`], except for `out_name`.
+    pub fn apply<T, F>(&self, f: F) -> Result<()>
+    where
+        T: Element,
+        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.check_type::<T>()?;
+        self.for_each_chunk(|chunk| {
+            let input = valid_array(
+                self.layout(),
+                chunk,
+                self.read_stored(chunk)?,
+                self.fill::<T>(),
+            )?;
+            let output = call_user(chunk, || f(chunk, input.view()))?;
+            check_shape(input.shape(), output.shape(), || {
+                format!(
+                    "the result of the apply callback on chunk {}",
+                    fmt_tuple(chunk)
+                )
+            })?;
+            self.write_stored(chunk, &self.padded(output))
+        })
+    }
+
+    /// Deletes every chunk, so the whole dataset reads as the fill value (collective).
+    ///
+    /// # Errors
+    /// A storage error, on every rank.
+    pub fn clear(&self) -> Result<()> {
+        self.for_each_chunk(|chunk| {
+            self.connection
+                .store()
+                .delete_chunk(&self.name, chunk)
+                .map(|_| ())
+        })
+    }
+
+    /// A new dataset `out_name` with this one's layout, dtype and fill value; with `with_data`,
+    /// every written chunk is copied too (collective).
+    ///
+    /// # Errors
+    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error, on every rank.
+    pub fn clone_as(&self, out_name: &str, with_data: bool) -> Result<Dataset> {
+        let out = self
+            .connection
+            .create_dataset(out_name, self.meta.clone())?;
+        if with_data {
+            let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
+                Some(data) => out.write_stored(chunk, &data),
+                None => Ok(()),
+            });
+            if let Err(error) = copied {
+                let _ = self.connection.delete_dataset(out_name);
+                return Err(error);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the dataset and its chunks (collective: rank 0 deletes).
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error, on every rank.
+    pub fn delete(self) -> Result<()> {
+        on_root(self.engine(), || {
+            self.connection.store().delete_dataset(&self.name)
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! The conformance suite every store must pass (enabled by the `testing` feature).
+//!
+//! Each function takes a fresh, empty store and panics on the first broken guarantee; a
+//! backend's tests call [`run_all`]. New guarantees go here, so every backend is held to them.
+
+use std::sync::Arc;
+
+use crate::dtype::{ChunkData, DType, Element, Scalar};
+use crate::error::Error;
+use crate::layout::Layout;
+use crate::store::{DatasetMeta, Store};
+
+fn meta(shape: &[usize], chunks: &[usize], dtype: DType) -> DatasetMeta {
+    DatasetMeta::zero_filled(Layout::new(shape, chunks).expect("valid layout"), dtype)
+}
+
+fn ramp<T: Element>(len: usize, convert: impl Fn(usize) -> T) -> ChunkData {
+    T::into_chunk((0..len).map(convert).collect())
+}
+
+/// Runs every check, each on its own dataset names of `store` (which must start empty).
+pub fn run_all(store: Arc<dyn Store>) {
+    datasets_lifecycle(store.as_ref());
+    names_are_checked(store.as_ref());
+    missing_chunks_read_as_none_and_create_nothing(store.as_ref());
+    chunks_round_trip(store.as_ref());
+    every_dtype_round_trips(store.as_ref());
+    bad_chunk_buffers_are_rejected(store.as_ref());
+    concurrent_writes_to_distinct_chunks(store);
+}
+
+/// Create, open, list, delete, and the errors of each.
+pub fn datasets_lifecycle(store: &dyn Store) {
+    let m = meta(&[10, 20], &[4, 8], DType::F32);
+    assert!(!store.has_dataset("life").unwrap());
+    assert!(matches!(store.open_dataset("life"), Err(Error::DatasetNotFound(n)) if n == "life"));
+    store.create_dataset("life", &m).unwrap();
+    assert!(store.has_dataset("life").unwrap());
+    assert_eq!(store.open_dataset("life").unwrap(), m);
+    assert!(
+        matches!(store.create_dataset("life", &m), Err(Error::DatasetExists(n)) if n == "life")
+    );
+    assert!(store.list_datasets().unwrap().contains(&"life".to_string()));
+    store.delete_dataset("life").unwrap();
+    assert!(!store.has_dataset("life").unwrap());
+    assert!(!store.list_datasets().unwrap().contains(&"life".to_string()));
+    assert!(matches!(
+        store.delete_dataset("life"),
+        Err(Error::DatasetNotFound(_))
+    ));
+}
+
+/// Bad names are refused before anything is stored.
+pub fn names_are_checked(store: &dyn Store) {
+    let before = store.list_datasets().unwrap();
+    for bad in ["", "a/b", "../up", ".hidden", "x y"] {
+        let result = store.create_dataset(bad, &meta(&[4], &[2], DType::U8));
+        assert!(
+            matches!(result, Err(Error::InvalidName { .. })),
+            "{bad:?}: {result:?}"
+        );
+    }
+    assert_eq!(store.list_datasets().unwrap(), before);
+}
+
+/// Reading a chunk never written gives `None` and leaves no trace.
+pub fn missing_chunks_read_as_none_and_create_nothing(store: &dyn Store) {
+    let m = meta(&[6, 6], &[3, 3], DType::I32);
+    store.create_dataset("sparse", &m).unwrap();
+    assert_eq!(store.read_chunk("sparse", &m, &[1, 1]).unwrap(), None);
+    assert!(!store.has_chunk("sparse", &[1, 1]).unwrap());
+    assert!(store.list_chunks("sparse", &m).unwrap().is_empty());
+    assert!(!store.delete_chunk("sparse", &[0, 0]).unwrap());
+    assert!(matches!(
+        store.read_chunk("nothing", &m, &[0, 0]),
+        Err(Error::DatasetNotFound(_))
+    ));
+    store.delete_dataset("sparse").unwrap();
+}
+
+/// Written chunks read back exactly; overwrites replace; deletes remove; listing is C order.
+pub fn chunks_round_trip(store: &dyn Store) {
+    let m = meta(&[5, 7], &[2, 3], DType::F64);
+    store.create_dataset("trip", &m).unwrap();
+    let len = m.layout.chunk_len();
+    for chunk in [[2, 2], [0, 1], [1, 0]] {
+        let data = ramp::<f64>(len, |i| (i + 10 * chunk[0] + 100 * chunk[1]) as f64);
+        store.write_chunk("trip", &m, &chunk, &data).unwrap();
+        assert_eq!(store.read_chunk("trip", &m, &chunk).unwrap(), Some(data));
+        assert!(store.has_chunk("trip", &chunk).unwrap());
+    }
+    assert_eq!(
+        store.list_chunks("trip", &m).unwrap(),
+        vec![vec![0, 1], vec![1, 0], vec![2, 2]]
+    );
+    let replacement = ChunkData::filled(Scalar::F64(-1.0), len);
+    store
+        .write_chunk("trip", &m, &[0, 1], &replacement)
+        .unwrap();
+    assert_eq!(
+        store.read_chunk("trip", &m, &[0, 1]).unwrap(),
+        Some(replacement)
+    );
+    assert!(store.delete_chunk("trip", &[0, 1]).unwrap());
+    assert_eq!(store.read_chunk("trip", &m, &[0, 1]).unwrap(), None);
+    assert_eq!(store.list_chunks("trip", &m).unwrap().len(), 2);
+    store.delete_dataset("trip").unwrap();
+}
+
+/// Every dtype keeps its values and its fill value.
+pub fn every_dtype_round_trips(store: &dyn Store) {
+    for dtype in DType::ALL {
+        let name = format!("dtype_{dtype}");
+        let fill = Scalar::parse(dtype, "7").unwrap();
+        let m = DatasetMeta::new(Layout::new(&[3, 4], &[2, 2]).unwrap(), dtype, fill).unwrap();
+        store.create_dataset(&name, &m).unwrap();
+        assert_eq!(store.open_dataset(&name).unwrap(), m, "{dtype}");
+        let data = crate::with_element_type!(dtype, T => {
+            ramp::<T>(4, |i| Scalar::parse(dtype, &(i + 1).to_string()).unwrap().get::<T>().unwrap())
+        });
+        store.write_chunk(&name, &m, &[1, 1], &data).unwrap();
+        assert_eq!(
+            store.read_chunk(&name, &m, &[1, 1]).unwrap(),
+            Some(data),
+            "{dtype}"
+        );
+        store.delete_dataset(&name).unwrap();
+    }
+}
+
+/// Buffers of the wrong length or dtype, and chunks outside the grid, are refused.
+pub fn bad_chunk_buffers_are_rejected(store: &dyn Store) {
+    let m = meta(&[4, 4], &[2, 2], DType::U16);
+    store.create_dataset("strict", &m).unwrap();
+    let short = ChunkData::U16(vec![1; 3]);
+    assert!(matches!(
+        store.write_chunk("strict", &m, &[0, 0], &short),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let wrong_type = ChunkData::F32(vec![1.0; 4]);
+    assert!(matches!(
+        store.write_chunk("strict", &m, &[0, 0], &wrong_type),
+        Err(Error::DTypeMismatch { .. })
+    ));
+    let good = ChunkData::U16(vec![1; 4]);
+    assert!(matches!(
+        store.write_chunk("strict", &m, &[2, 0], &good),
+        Err(Error::ChunkOutOfRange { .. })
+    ));
+    assert!(matches!(
+        store.read_chunk("strict", &m, &[0, 2]),
+        Err(Error::ChunkOutOfRange { .. })
+    ));
+    assert!(store.list_chunks("strict", &m).unwrap().is_empty());
+    store.delete_dataset("strict").unwrap();
+}
+
+/// Threads writing different chunks at once all land.
+pub fn concurrent_writes_to_distinct_chunks(store: Arc<dyn Store>) {
+    let m = meta(&[16, 16], &[4, 4], DType::I64);
+    store.create_dataset("busy", &m).unwrap();
+    std::thread::scope(|scope| {
+        for worker in 0..4usize {
+            let store = Arc::clone(&store);
+            let m = m.clone();
+            scope.spawn(move || {
+                for j in 0..4usize {
+                    let data = ChunkData::I64(vec![(worker * 4 + j) as i64; 16]);
+                    store.write_chunk("busy", &m, &[worker, j], &data).unwrap();
+                }
+            });
+        }
+    });
+    for (flat, chunk) in m.layout.chunk_indices().enumerate() {
+        assert_eq!(
+            store.read_chunk("busy", &m, &chunk).unwrap(),
+            Some(ChunkData::I64(vec![flat as i64; 16]))
+        );
+    }
+    store.delete_dataset("busy").unwrap();
+}

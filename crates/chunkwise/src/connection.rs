@@ -1,0 +1,115 @@
+//! A connection: one store used through one engine. Datasets are opened and created here.
+
+use std::sync::Arc;
+
+use crate::dataset::Dataset;
+use crate::dtype::Element;
+use crate::engine::{on_root, Engine};
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::store::{check_dataset_name, DatasetMeta, Store};
+
+/// A store and the engine that parallelises collective work on it.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    store: Arc<dyn Store>,
+    engine: Arc<dyn Engine>,
+}
+
+impl Connection {
+    /// Connects `engine` to `store`.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the engine cannot use the store (e.g. the ram store with more
+    /// than one MPI rank).
+    pub fn new(store: Arc<dyn Store>, engine: Arc<dyn Engine>) -> Result<Self> {
+        engine.check_store(store.as_ref())?;
+        Ok(Connection { store, engine })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.engine.rank()
+    }
+
+    /// Number of processes.
+    pub fn size(&self) -> usize {
+        self.engine.size()
+    }
+
+    /// True on rank 0.
+    pub fn is_root(&self) -> bool {
+        self.engine.is_root()
+    }
+
+    /// Creates a dataset (collective: rank 0 creates, every rank returns a handle).
+    ///
+    /// # Errors
+    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error — on every rank.
+    pub fn create_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
+        check_dataset_name(name)?;
+        on_root(self.engine.as_ref(), || {
+            self.store.create_dataset(name, &meta)
+        })?;
+        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+    }
+
+    /// Creates a dataset of element type `T`, `shape`, `chunk_shape` and fill value `fill`
+    /// (collective).
+    ///
+    /// # Errors
+    /// As [`Connection::create_dataset`], and [`Error::InvalidLayout`].
+    pub fn create<T: Element>(
+        &self,
+        name: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        fill: T,
+    ) -> Result<Dataset> {
+        let layout = Layout::new(shape, chunk_shape)?;
+        self.create_dataset(name, DatasetMeta::new(layout, T::DTYPE, fill.to_scalar())?)
+    }
+
+    /// Opens an existing dataset.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error.
+    pub fn dataset(&self, name: &str) -> Result<Dataset> {
+        let meta = self.store.open_dataset(name)?;
+        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+    }
+
+    /// Whether a dataset exists.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn has_dataset(&self, name: &str) -> Result<bool> {
+        self.store.has_dataset(name)
+    }
+
+    /// Names of all datasets, sorted.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn list_datasets(&self) -> Result<Vec<String>> {
+        self.store.list_datasets()
+    }
+
+    /// Deletes a dataset and its chunks (collective: rank 0 deletes).
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error — on every rank.
+    pub fn delete_dataset(&self, name: &str) -> Result<()> {
+        on_root(self.engine.as_ref(), || self.store.delete_dataset(name))
+    }
+}

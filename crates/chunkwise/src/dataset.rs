@@ -1,0 +1,356 @@
+//! A dataset handle: metadata plus region reads and writes.
+//!
+//! Reads and writes of a region are plain (not collective): the calling process reads or writes
+//! exactly the chunks the region touches. Missing chunks read as the fill value and reading never
+//! creates anything. Collective operations are in [`crate::collective`].
+
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
+
+use crate::array::{check_dtype, check_shape, chunk_array, into_c_vec, padded_chunk};
+use crate::connection::Connection;
+use crate::dtype::{DType, Element, Scalar};
+use crate::error::{fmt_tuple, Error, Result};
+use crate::layout::{ChunkPart, Layout};
+use crate::region::Region;
+use crate::selection::{Resolved, Selection};
+use crate::store::DatasetMeta;
+
+/// An N-d array stored as a grid of chunks.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub(crate) connection: Connection,
+    pub(crate) name: String,
+    pub(crate) meta: DatasetMeta,
+}
+
+/// A summary of a dataset, as `chunkwise info` prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub chunk_shape: Vec<usize>,
+    pub grid: Vec<usize>,
+    pub fill_value: Scalar,
+    /// Chunks written so far.
+    pub chunks_present: usize,
+    /// Chunks in the grid.
+    pub chunks_total: usize,
+    /// Bytes of the whole array (shape × element size).
+    pub logical_bytes: u64,
+    /// Bytes of the chunks present, as stored (full chunk shape, uncompressed).
+    pub stored_bytes: u64,
+}
+
+impl Dataset {
+    pub(crate) fn from_parts(connection: Connection, name: String, meta: DatasetMeta) -> Self {
+        Dataset {
+            connection,
+            name,
+            meta,
+        }
+    }
+
+    /// The dataset's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Shape, chunk shape and grid.
+    pub fn layout(&self) -> &Layout {
+        &self.meta.layout
+    }
+
+    /// All stored metadata.
+    pub fn meta(&self) -> &DatasetMeta {
+        &self.meta
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        self.meta.layout.shape()
+    }
+
+    /// The chunk shape.
+    pub fn chunk_shape(&self) -> &[usize] {
+        self.meta.layout.chunk_shape()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.meta.dtype
+    }
+
+    /// The fill value.
+    pub fn fill_value(&self) -> Scalar {
+        self.meta.fill_value
+    }
+
+    /// The connection this dataset was opened through.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.connection.rank()
+    }
+
+    /// Number of processes.
+    pub fn size(&self) -> usize {
+        self.connection.size()
+    }
+
+    /// True on rank 0.
+    pub fn is_root(&self) -> bool {
+        self.connection.is_root()
+    }
+
+    pub(crate) fn fill<T: Element>(&self) -> T {
+        T::from_scalar(self.meta.fill_value).unwrap_or_default()
+    }
+
+    pub(crate) fn check_type<T: Element>(&self) -> Result<()> {
+        check_dtype::<T>(self.meta.dtype, || format!("dataset \"{}\"", self.name))
+    }
+
+    /// Summary: shape, dtype, chunks, fill value, chunks present, bytes.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn info(&self) -> Result<DatasetInfo> {
+        let layout = &self.meta.layout;
+        let present = self
+            .connection
+            .store()
+            .list_chunks(&self.name, &self.meta)?
+            .len();
+        Ok(DatasetInfo {
+            name: self.name.clone(),
+            shape: layout.shape().to_vec(),
+            dtype: self.meta.dtype,
+            chunk_shape: layout.chunk_shape().to_vec(),
+            grid: layout.grid().to_vec(),
+            fill_value: self.meta.fill_value,
+            chunks_present: present,
+            chunks_total: layout.num_chunks(),
+            logical_bytes: (layout.len() * self.meta.dtype.size()) as u64,
+            stored_bytes: (present * self.meta.chunk_bytes()) as u64,
+        })
+    }
+
+    /// Resolves a selection against this dataset's shape.
+    ///
+    /// # Errors
+    /// [`Error::Selection`].
+    pub fn resolve(&self, selection: &Selection) -> Result<Resolved> {
+        selection.resolve(self.shape())
+    }
+
+    /// Reads a selection; integer-selected axes are dropped, as numpy does.
+    ///
+    /// # Errors
+    /// [`Error::Selection`], [`Error::DTypeMismatch`] when `T` is not the dataset's type, or a
+    /// storage error.
+    pub fn read<T: Element>(&self, selection: &Selection) -> Result<ArrayD<T>> {
+        let resolved = self.resolve(selection)?;
+        let block = self.read_region::<T>(&resolved.region)?;
+        let out_shape = resolved.output_shape();
+        let values = into_c_vec(block);
+        ArrayD::from_shape_vec(IxDyn(&out_shape), values).map_err(|e| Error::ShapeMismatch {
+            context: format!("reshaping the selection \"{selection}\" ({e})"),
+            expected: fmt_tuple(&out_shape),
+            got: fmt_tuple(&resolved.region.shape()),
+        })
+    }
+
+    /// Reads everything.
+    ///
+    /// # Errors
+    /// As [`Dataset::read`].
+    pub fn read_all<T: Element>(&self) -> Result<ArrayD<T>> {
+        self.read_region(&Region::full(self.shape()))
+    }
+
+    /// Reads a region (no axes dropped; the result has the region's shape).
+    ///
+    /// # Errors
+    /// [`Error::Selection`] when the region does not fit the shape, [`Error::DTypeMismatch`], or
+    /// a storage error.
+    pub fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
+        self.check_type::<T>()?;
+        self.check_region(region)?;
+        let mut out = ArrayD::from_elem(IxDyn(&region.shape()), self.fill::<T>());
+        for part in self.meta.layout.chunk_parts(region) {
+            if let Some(data) = self.read_stored(&part.chunk)? {
+                let full = chunk_array::<T>(&self.meta.layout, data)?;
+                part.in_output
+                    .view_mut_of(&mut out)
+                    .assign(&part.in_chunk.view_of(&full));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes an array of the selection's output shape into the selection.
+    ///
+    /// # Errors
+    /// [`Error::Selection`], [`Error::ShapeMismatch`] when `values` does not have the selected
+    /// shape, [`Error::DTypeMismatch`], or a storage error. Shape and type are checked before
+    /// anything is written.
+    pub fn write<T: Element>(
+        &self,
+        selection: &Selection,
+        values: ArrayViewD<'_, T>,
+    ) -> Result<()> {
+        self.check_type::<T>()?;
+        let resolved = self.resolve(selection)?;
+        check_shape(&resolved.output_shape(), values.shape(), || {
+            format!(
+                "writing to selection \"{selection}\" of dataset \"{}\"",
+                self.name
+            )
+        })?;
+        let block_shape = resolved.region.shape();
+        let block = values
+            .to_shape(IxDyn(&block_shape))
+            .map_err(|e| Error::ShapeMismatch {
+                context: format!("writing to selection \"{selection}\" ({e})"),
+                expected: fmt_tuple(&block_shape),
+                got: fmt_tuple(values.shape()),
+            })?;
+        self.modify_region::<T>(&resolved.region, |part, mut target| {
+            target.assign(&part.in_output.view_of(&block));
+        })
+    }
+
+    /// Writes an array of the region's shape into the region.
+    ///
+    /// # Errors
+    /// As [`Dataset::write`].
+    pub fn write_region<T: Element>(
+        &self,
+        region: &Region,
+        values: ArrayViewD<'_, T>,
+    ) -> Result<()> {
+        self.check_type::<T>()?;
+        self.check_region(region)?;
+        check_shape(&region.shape(), values.shape(), || {
+            format!("writing to region {region} of dataset \"{}\"", self.name)
+        })?;
+        let block = values.into_dyn();
+        self.modify_region::<T>(region, |part, mut target| {
+            target.assign(&part.in_output.view_of(&block));
+        })
+    }
+
+    /// Sets every element of the selection to `value`.
+    ///
+    /// # Errors
+    /// [`Error::Selection`], [`Error::DTypeMismatch`], or a storage error.
+    pub fn write_value<T: Element>(&self, selection: &Selection, value: T) -> Result<()> {
+        self.check_type::<T>()?;
+        let resolved = self.resolve(selection)?;
+        self.modify_region::<T>(&resolved.region, |_, mut target| target.fill(value))
+    }
+
+    fn check_region(&self, region: &Region) -> Result<()> {
+        if region.fits(self.shape()) {
+            Ok(())
+        } else {
+            Err(Error::Selection {
+                selection: region.to_string(),
+                problem: format!(
+                    "does not fit the shape {} of dataset \"{}\"",
+                    fmt_tuple(self.shape()),
+                    self.name
+                ),
+            })
+        }
+    }
+
+    pub(crate) fn read_stored(&self, chunk: &[usize]) -> Result<Option<crate::ChunkData>> {
+        self.connection
+            .store()
+            .read_chunk(&self.name, &self.meta, chunk)
+    }
+
+    pub(crate) fn write_stored(&self, chunk: &[usize], data: &crate::ChunkData) -> Result<()> {
+        self.connection
+            .store()
+            .write_chunk(&self.name, &self.meta, chunk, data)
+    }
+
+    /// For each chunk the region touches: get the chunk (stored, or fill when missing — skipped
+    /// when the region covers the chunk's whole valid part), let `put` fill the touched part,
+    /// write the chunk back.
+    fn modify_region<T: Element>(
+        &self,
+        region: &Region,
+        put: impl Fn(&ChunkPart, ArrayViewMutD<'_, T>),
+    ) -> Result<()> {
+        let layout = &self.meta.layout;
+        let fill = self.fill::<T>();
+        for part in layout.chunk_parts(region) {
+            let valid_shape = layout.chunk_valid_shape(&part.chunk);
+            let covers_chunk = part.in_chunk.is_full(&valid_shape);
+            let mut full = match (covers_chunk, self.read_stored(&part.chunk)?) {
+                (false, Some(data)) => chunk_array::<T>(layout, data)?,
+                _ => ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill),
+            };
+            put(&part, part.in_chunk.view_mut_of(&mut full));
+            self.write_stored(&part.chunk, &T::into_chunk(into_c_vec(full)))?;
+        }
+        Ok(())
+    }
+
+    /// A handle on one chunk.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`].
+    pub fn chunk(&self, index: &[usize]) -> Result<crate::chunk::Chunk<'_>> {
+        self.meta.layout.check_chunk(index)?;
+        Ok(crate::chunk::Chunk::new(self, index.to_vec()))
+    }
+
+    /// Whether a chunk has been written.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], or a storage error.
+    pub fn has_chunk(&self, index: &[usize]) -> Result<bool> {
+        self.chunk(index)?.exists()
+    }
+
+    /// Indices of the chunks written so far, in C order.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn list_chunks(&self) -> Result<Vec<Vec<usize>>> {
+        self.connection.store().list_chunks(&self.name, &self.meta)
+    }
+
+    /// Writes a chunk filled with the fill value if it does not exist yet, and returns it.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], or a storage error.
+    pub fn create_chunk(&self, index: &[usize]) -> Result<crate::chunk::Chunk<'_>> {
+        let chunk = self.chunk(index)?;
+        if !chunk.exists()? {
+            let data = crate::ChunkData::filled(self.meta.fill_value, self.meta.layout.chunk_len());
+            self.write_stored(index, &data)?;
+        }
+        Ok(chunk)
+    }
+
+    /// Deletes a chunk (it then reads as the fill value). Returns whether it existed.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], or a storage error.
+    pub fn delete_chunk(&self, index: &[usize]) -> Result<bool> {
+        self.chunk(index)?.delete()
+    }
+
+    pub(crate) fn padded<T: Element>(&self, valid: ArrayD<T>) -> crate::ChunkData {
+        padded_chunk(&self.meta.layout, valid, self.fill::<T>())
+    }
+}

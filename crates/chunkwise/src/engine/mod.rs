@@ -1,0 +1,218 @@
+//! Engines decide who processes which work item: this thread, a thread pool, or (in
+//! `chunkwise-mpi`) MPI ranks each with a thread pool.
+//!
+//! An engine supplies a few primitives — rank and size, a partition of work items over ranks,
+//! running this rank's items on its pool, agreeing on success across ranks, a barrier — and the
+//! collective dataset operations (`load`, `map`, `apply`, `clear`, `clone`, creation and
+//! deletion) are written once against them in [`crate::dataset`]. An engine knows nothing
+//! about storage.
+
+mod batched;
+mod sequential;
+mod threads;
+
+pub use batched::batched_map;
+pub use sequential::SequentialEngine;
+pub use threads::ThreadsEngine;
+
+use std::fmt::Debug;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// How work items `0..n` are dealt to ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Partition {
+    /// Item `i` goes to rank `i % size` (balances edge chunks and spatial hot spots).
+    #[default]
+    Cyclic,
+    /// Rank `r` gets one contiguous block; the first `n % size` ranks get one item more.
+    Block,
+}
+
+impl Partition {
+    /// The items of `0..n` that rank `rank` of `size` processes, ascending.
+    pub fn items(self, rank: usize, size: usize, n: usize) -> Vec<usize> {
+        let size = size.max(1);
+        match self {
+            Partition::Cyclic => (rank..n).step_by(size).collect(),
+            Partition::Block => {
+                let base = n / size;
+                let extra = n % size;
+                let start = rank * base + rank.min(extra);
+                let len = base + usize::from(rank < extra);
+                (start..(start + len).min(n)).collect()
+            }
+        }
+    }
+}
+
+impl FromStr for Partition {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim() {
+            "cyclic" => Ok(Partition::Cyclic),
+            "block" => Ok(Partition::Block),
+            other => Err(Error::InvalidSetting {
+                name: "partition".into(),
+                value: other.into(),
+                expected: "expected cyclic or block".into(),
+            }),
+        }
+    }
+}
+
+/// A task run by [`Engine::for_each_local`]: gets the position of its item.
+pub type Task<'a> = dyn Fn(usize) -> Result<()> + Sync + 'a;
+
+/// Who does which work item.
+///
+/// Every method is collective in a multi-process engine — all ranks call it, in the same order —
+/// except `rank`, `size`, `threads`, `partition`, `local_items` and `for_each_local`.
+pub trait Engine: Send + Sync + Debug {
+    /// Short name: `sequential`, `threads`, `mpi`.
+    fn name(&self) -> &'static str;
+
+    /// This process's rank (0 for single-process engines).
+    fn rank(&self) -> usize {
+        0
+    }
+
+    /// Number of processes (1 for single-process engines).
+    fn size(&self) -> usize {
+        1
+    }
+
+    /// True on rank 0, which alone creates and deletes.
+    fn is_root(&self) -> bool {
+        self.rank() == 0
+    }
+
+    /// Worker threads of this rank.
+    fn threads(&self) -> usize;
+
+    /// How items are dealt to ranks.
+    fn partition(&self) -> Partition {
+        Partition::Cyclic
+    }
+
+    /// The items of `0..n` this rank processes.
+    fn local_items(&self, n: usize) -> Vec<usize> {
+        self.partition().items(self.rank(), self.size(), n)
+    }
+
+    /// Runs `task(0..n)` on this rank's workers. Stops handing out tasks after the first error
+    /// and returns it; a panicking task becomes an error instead of unwinding.
+    ///
+    /// # Errors
+    /// The first error a task returned, or [`Error::WorkerPanic`].
+    fn for_each_local(&self, n: usize, task: &Task<'_>) -> Result<()>;
+
+    /// Every rank passes its own outcome and gets back the same one: `Ok` only if all ranks
+    /// succeeded, else the same error on every rank. Single-process engines return `local`.
+    ///
+    /// # Errors
+    /// The agreed error.
+    fn agree(&self, local: Result<()>) -> Result<()> {
+        local
+    }
+
+    /// Waits until every rank arrives.
+    ///
+    /// # Errors
+    /// A communication error.
+    fn barrier(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Refuses stores this engine cannot use (the MPI engine refuses stores that are not
+    /// shared between processes when it has more than one rank).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] saying why.
+    fn check_store(&self, store: &dyn Store) -> Result<()> {
+        let _ = store;
+        Ok(())
+    }
+}
+
+/// Runs `f` on rank 0 only, then makes every rank agree on its outcome and meet at a barrier, so
+/// that all ranks see the same state afterwards (creation, deletion).
+///
+/// # Errors
+/// The agreed error (rank 0's, on every rank).
+pub fn on_root(engine: &dyn Engine, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let local = if engine.is_root() {
+        guard_panics(f)
+    } else {
+        Ok(())
+    };
+    let agreed = engine.agree(local);
+    engine.barrier()?;
+    agreed
+}
+
+/// Runs this rank's share of `0..n` (per the engine's partition) on its workers, then agrees on
+/// the outcome with every rank and meets at a barrier.
+///
+/// # Errors
+/// The agreed error.
+pub fn run_collective(engine: &dyn Engine, n: usize, task: &Task<'_>) -> Result<()> {
+    let mine = engine.local_items(n);
+    let local = engine.for_each_local(mine.len(), &|position| task(mine[position]));
+    let agreed = engine.agree(local);
+    engine.barrier()?;
+    agreed
+}
+
+/// Calls `f`, turning a panic into [`Error::WorkerPanic`].
+pub(crate) fn guard_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(Error::WorkerPanic(panic_message(&*payload))))
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cover_everything_once() {
+        for partition in [Partition::Cyclic, Partition::Block] {
+            for size in 1..5 {
+                for n in 0..11 {
+                    let mut all: Vec<usize> = (0..size)
+                        .flat_map(|rank| partition.items(rank, size, n))
+                        .collect();
+                    all.sort_unstable();
+                    assert_eq!(all, (0..n).collect::<Vec<_>>(), "{partition:?} {size} {n}");
+                }
+            }
+        }
+        assert_eq!(Partition::Cyclic.items(1, 3, 8), vec![1, 4, 7]);
+        assert_eq!(Partition::Block.items(0, 3, 8), vec![0, 1, 2]);
+        assert_eq!(Partition::Block.items(2, 3, 8), vec![6, 7]);
+    }
+
+    #[test]
+    fn partition_parse_names_value() {
+        assert_eq!("block".parse::<Partition>().unwrap(), Partition::Block);
+        let err = "round".parse::<Partition>().unwrap_err().to_string();
+        assert!(
+            err.contains("round") && err.contains("cyclic or block"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The one error type of the core crate.
+//!
+//! Every message names the offending value and what was expected, so a CLI can print it as is.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error raised by a user callback passed to `map`, `apply` or `load_with`.
+pub type CallbackError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in chunkwise.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No dataset of that name exists in the store.
+    #[error("dataset \"{0}\" not found")]
+    DatasetNotFound(String),
+    /// A dataset of that name exists already.
+    #[error("dataset \"{0}\" already exists")]
+    DatasetExists(String),
+    /// A dataset name that cannot be stored.
+    #[error("invalid dataset name \"{name}\": {expected}")]
+    InvalidName { name: String, expected: String },
+    /// A shape or chunk shape that cannot describe a dataset.
+    #[error("invalid layout: {0}")]
+    InvalidLayout(String),
+    /// A selection that cannot be parsed or does not fit the dataset.
+    #[error("selection \"{selection}\" {problem}")]
+    Selection { selection: String, problem: String },
+    /// A dtype name that chunkwise does not know.
+    #[error("unknown dtype \"{0}\": expected one of u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 or a numpy name such as <f4, |u1, <i8")]
+    UnknownDType(String),
+    /// The element type asked for differs from the dataset's.
+    #[error("dtype mismatch: {context} holds {stored}, but {requested} was used")]
+    DTypeMismatch {
+        context: String,
+        stored: String,
+        requested: String,
+    },
+    /// An array whose shape differs from the one required.
+    #[error("shape mismatch: {context}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        context: String,
+        expected: String,
+        got: String,
+    },
+    /// A chunk index outside the chunk grid.
+    #[error("chunk index {index} is outside the chunk grid {grid}")]
+    ChunkOutOfRange { index: String, grid: String },
+    /// A value that does not parse as, or fit in, the dataset's element type.
+    #[error("invalid value \"{value}\" for dtype {dtype}: {problem}")]
+    InvalidValue {
+        value: String,
+        dtype: String,
+        problem: String,
+    },
+    /// An error reported by the HDF5 library.
+    #[error("HDF5 error at {path}: {source}")]
+    Hdf5 { path: PathBuf, source: hdf5::Error },
+    /// An operating-system I/O error.
+    #[error("I/O error at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Stored data that does not follow the on-disk format.
+    #[error("corrupt data at {path}: {problem}")]
+    Corrupt { path: PathBuf, problem: String },
+    /// A user callback returned an error.
+    #[error("callback failed on chunk {chunk}: {message}")]
+    Callback { chunk: String, message: String },
+    /// A user callback panicked.
+    #[error("callback panicked on chunk {chunk}: {message}")]
+    Panic { chunk: String, message: String },
+    /// A task of an engine panicked outside a user callback.
+    #[error("a worker panicked: {0}")]
+    WorkerPanic(String),
+    /// An engine or store cannot do what was asked.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A bad setting (thread count, partition, …).
+    #[error("invalid setting {name} = {value}: {expected}")]
+    InvalidSetting {
+        name: String,
+        value: String,
+        expected: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn hdf5(path: impl Into<PathBuf>, source: hdf5::Error) -> Self {
+        Error::Hdf5 {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Formats a shape or index the way numpy prints tuples: `(100, 100, 100)`, `(5,)`.
+pub fn fmt_tuple(values: &[usize]) -> String {
+    match values {
+        [one] => format!("({one},)"),
+        _ => {
+            let inner: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            format!("({})", inner.join(", "))
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! The chunk grid: shape + chunk shape → grid, chunk indices, chunk bounds, and the split of a
+//! region into per-chunk parts.
+//!
+//! All index arithmetic of chunkwise lives here, so there is exactly one definition of which
+//! elements a chunk holds. Chunks are numbered in C order (last axis fastest). Chunk `i` on an
+//! axis of length `n` with chunk length `c` covers `[i*c, min((i+1)*c, n))`; edge chunks are stored
+//! padded to the full chunk shape, but nothing here or above ever exposes the padding.
+
+use crate::error::{fmt_tuple, Error, Result};
+use crate::region::{AxisSlice, Region};
+
+/// Shape, chunk shape and the chunk grid they imply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Layout {
+    shape: Vec<usize>,
+    chunk_shape: Vec<usize>,
+    grid: Vec<usize>,
+}
+
+/// The part of one chunk that a region touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPart {
+    /// N-d index of the chunk in the grid.
+    pub chunk: Vec<usize>,
+    /// The touched elements, in coordinates relative to the chunk's first element.
+    pub in_chunk: Region,
+    /// Where these elements go in an array of the region's shape (step 1).
+    pub in_output: Region,
+}
+
+impl Layout {
+    /// A layout of `shape` split into chunks of `chunk_shape`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLayout`] when the two have different lengths, when any is empty or zero,
+    /// or when a chunk is longer than its axis.
+    pub fn new(shape: &[usize], chunk_shape: &[usize]) -> Result<Self> {
+        if shape.is_empty() {
+            return Err(Error::InvalidLayout(
+                "shape () has no axes; expected at least one axis".into(),
+            ));
+        }
+        if chunk_shape.len() != shape.len() {
+            return Err(Error::InvalidLayout(format!(
+                "chunk shape {} has {} axes but shape {} has {}; expected one chunk length per axis",
+                fmt_tuple(chunk_shape),
+                chunk_shape.len(),
+                fmt_tuple(shape),
+                shape.len()
+            )));
+        }
+        for (axis, (&n, &c)) in shape.iter().zip(chunk_shape).enumerate() {
+            if n == 0 {
+                return Err(Error::InvalidLayout(format!(
+                    "shape {} has length 0 on axis {axis}; expected at least 1",
+                    fmt_tuple(shape)
+                )));
+            }
+            if c == 0 || c > n {
+                return Err(Error::InvalidLayout(format!(
+                    "chunk shape {} has length {c} on axis {axis}; expected 1 to {n} (the shape {})",
+                    fmt_tuple(chunk_shape),
+                    fmt_tuple(shape)
+                )));
+            }
+        }
+        let grid = shape
+            .iter()
+            .zip(chunk_shape)
+            .map(|(&n, &c)| n.div_ceil(c))
+            .collect();
+        Ok(Layout {
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            grid,
+        })
+    }
+
+    /// One chunk covering the whole shape.
+    ///
+    /// # Errors
+    /// As [`Layout::new`].
+    pub fn single_chunk(shape: &[usize]) -> Result<Self> {
+        Layout::new(shape, shape)
+    }
+
+    /// The dataset shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The (full, stored) chunk shape.
+    pub fn chunk_shape(&self) -> &[usize] {
+        &self.chunk_shape
+    }
+
+    /// Number of chunks per axis: `ceil(shape / chunk_shape)`.
+    pub fn grid(&self) -> &[usize] {
+        &self.grid
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements in the dataset.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Always false: layouts have no zero-length axis.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Total number of chunks.
+    pub fn num_chunks(&self) -> usize {
+        self.grid.iter().product()
+    }
+
+    /// Number of elements of a full (stored) chunk.
+    pub fn chunk_len(&self) -> usize {
+        self.chunk_shape.iter().product()
+    }
+
+    /// Checks that `chunk` is an index inside the grid.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`] naming the index and the grid.
+    pub fn check_chunk(&self, chunk: &[usize]) -> Result<()> {
+        if chunk.len() != self.grid.len() || chunk.iter().zip(&self.grid).any(|(&i, &g)| i >= g) {
+            return Err(Error::ChunkOutOfRange {
+                index: fmt_tuple(chunk),
+                grid: fmt_tuple(&self.grid),
+            });
+        }
+        Ok(())
+    }
+
+    /// The C-order flat number of an N-d chunk index (which must be in the grid).
+    pub fn chunk_flat(&self, chunk: &[usize]) -> usize {
+        chunk
+            .iter()
+            .zip(&self.grid)
+            .fold(0, |acc, (&i, &g)| acc * g + i)
+    }
+
+    /// The N-d chunk index of a C-order flat number (which must be below `num_chunks`).
+    pub fn chunk_index(&self, mut flat: usize) -> Vec<usize> {
+        let mut index = vec![0; self.grid.len()];
+        for (slot, &g) in index.iter_mut().zip(&self.grid).rev() {
+            *slot = flat % g;
+            flat /= g;
+        }
+        index
+    }
+
+    /// Every chunk index in C order.
+    pub fn chunk_indices(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
+        (0..self.num_chunks()).map(|flat| self.chunk_index(flat))
+    }
+
+    /// The elements chunk `chunk` holds, in dataset coordinates (edge chunks end at the shape).
+    pub fn chunk_bounds(&self, chunk: &[usize]) -> Region {
+        Region::new(
+            chunk
+                .iter()
+                .zip(&self.chunk_shape)
+                .zip(&self.shape)
+                .map(|((&i, &c), &n)| AxisSlice::range(i * c, ((i + 1) * c).min(n)))
+                .collect(),
+        )
+    }
+
+    /// The valid (unpadded) shape of chunk `chunk`.
+    pub fn chunk_valid_shape(&self, chunk: &[usize]) -> Vec<usize> {
+        self.chunk_bounds(chunk).shape()
+    }
+
+    /// True when the chunk is cut short by the shape on some axis (stored with padding).
+    pub fn is_edge_chunk(&self, chunk: &[usize]) -> bool {
+        self.chunk_valid_shape(chunk) != self.chunk_shape
+    }
+
+    /// Splits `region` (which must fit the shape) into the parts of each chunk it touches, in C
+    /// order of the chunks. Work is proportional to the number of chunks touched, not elements.
+    pub fn chunk_parts(&self, region: &Region) -> Vec<ChunkPart> {
+        // Per axis: (chunk index, in-chunk slice, output slice) of every chunk touched.
+        let per_axis: Vec<Vec<(usize, AxisSlice, AxisSlice)>> = region
+            .axes()
+            .iter()
+            .zip(&self.chunk_shape)
+            .map(|(sel, &c)| axis_parts(sel, c))
+            .collect();
+        if per_axis.iter().any(Vec::is_empty) {
+            return Vec::new();
+        }
+        let mut parts = Vec::with_capacity(per_axis.iter().map(Vec::len).product());
+        let mut cursor = vec![0usize; per_axis.len()];
+        loop {
+            let pick: Vec<&(usize, AxisSlice, AxisSlice)> = cursor
+                .iter()
+                .zip(&per_axis)
+                .map(|(&k, axis)| &axis[k])
+                .collect();
+            parts.push(ChunkPart {
+                chunk: pick.iter().map(|p| p.0).collect(),
+                in_chunk: Region::new(pick.iter().map(|p| p.1).collect()),
+                in_output: Region::new(pick.iter().map(|p| p.2).collect()),
+            });
+            // Advance the odometer, last axis fastest.
+            let mut axis = per_axis.len();
+            loop {
+                if axis == 0 {
+                    return parts;
+                }
+                axis -= 1;
+                cursor[axis] += 1;
+                if cursor[axis] < per_axis[axis].len() {
+                    break;
+                }
+                cursor[axis] = 0;
+            }
+        }
+    }
+
+    /// The chunks a region touches, without the per-chunk detail.
+    pub fn chunks_touched(&self, region: &Region) -> usize {
+        region
+            .axes()
+            .iter()
+            .zip(&self.chunk_shape)
+            .map(|(sel, &c)| axis_parts(sel, c).len())
+            .product()
+    }
+}
+
+/// The chunks of length `c` that the indices of `sel` fall in, each with the in-chunk slice and
+/// the slice of the output (positions `0..sel.count`) it fills.
+fn axis_parts(sel: &AxisSlice, c: usize) -> Vec<(usize, AxisSlice, AxisSlice)> {
+    let Some(last) = sel.last() else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    for chunk in sel.start / c..=last / c {
+        let lo = chunk * c;
+        let hi = lo + c; // exclusive; the selection never goes past the shape
+                         // First position j with start + j*step >= lo, and last with start + j*step < hi.
+        let first_j = lo.saturating_sub(sel.start).div_ceil(sel.step);
+        if sel.start + first_j * sel.step >= hi || first_j >= sel.count {
+            continue; // a step longer than the chunk skips it
+        }
+        let last_j = ((hi - 1 - sel.start) / sel.step).min(sel.count - 1);
+        let count = last_j - first_j + 1;
+        parts.push((
+            chunk,
+            AxisSlice {
+                start: sel.start + first_j * sel.step - lo,
+                step: sel.step,
+                count,
+            },
+            AxisSlice {
+                start: first_j,
+                step: 1,
+                count,
+            },
+        ));
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_and_edges() {
+        let layout = Layout::new(&[100, 100, 100], &[32, 32, 32]).unwrap();
+        assert_eq!(layout.grid(), &[4, 4, 4]);
+        assert_eq!(layout.num_chunks(), 64);
+        assert_eq!(layout.chunk_valid_shape(&[3, 0, 3]), vec![4, 32, 4]);
+        assert!(layout.is_edge_chunk(&[0, 3, 0]));
+        assert!(!layout.is_edge_chunk(&[2, 2, 2]));
+        assert_eq!(
+            layout.chunk_bounds(&[1, 2, 3]),
+            Region::from_bounds(&[32, 64, 96], &[64, 96, 100])
+        );
+    }
+
+    #[test]
+    fn flat_index_round_trip_is_c_order() {
+        let layout = Layout::new(&[5, 7, 9], &[2, 3, 4]).unwrap();
+        assert_eq!(layout.grid(), &[3, 3, 3]);
+        for (flat, index) in layout.chunk_indices().enumerate() {
+            assert_eq!(layout.chunk_flat(&index), flat);
+        }
+        assert_eq!(layout.chunk_index(1), vec![0, 0, 1]);
+        assert_eq!(layout.chunk_index(3), vec![0, 1, 0]);
+        assert_eq!(layout.chunk_index(26), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn rejects_bad_layouts_with_the_value() {
+        let err = Layout::new(&[10, 10], &[4]).unwrap_err().to_string();
+        assert!(err.contains("(4,)") && err.contains("(10, 10)"), "{err}");
+        let err = Layout::new(&[10, 0], &[4, 1]).unwrap_err().to_string();
+        assert!(err.contains("axis 1"), "{err}");
+        let err = Layout::new(&[10, 10], &[4, 11]).unwrap_err().to_string();
+        assert!(err.contains("11") && err.contains("axis 1"), "{err}");
+        assert!(Layout::new(&[], &[]).is_err());
+        assert!(Layout::new(&[3], &[0]).is_err());
+    }
+
+    #[test]
+    fn check_chunk_names_index_and_grid() {
+        let layout = Layout::new(&[10, 10], &[4, 4]).unwrap();
+        assert!(layout.check_chunk(&[2, 2]).is_ok());
+        let err = layout.check_chunk(&[3, 0]).unwrap_err().to_string();
+        assert!(err.contains("(3, 0)") && err.contains("(3, 3)"), "{err}");
+        assert!(layout.check_chunk(&[0]).is_err());
+    }
+
+    #[test]
+    fn strided_parts_skip_chunks_the_step_jumps_over() {
+        // Indices 1, 11, 21 with chunks of 4: chunks 0, 2, 5.
+        let parts = axis_parts(
+            &AxisSlice {
+                start: 1,
+                step: 10,
+                count: 3,
+            },
+            4,
+        );
+        let chunks: Vec<usize> = parts.iter().map(|p| p.0).collect();
+        assert_eq!(chunks, vec![0, 2, 5]);
+        assert_eq!(
+            parts[1].1,
+            AxisSlice {
+                start: 3,
+                step: 10,
+                count: 1
+            }
+        );
+        assert_eq!(
+            parts[2].2,
+            AxisSlice {
+                start: 2,
+                step: 1,
+                count: 1
+            }
+        );
+    }
+
+    #[test]
+    fn parts_cover_region_exactly_once() {
+        let layout = Layout::new(&[13, 7], &[4, 3]).unwrap();
+        let region = Region::new(vec![
+            AxisSlice {
+                start: 1,
+                step: 3,
+                count: 4,
+            },
+            AxisSlice {
+                start: 0,
+                step: 1,
+                count: 7,
+            },
+        ]);
+        let parts = layout.chunk_parts(&region);
+        assert_eq!(parts.len(), layout.chunks_touched(&region));
+        let mut seen = vec![vec![0u32; 7]; 4];
+        for part in &parts {
+            let origin = layout.chunk_bounds(&part.chunk).start();
+            let rows = part.in_chunk.axes()[0];
+            let cols = part.in_chunk.axes()[1];
+            for r in 0..rows.count {
+                for c in 0..cols.count {
+                    let global_r = origin[0] + rows.start + r * rows.step;
+                    let out_r = part.in_output.axes()[0].start + r;
+                    let out_c = part.in_output.axes()[1].start + c;
+                    assert_eq!(global_r, 1 + 3 * out_r);
+                    assert_eq!(origin[1] + cols.start + c, out_c);
+                    seen[out_r][out_c] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().flatten().all(|&n| n == 1));
+    }
+}

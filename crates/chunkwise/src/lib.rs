@@ -1,0 +1,51 @@
+//! chunkwise: N-dimensional arrays stored as grids of chunks in a storage backend and processed
+//! in parallel by an engine.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chunkwise::{Connection, RamStore, SequentialEngine, Selection};
+//! use ndarray::ArrayD;
+//!
+//! let conn = Connection::new(Arc::new(RamStore::new()), Arc::new(SequentialEngine))?;
+//! let ds = conn.create::<f32>("data", &[10, 10], &[4, 4], 0.0)?;
+//! ds.write_value(&Selection::parse("2:5, :")?, 1.5f32)?;
+//! let doubled = ds.map("doubled", |_chunk, block| Ok(block.mapv(|x| x * 2.0)))?;
+//! let row: ArrayD<f32> = doubled.read(&Selection::parse("3")?)?;
+//! assert!(row.iter().all(|&x| x == 3.0));
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
+//!
+//! Layers: [`layout`] (all index math), [`selection`] (numpy-like selections), [`dtype`],
+//! [`store`] (backends: [`RamStore`], [`Hdf5Store`]), [`engine`] (who does which chunk:
+//! [`SequentialEngine`], [`ThreadsEngine`]; MPI lives in its own crate), and
+//! [`Connection`] → [`Dataset`] → [`Chunk`] on top.
+
+mod array;
+pub mod chunk;
+mod collective;
+pub mod connection;
+pub mod dataset;
+pub mod dtype;
+pub mod engine;
+pub mod error;
+pub mod layout;
+pub mod region;
+pub mod selection;
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use array::into_c_vec;
+pub use chunk::Chunk;
+pub use connection::Connection;
+pub use dataset::{Dataset, DatasetInfo};
+pub use dtype::{ChunkData, DType, Element, Scalar};
+pub use engine::{batched_map, Engine, Partition, SequentialEngine, ThreadsEngine};
+pub use error::{CallbackError, Error, Result};
+pub use layout::{ChunkPart, Layout};
+pub use region::{AxisSlice, Region};
+pub use selection::{Selection, SliceItem};
+pub use store::hdf5::Hdf5Store;
+pub use store::ram::RamStore;
+pub use store::{DatasetMeta, Store, StoreList, StoreRead, StoreWrite};

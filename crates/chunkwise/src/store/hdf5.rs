@@ -1,0 +1,397 @@
+//! The hdf5 store: a directory per dataset, an HDF5 file per chunk, in DosNa's layout.
+//!
+//! ```text
+//! <root>/<dataset>/dataset.h5              attributes only: shape (int64[ndim]),
+//!                                          dtype (numpy string, e.g. '<f4'), fillvalue (scalar
+//!                                          of the dtype), chunk_grid, chunk_size (int64[ndim])
+//! <root>/<dataset>/chunk_<i>_<j>_<k>.h5    one dataset "data" of the full chunk shape
+//! ```
+//! `<root>` is the connection directory. Files are written under a hidden temporary name in the
+//! same directory and renamed into place, so a killed writer never leaves a partial chunk or a
+//! half-created dataset; hidden names (starting with `.`) are never listed. One file per chunk
+//! also means ranks and threads never share a file, which serial HDF5 requires.
+//!
+//! HDF5 calls are serialised by the `hdf5` crate's global lock; parallelism pays off in the
+//! file-system work and in the compute between reads and writes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use ndarray::ArrayView1;
+
+use super::{
+    check_chunk_data, check_dataset_name, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+};
+use crate::dtype::{ChunkData, DType, Element};
+use crate::error::{fmt_tuple, Error, Result};
+use crate::layout::Layout;
+use crate::{with_chunk_data, with_element_type};
+
+/// Name of the attributes-only file of a dataset.
+pub const DATASET_FILE: &str = "dataset.h5";
+/// Name of the HDF5 dataset inside a chunk file.
+pub const CHUNK_DATASET: &str = "data";
+
+/// A store in a directory of per-chunk HDF5 files (DosNa-compatible).
+#[derive(Debug, Clone)]
+pub struct Hdf5Store {
+    root: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A hidden name next to `target`, unique within this host's processes and threads.
+fn temp_sibling(target: &Path, purpose: &str) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    target.with_file_name(format!(".{name}.{purpose}-{}-{unique}", std::process::id()))
+}
+
+impl Hdf5Store {
+    /// A store rooted at the connection directory `root`. Nothing is created until the first
+    /// dataset is.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Hdf5Store { root: root.into() }
+    }
+
+    /// The connection directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of a dataset.
+    pub fn dataset_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// File of one chunk: `chunk_<i>_<j>_<k>.h5`.
+    pub fn chunk_path(&self, name: &str, chunk: &[usize]) -> PathBuf {
+        let index: Vec<String> = chunk.iter().map(|i| i.to_string()).collect();
+        self.dataset_dir(name)
+            .join(format!("chunk_{}.h5", index.join("_")))
+    }
+
+    fn meta_path(&self, name: &str) -> PathBuf {
+        self.dataset_dir(name).join(DATASET_FILE)
+    }
+
+    fn require_dataset(&self, name: &str) -> Result<()> {
+        check_dataset_name(name).map_err(|_| Error::DatasetNotFound(name.to_string()))?;
+        if self.meta_path(name).is_file() {
+            Ok(())
+        } else {
+            Err(Error::DatasetNotFound(name.to_string()))
+        }
+    }
+}
+
+fn write_meta_file(path: &Path, meta: &DatasetMeta) -> hdf5::Result<()> {
+    let file = hdf5::File::create(path)?;
+    let as_i64 = |values: &[usize]| -> Vec<i64> { values.iter().map(|&v| v as i64).collect() };
+    let layout = &meta.layout;
+    for (attr, values) in [
+        ("shape", as_i64(layout.shape())),
+        ("chunk_grid", as_i64(layout.grid())),
+        ("chunk_size", as_i64(layout.chunk_shape())),
+    ] {
+        file.new_attr_builder()
+            .with_data(ArrayView1::from(&values[..]))
+            .create(attr)?;
+    }
+    let dtype: VarLenUnicode = meta
+        .dtype
+        .numpy_name()
+        .parse()
+        .map_err(|e| hdf5::Error::from(format!("dtype name: {e}")))?;
+    file.new_attr::<VarLenUnicode>()
+        .create("dtype")?
+        .write_scalar(&dtype)?;
+    with_element_type!(meta.dtype, T => {
+        let fill: T = T::from_scalar(meta.fill_value).unwrap_or_default();
+        file.new_attr::<T>().create("fillvalue")?.write_scalar(&fill)?;
+    });
+    file.close()
+}
+
+fn read_string_attr(attr: &hdf5::Attribute) -> hdf5::Result<String> {
+    let first = |mut values: Vec<String>| values.drain(..).next().unwrap_or_default();
+    Ok(match attr.dtype()?.to_descriptor()? {
+        TypeDescriptor::VarLenUnicode => first(
+            attr.read_raw::<VarLenUnicode>()?
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        ),
+        TypeDescriptor::VarLenAscii => first(
+            attr.read_raw::<VarLenAscii>()?
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        ),
+        TypeDescriptor::FixedAscii(_) => first(
+            attr.read_raw::<FixedAscii<64>>()?
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        ),
+        TypeDescriptor::FixedUnicode(_) => first(
+            attr.read_raw::<FixedUnicode<64>>()?
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        ),
+        other => return Err(format!("expected a string, found {other}").into()),
+    })
+}
+
+fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
+    let corrupt = |problem: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
+    let file = hdf5::File::open(path).map_err(h5)?;
+    let read_dims = |name: &str| -> Result<Vec<usize>> {
+        let attr = file
+            .attr(name)
+            .map_err(|e| corrupt(format!("attribute {name}: {e}")))?;
+        let values = attr.read_raw::<i64>().map_err(h5)?;
+        values
+            .iter()
+            .map(|&v| {
+                usize::try_from(v).map_err(|_| corrupt(format!("attribute {name} holds {v}")))
+            })
+            .collect()
+    };
+    let shape = read_dims("shape")?;
+    let chunk_shape = read_dims("chunk_size")?;
+    let layout = Layout::new(&shape, &chunk_shape).map_err(|e| corrupt(e.to_string()))?;
+    if let Ok(grid) = read_dims("chunk_grid") {
+        if grid != layout.grid() {
+            return Err(corrupt(format!(
+                "chunk_grid {} does not match shape {} and chunk_size {}",
+                fmt_tuple(&grid),
+                fmt_tuple(&shape),
+                fmt_tuple(&chunk_shape)
+            )));
+        }
+    }
+    let dtype_attr = file
+        .attr("dtype")
+        .map_err(|e| corrupt(format!("attribute dtype: {e}")))?;
+    let dtype_name =
+        read_string_attr(&dtype_attr).map_err(|e| corrupt(format!("attribute dtype: {e}")))?;
+    let dtype: DType = dtype_name
+        .parse()
+        .map_err(|e: Error| corrupt(e.to_string()))?;
+    // A dataset without a fill value reads as zeros, as h5py's default.
+    let fill_value = match file.attr("fillvalue") {
+        Ok(attr) => with_element_type!(dtype, T => {
+            let values = attr.read_raw::<T>().map_err(h5)?;
+            values.first().copied().unwrap_or_default().to_scalar()
+        }),
+        Err(_) => crate::dtype::Scalar::zero(dtype),
+    };
+    DatasetMeta::new(layout, dtype, fill_value)
+}
+
+fn write_chunk_file(path: &Path, meta: &DatasetMeta, data: &ChunkData) -> hdf5::Result<()> {
+    let file = hdf5::File::create(path)?;
+    with_chunk_data!(data, values => write_typed(&file, meta.layout.chunk_shape(), values))?;
+    file.close()
+}
+
+fn write_typed<T: Element>(file: &hdf5::File, shape: &[usize], values: &[T]) -> hdf5::Result<()> {
+    let dataset = file
+        .new_dataset::<T>()
+        .shape(shape.to_vec())
+        .create(CHUNK_DATASET)?;
+    dataset.write_raw(values)
+}
+
+fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
+    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
+    let file = hdf5::File::open(path).map_err(h5)?;
+    let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
+    let stored_shape = dataset.shape();
+    if stored_shape != meta.layout.chunk_shape() {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            problem: format!(
+                "chunk has shape {}; expected the chunk shape {}",
+                fmt_tuple(&stored_shape),
+                fmt_tuple(meta.layout.chunk_shape())
+            ),
+        });
+    }
+    Ok(with_element_type!(meta.dtype, T => T::into_chunk(dataset.read_raw::<T>().map_err(h5)?)))
+}
+
+/// Writes `path` through `write` under a temporary sibling name, then renames it into place.
+fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> hdf5::Result<()>) -> Result<()> {
+    let temp = temp_sibling(path, "tmp");
+    if let Err(error) = write(&temp) {
+        let _ = fs::remove_file(&temp);
+        return Err(Error::hdf5(path, error));
+    }
+    fs::rename(&temp, path).map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        Error::io(path, e)
+    })
+}
+
+impl StoreRead for Hdf5Store {
+    fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
+        self.require_dataset(name)?;
+        read_meta_file(&self.meta_path(name))
+    }
+
+    fn has_dataset(&self, name: &str) -> Result<bool> {
+        Ok(check_dataset_name(name).is_ok() && self.meta_path(name).is_file())
+    }
+
+    fn read_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Option<ChunkData>> {
+        meta.layout.check_chunk(chunk)?;
+        let path = self.chunk_path(name, chunk);
+        if !path.is_file() {
+            self.require_dataset(name)?;
+            return Ok(None);
+        }
+        read_chunk_file(&path, meta).map(Some)
+    }
+
+    fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+        Ok(self.chunk_path(name, chunk).is_file())
+    }
+}
+
+impl StoreWrite for Hdf5Store {
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
+        check_dataset_name(name)?;
+        let target = self.dataset_dir(name);
+        if target.exists() {
+            return Err(Error::DatasetExists(name.to_string()));
+        }
+        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        // Build the dataset in a hidden directory and rename it into place: a dataset either
+        // exists whole or not at all, and two creators of one name cannot both succeed.
+        let staging = temp_sibling(&target, "creating");
+        fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+        let result = write_meta_file(&staging.join(DATASET_FILE), meta)
+            .map_err(|e| Error::hdf5(target.join(DATASET_FILE), e))
+            .and_then(|()| {
+                if target.exists() {
+                    return Err(Error::DatasetExists(name.to_string()));
+                }
+                fs::rename(&staging, &target).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                        Error::DatasetExists(name.to_string())
+                    }
+                    _ => Error::io(&target, e),
+                })
+            });
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn delete_dataset(&self, name: &str) -> Result<()> {
+        self.require_dataset(name)?;
+        let target = self.dataset_dir(name);
+        // Rename first so the dataset disappears at once, then remove the files.
+        let doomed = temp_sibling(&target, "deleting");
+        fs::rename(&target, &doomed).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::DatasetNotFound(name.to_string()),
+            _ => Error::io(&target, e),
+        })?;
+        fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
+    }
+
+    fn write_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        data: &ChunkData,
+    ) -> Result<()> {
+        check_chunk_data(name, meta, chunk, data)?;
+        self.require_dataset(name)?;
+        let path = self.chunk_path(name, chunk);
+        write_atomically(&path, |temp| write_chunk_file(temp, meta, data))
+    }
+
+    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+        let path = self.chunk_path(name, chunk);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+impl StoreList for Hdf5Store {
+    fn list_datasets(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.root, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if check_dataset_name(&name).is_ok() && entry.path().join(DATASET_FILE).is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {
+        self.require_dataset(name)?;
+        let dir = self.dataset_dir(name);
+        let entries = fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut chunks = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(index) = file_name
+                .strip_prefix("chunk_")
+                .and_then(|s| s.strip_suffix(".h5"))
+            else {
+                continue;
+            };
+            let parsed: Option<Vec<usize>> = index.split('_').map(|i| i.parse().ok()).collect();
+            if let Some(chunk) = parsed {
+                if meta.layout.check_chunk(&chunk).is_ok() {
+                    chunks.push(chunk);
+                }
+            }
+        }
+        chunks.sort_by_key(|chunk| meta.layout.chunk_flat(chunk));
+        Ok(chunks)
+    }
+}
+
+impl Store for Hdf5Store {
+    fn backend(&self) -> &'static str {
+        "hdf5"
+    }
+
+    fn shared_between_processes(&self) -> bool {
+        true
+    }
+}

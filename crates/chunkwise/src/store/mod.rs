@@ -1,0 +1,235 @@
+//! Storage backends: where datasets and their chunks live.
+//!
+//! A store knows storage, not parallelism: it is called from many threads (and, for stores that
+//! share data between processes, from many ranks) and keeps each call atomic. The capabilities
+//! are split as in zarrs — [`StoreRead`], [`StoreWrite`], [`StoreList`] — and [`Store`] is any
+//! type with all three.
+//!
+//! Guarantees every store gives (checked by [`crate::conformance`]):
+//! - `write_chunk` is atomic: a reader sees the old chunk, or no chunk, or the whole new one —
+//!   never part of one, even if the writer is killed;
+//! - `read_chunk` of a chunk never written returns `None` and creates nothing;
+//! - `create_dataset` fails with [`Error::DatasetExists`] when the name is taken, and
+//!   `open_dataset`/`delete_dataset` with [`Error::DatasetNotFound`] when it is not;
+//! - dataset names are checked by [`check_dataset_name`] before anything touches storage.
+
+pub mod hdf5;
+pub mod ram;
+
+use std::fmt::Debug;
+
+use crate::dtype::{ChunkData, DType, Scalar};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+
+/// What a store keeps about a dataset besides its chunks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetMeta {
+    /// Shape, chunk shape and grid.
+    pub layout: Layout,
+    /// Element type.
+    pub dtype: DType,
+    /// Value of every element of a chunk that was never written (and of edge-chunk padding).
+    pub fill_value: Scalar,
+}
+
+impl DatasetMeta {
+    /// Metadata with a fill value of the dataset's dtype.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] when `fill_value` is of another dtype.
+    pub fn new(layout: Layout, dtype: DType, fill_value: Scalar) -> Result<Self> {
+        if fill_value.dtype() != dtype {
+            return Err(Error::DTypeMismatch {
+                context: format!("the fill value {fill_value}"),
+                stored: fill_value.dtype().to_string(),
+                requested: dtype.to_string(),
+            });
+        }
+        Ok(DatasetMeta {
+            layout,
+            dtype,
+            fill_value,
+        })
+    }
+
+    /// Metadata with the default fill value, zero.
+    pub fn zero_filled(layout: Layout, dtype: DType) -> Self {
+        DatasetMeta {
+            layout,
+            dtype,
+            fill_value: Scalar::zero(dtype),
+        }
+    }
+
+    /// Bytes of one stored (full) chunk.
+    pub fn chunk_bytes(&self) -> usize {
+        self.layout.chunk_len() * self.dtype.size()
+    }
+}
+
+/// Reading datasets and chunks.
+pub trait StoreRead: Send + Sync + Debug {
+    /// The dataset's metadata.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error.
+    fn open_dataset(&self, name: &str) -> Result<DatasetMeta>;
+
+    /// Whether a dataset of that name exists.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn has_dataset(&self, name: &str) -> Result<bool>;
+
+    /// The whole stored chunk (padded to the chunk shape), or `None` if it was never written.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], [`Error::Corrupt`] when the stored chunk has the wrong shape
+    /// or type, or a storage error.
+    fn read_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Option<ChunkData>>;
+
+    /// Whether the chunk has been written.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool>;
+}
+
+/// Creating, writing and deleting.
+pub trait StoreWrite: Send + Sync + Debug {
+    /// Creates an empty dataset (no chunks).
+    ///
+    /// # Errors
+    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error; on error nothing
+    /// is left behind.
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()>;
+
+    /// Deletes a dataset and all its chunks.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error.
+    fn delete_dataset(&self, name: &str) -> Result<()>;
+
+    /// Atomically replaces the whole chunk; `data` has `meta.layout.chunk_len()` elements of
+    /// `meta.dtype`, padded with the fill value.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], [`Error::ShapeMismatch`]/[`Error::DTypeMismatch`] for a
+    /// buffer that does not fit, or a storage error.
+    fn write_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        data: &ChunkData,
+    ) -> Result<()>;
+
+    /// Deletes a chunk; deleting a missing chunk is not an error. Returns whether it existed.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool>;
+}
+
+/// Listing.
+pub trait StoreList: Send + Sync + Debug {
+    /// Names of all datasets, sorted.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn list_datasets(&self) -> Result<Vec<String>>;
+
+    /// Indices of all written chunks of a dataset, in C order.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error.
+    fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>>;
+}
+
+/// A complete store.
+pub trait Store: StoreRead + StoreWrite + StoreList {
+    /// Short name of the backend (`ram`, `hdf5`).
+    fn backend(&self) -> &'static str;
+
+    /// Whether separate processes opening the same store see the same data. The MPI engine
+    /// refuses stores that do not.
+    fn shared_between_processes(&self) -> bool;
+}
+
+/// Checks that a dataset name can be stored by every backend: 1 to 255 characters from
+/// `A-Z a-z 0-9 _ - .`, not starting with `.`.
+///
+/// # Errors
+/// [`Error::InvalidName`] naming the value and what is allowed.
+pub fn check_dataset_name(name: &str) -> Result<()> {
+    let problem = if name.is_empty() {
+        Some("the name is empty")
+    } else if name.len() > 255 {
+        Some("the name is longer than 255 characters")
+    } else if name.starts_with('.') {
+        Some("the name starts with '.'")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        Some("the name has a character other than A-Z a-z 0-9 _ - .")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(Error::InvalidName {
+            name: name.to_string(),
+            expected: format!(
+                "{problem}; expected 1 to 255 characters from A-Z a-z 0-9 _ - . not starting with '.'"
+            ),
+        }),
+    }
+}
+
+/// Checks that a chunk buffer fits the dataset (used by every store's `write_chunk`).
+pub(crate) fn check_chunk_data(
+    name: &str,
+    meta: &DatasetMeta,
+    chunk: &[usize],
+    data: &ChunkData,
+) -> Result<()> {
+    meta.layout.check_chunk(chunk)?;
+    if data.dtype() != meta.dtype {
+        return Err(Error::DTypeMismatch {
+            context: format!("dataset \"{name}\""),
+            stored: meta.dtype.to_string(),
+            requested: data.dtype().to_string(),
+        });
+    }
+    if data.len() != meta.layout.chunk_len() {
+        return Err(Error::ShapeMismatch {
+            context: format!("chunk buffer for dataset \"{name}\""),
+            expected: format!("{} elements", meta.layout.chunk_len()),
+            got: format!("{} elements", data.len()),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_names() {
+        for good in ["data", "input_256", "a.b-c", "X"] {
+            assert!(check_dataset_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".hidden", "a/b", "..", "sp ace", "é"] {
+            let err = check_dataset_name(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("\"{bad}\"")), "{err}");
+        }
+    }
+}

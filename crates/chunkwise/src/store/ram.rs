@@ -1,0 +1,169 @@
+//! The in-memory store: datasets in a map, chunks as shared buffers.
+//!
+//! Fast and useful for tests and single-process pipelines. It lives in one process: ranks of an
+//! MPI job would each see their own copy, so it reports `shared_between_processes() == false`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use super::{
+    check_chunk_data, check_dataset_name, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+};
+use crate::dtype::ChunkData;
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+struct RamDataset {
+    meta: DatasetMeta,
+    chunks: RwLock<HashMap<Vec<usize>, Arc<ChunkData>>>,
+}
+
+/// A store that keeps everything in this process's memory.
+#[derive(Debug, Default)]
+pub struct RamStore {
+    datasets: RwLock<BTreeMap<String, Arc<RamDataset>>>,
+}
+
+impl RamStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        RamStore::default()
+    }
+
+    fn dataset(&self, name: &str) -> Result<Arc<RamDataset>> {
+        let datasets = self
+            .datasets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        datasets
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::DatasetNotFound(name.to_string()))
+    }
+}
+
+impl StoreRead for RamStore {
+    fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
+        Ok(self.dataset(name)?.meta.clone())
+    }
+
+    fn has_dataset(&self, name: &str) -> Result<bool> {
+        let datasets = self
+            .datasets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(datasets.contains_key(name))
+    }
+
+    fn read_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Option<ChunkData>> {
+        meta.layout.check_chunk(chunk)?;
+        let dataset = self.dataset(name)?;
+        let chunks = dataset
+            .chunks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(chunks.get(chunk).map(|data| ChunkData::clone(data)))
+    }
+
+    fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+        let dataset = self.dataset(name)?;
+        let chunks = dataset
+            .chunks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(chunks.contains_key(chunk))
+    }
+}
+
+impl StoreWrite for RamStore {
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
+        check_dataset_name(name)?;
+        let mut datasets = self
+            .datasets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if datasets.contains_key(name) {
+            return Err(Error::DatasetExists(name.to_string()));
+        }
+        let dataset = RamDataset {
+            meta: meta.clone(),
+            chunks: RwLock::new(HashMap::new()),
+        };
+        datasets.insert(name.to_string(), Arc::new(dataset));
+        Ok(())
+    }
+
+    fn delete_dataset(&self, name: &str) -> Result<()> {
+        let mut datasets = self
+            .datasets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        datasets
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| Error::DatasetNotFound(name.to_string()))
+    }
+
+    fn write_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        data: &ChunkData,
+    ) -> Result<()> {
+        check_chunk_data(name, meta, chunk, data)?;
+        let dataset = self.dataset(name)?;
+        let stored = Arc::new(data.clone());
+        let mut chunks = dataset
+            .chunks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        chunks.insert(chunk.to_vec(), stored);
+        Ok(())
+    }
+
+    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+        let dataset = self.dataset(name)?;
+        let mut chunks = dataset
+            .chunks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(chunks.remove(chunk).is_some())
+    }
+}
+
+impl StoreList for RamStore {
+    fn list_datasets(&self) -> Result<Vec<String>> {
+        let datasets = self
+            .datasets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(datasets.keys().cloned().collect())
+    }
+
+    fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {
+        let dataset = self.dataset(name)?;
+        let chunks = dataset
+            .chunks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut indices: Vec<Vec<usize>> = chunks.keys().cloned().collect();
+        indices.sort_by_key(|index| meta.layout.chunk_flat(index));
+        Ok(indices)
+    }
+}
+
+impl Store for RamStore {
+    fn backend(&self) -> &'static str {
+        "ram"
+    }
+
+    fn shared_between_processes(&self) -> bool {
+        false
+    }
+}
