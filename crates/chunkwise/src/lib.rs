@@ -9,7 +9,7 @@
 //! let conn = Connection::new(Arc::new(RamStore::new()), Arc::new(SequentialEngine))?;
 //! let ds = conn.create::<f32>("data", &[10, 10], &[4, 4], 0.0)?;
 //! ds.write_value(&Selection::parse("2:5, :")?, 1.5f32)?;
-//! let doubled = ds.map("doubled", |_chunk, block| Ok(block.mapv(|x| x * 2.0)))?;
+//! let doubled = ds.map::<f32, _>("doubled", |_chunk, block| Ok(block.mapv(|x| x * 2.0)))?;
 //! let row: ArrayD<f32> = doubled.read(&Selection::parse("3")?)?;
 //! assert!(row.iter().all(|&x| x == 3.0));
 //! # Ok::<(), chunkwise::Error>(())
