@@ -91,6 +91,32 @@ impl DType {
     }
 }
 
+impl DType {
+    /// The dtype of an HDF5 datatype, for reading ordinary HDF5 files.
+    ///
+    /// # Errors
+    /// [`Error::UnknownDType`] naming the HDF5 type when it is not one of the ten supported.
+    pub fn from_hdf5(datatype: &hdf5::Datatype) -> Result<Self> {
+        use hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
+        let descriptor = datatype
+            .to_descriptor()
+            .map_err(|e| Error::UnknownDType(format!("HDF5 type ({e})")))?;
+        Ok(match descriptor {
+            TD::Unsigned(IntSize::U1) => DType::U8,
+            TD::Unsigned(IntSize::U2) => DType::U16,
+            TD::Unsigned(IntSize::U4) => DType::U32,
+            TD::Unsigned(IntSize::U8) => DType::U64,
+            TD::Integer(IntSize::U1) => DType::I8,
+            TD::Integer(IntSize::U2) => DType::I16,
+            TD::Integer(IntSize::U4) => DType::I32,
+            TD::Integer(IntSize::U8) => DType::I64,
+            TD::Float(FloatSize::U4) => DType::F32,
+            TD::Float(FloatSize::U8) => DType::F64,
+            other => return Err(Error::UnknownDType(format!("HDF5 type {other}"))),
+        })
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -131,6 +157,24 @@ impl FromStr for DType {
             _ => dtype,
         })
     }
+}
+
+/// Parses a float, refusing finite text that overflows to infinity (`1e99` as f32).
+fn parse_float<F: FromStr + Copy + fmt::Display>(text: &str) -> std::result::Result<F, String>
+where
+    F::Err: fmt::Display,
+{
+    let value: F = text
+        .parse()
+        .map_err(|e: F::Err| format!("{e} (expected a floating-point number)"))?;
+    let says_infinite = text
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase()
+        .starts_with("inf");
+    if value.to_string().contains("inf") && !says_infinite {
+        return Err("out of range (the value overflows to infinity)".to_string());
+    }
+    Ok(value)
 }
 
 /// One value of any supported element type: a fill value, a value to write.
@@ -202,14 +246,12 @@ impl Scalar {
             DType::I16 => parse_as!(i16, I16),
             DType::I32 => parse_as!(i32, I32),
             DType::I64 => parse_as!(i64, I64),
-            DType::F32 => trimmed
-                .parse::<f32>()
+            DType::F32 => parse_float::<f32>(trimmed)
                 .map(Scalar::F32)
-                .map_err(|e| invalid(format!("{e} (expected a floating-point number)"))),
-            DType::F64 => trimmed
-                .parse::<f64>()
+                .map_err(invalid),
+            DType::F64 => parse_float::<f64>(trimmed)
                 .map(Scalar::F64)
-                .map_err(|e| invalid(format!("{e} (expected a floating-point number)"))),
+                .map_err(invalid),
         }
     }
 
@@ -473,6 +515,16 @@ mod tests {
             Scalar::F64(-2500.0)
         );
         assert!(matches!(Scalar::parse(DType::F32, "nan").unwrap(), Scalar::F32(v) if v.is_nan()));
+        assert_eq!(
+            Scalar::parse(DType::F32, "-inf").unwrap(),
+            Scalar::F32(f32::NEG_INFINITY)
+        );
+        let err = Scalar::parse(DType::F32, "1e99").unwrap_err().to_string();
+        assert!(
+            err.contains("\"1e99\"") && err.contains("f32") && err.contains("out of range"),
+            "{err}"
+        );
+        assert!(Scalar::parse(DType::F64, "1e99").is_ok());
     }
 
     #[test]

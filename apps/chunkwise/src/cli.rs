@@ -1,0 +1,162 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// chunkwise: N-dimensional datasets stored as grids of chunks, processed in parallel.
+///
+/// A store (--store DIR) holds named datasets. Each dataset is split into chunks; with the hdf5
+/// backend every chunk is one HDF5 file in DosNa's layout (DIR/NAME/dataset.h5 plus
+/// DIR/NAME/chunk_i_j_k.h5), readable by h5py and h5dump.
+#[derive(Debug, Parser)]
+#[command(name = "chunkwise", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Storage backend. `ram` keeps datasets in memory for the life of one command (useful with
+    /// `demo`); `hdf5` keeps them in --store.
+    #[arg(long, value_enum, default_value_t = Backend::Hdf5, global = true)]
+    pub backend: Backend,
+
+    /// Connection directory of the hdf5 backend (created on the first `create`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./chunkwise-data",
+        global = true
+    )]
+    pub store: PathBuf,
+
+    /// Who processes the chunks of collective operations (import, demo).
+    #[arg(long, value_enum, default_value_t = EngineKind::Threads, global = true)]
+    pub engine: EngineKind,
+
+    /// Worker threads of the threads engine [default: one per core].
+    #[arg(long, value_name = "N", global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Per-chunk HDF5 files in a directory (DosNa layout).
+    Hdf5,
+    /// In memory, gone when the command ends.
+    Ram,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// One thread, chunks in order.
+    Sequential,
+    /// A thread pool (--threads).
+    Threads,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the datasets of the store.
+    Ls,
+
+    /// Show a dataset: shape, dtype, chunk shape, grid, fill value, chunks present, bytes.
+    Info {
+        /// Dataset name.
+        name: String,
+    },
+
+    /// Create an empty dataset (every element reads as the fill value until written).
+    Create {
+        /// Dataset name: 1-255 characters from A-Z a-z 0-9 _ - . not starting with '.'.
+        name: String,
+        /// Shape, comma-separated: 100,100,100.
+        #[arg(long, value_name = "N,N,…")]
+        shape: String,
+        /// Chunk shape, comma-separated [default: one chunk, the whole shape].
+        #[arg(long, value_name = "N,N,…")]
+        chunks: Option<String>,
+        /// Element type: u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 (numpy names like <f4 work too).
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Fill value: what unwritten elements read as.
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
+        fill: String,
+    },
+
+    /// Delete a dataset and all its chunks.
+    Rm {
+        /// Dataset name.
+        name: String,
+    },
+
+    /// Load a dataset of an ordinary HDF5 file into a new dataset, chunk by chunk, in parallel.
+    Import {
+        /// Source as FILE.h5:/path/in/file.
+        source: String,
+        /// Name of the new dataset.
+        name: String,
+        /// Chunk shape, comma-separated [default: one chunk, the whole shape].
+        #[arg(long, value_name = "N,N,…")]
+        chunks: Option<String>,
+        /// Fill value of the new dataset [default: 0].
+        #[arg(long, allow_hyphen_values = true)]
+        fill: Option<String>,
+    },
+
+    /// Write a dataset, or a selection of it, to an ordinary HDF5 file. Axes selected by an
+    /// integer are dropped, as numpy does.
+    Export {
+        /// Dataset name.
+        name: String,
+        /// Destination as FILE.h5:/path/in/file (the file may exist; the path must not).
+        destination: String,
+        /// numpy-style selection, e.g. "10:50, :, -1" [default: everything].
+        #[arg(long, value_name = "SEL", allow_hyphen_values = true)]
+        select: Option<String>,
+    },
+
+    /// Write into a selection of a dataset, from an HDF5 dataset of the selected shape or a
+    /// single value.
+    Write {
+        /// Dataset name.
+        name: String,
+        /// numpy-style selection, e.g. "0:10, :, 5".
+        #[arg(long, value_name = "SEL", allow_hyphen_values = true)]
+        select: String,
+        /// Source of the values as FILE.h5:/path (same dtype, the selection's shape).
+        #[arg(
+            long,
+            value_name = "FILE.h5:/path",
+            conflicts_with = "value",
+            required_unless_present = "value"
+        )]
+        from: Option<String>,
+        /// One value for every selected element.
+        #[arg(long, allow_hyphen_values = true)]
+        value: Option<String>,
+    },
+
+    /// A short demonstration: create a dataset, load seeded random data chunk by chunk, apply
+    /// x*2+1 to every chunk, check the result, print its info.
+    Demo {
+        /// Dataset name (replaced if it exists).
+        #[arg(long, default_value = "demo")]
+        name: String,
+        /// Shape.
+        #[arg(long, value_name = "N,N,…", default_value = "128,128,128")]
+        shape: String,
+        /// Chunk shape.
+        #[arg(long, value_name = "N,N,…", default_value = "32,32,32")]
+        chunks: String,
+        /// Seed of the random data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}

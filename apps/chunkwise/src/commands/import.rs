@@ -1,0 +1,61 @@
+//! `import`: an ordinary HDF5 dataset into a new chunked dataset, chunk by chunk on the engine.
+
+use anyhow::{bail, Context, Result};
+use chunkwise::{with_element_type, Connection, DatasetMeta, Element, Layout, Region, Scalar};
+use hdf5::{Hyperslab, SliceOrIndex};
+use ndarray::{ArrayD, IxDyn};
+
+use crate::h5file::{dtype_of, H5Location};
+use crate::parse;
+
+/// Imports `source` as dataset `name`; on failure the new dataset is removed again.
+pub fn import(
+    conn: &Connection,
+    source: &str,
+    name: &str,
+    chunks: Option<&str>,
+    fill: Option<&str>,
+) -> Result<()> {
+    let location = H5Location::parse(source)?;
+    let (_file, dataset) = location.open()?;
+    let dtype = dtype_of(&location, &dataset)?;
+    let shape = dataset.shape();
+    if shape.is_empty() || shape.contains(&0) {
+        bail!("{location} has shape {shape:?}; expected an array with at least one element on every axis");
+    }
+    let chunks = match chunks {
+        Some(text) => parse::shape("--chunks", text)?,
+        None => shape.clone(),
+    };
+    let fill = match fill {
+        Some(text) => Scalar::parse(dtype, text)?,
+        None => Scalar::zero(dtype),
+    };
+    let meta = DatasetMeta::new(Layout::new(&shape, &chunks)?, dtype, fill)?;
+    let target = conn.create_dataset(name, meta)?;
+    let loaded = with_element_type!(dtype, T => {
+        target.load_with::<T, _>(|_, bounds| Ok(read_block::<T>(&dataset, bounds)?))
+    });
+    if let Err(error) = loaded {
+        let _ = conn.delete_dataset(name);
+        return Err(error).with_context(|| {
+            format!("importing {location} into \"{name}\" failed; nothing was kept")
+        });
+    }
+    Ok(())
+}
+
+/// One box of an HDF5 dataset.
+fn read_block<T: Element>(dataset: &hdf5::Dataset, bounds: &Region) -> hdf5::Result<ArrayD<T>> {
+    let slab: Vec<SliceOrIndex> = bounds
+        .axes()
+        .iter()
+        .map(|axis| SliceOrIndex::SliceCount {
+            start: axis.start,
+            step: axis.step,
+            count: axis.count,
+            block: 1,
+        })
+        .collect();
+    dataset.read_slice::<T, _, IxDyn>(Hyperslab::from(slab))
+}

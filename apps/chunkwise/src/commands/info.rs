@@ -1,0 +1,33 @@
+//! `ls` and `info`.
+
+use anyhow::Result;
+use chunkwise::error::fmt_tuple;
+use chunkwise::Connection;
+
+/// Prints one dataset name per line.
+pub fn ls(conn: &Connection) -> Result<()> {
+    for name in conn.list_datasets()? {
+        println!("{name}");
+    }
+    Ok(())
+}
+
+/// Prints a dataset's summary.
+pub fn info(conn: &Connection, name: &str) -> Result<()> {
+    let info = conn.dataset(name)?.info()?;
+    println!("name:        {}", info.name);
+    println!("shape:       {}", fmt_tuple(&info.shape));
+    println!("dtype:       {} ({})", info.dtype, info.dtype.numpy_name());
+    println!("chunk shape: {}", fmt_tuple(&info.chunk_shape));
+    println!("chunk grid:  {}", fmt_tuple(&info.grid));
+    println!("fill value:  {}", info.fill_value);
+    println!(
+        "chunks:      {} of {} present",
+        info.chunks_present, info.chunks_total
+    );
+    println!(
+        "bytes:       {} logical, {} stored",
+        info.logical_bytes, info.stored_bytes
+    );
+    Ok(())
+}

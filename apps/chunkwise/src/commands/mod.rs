@@ -1,0 +1,53 @@
+//! One module per command; `run` dispatches.
+
+mod create;
+mod demo;
+mod export;
+mod import;
+mod info;
+mod write;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::connect::connect;
+
+/// Runs the command the arguments name.
+pub fn run(cli: Cli) -> Result<()> {
+    let conn = connect(&cli.global)?;
+    match cli.command {
+        Command::Ls => info::ls(&conn),
+        Command::Info { name } => info::info(&conn, &name),
+        Command::Create {
+            name,
+            shape,
+            chunks,
+            dtype,
+            fill,
+        } => create::create(&conn, &name, &shape, chunks.as_deref(), &dtype, &fill),
+        Command::Rm { name } => create::rm(&conn, &name),
+        Command::Import {
+            source,
+            name,
+            chunks,
+            fill,
+        } => import::import(&conn, &source, &name, chunks.as_deref(), fill.as_deref()),
+        Command::Export {
+            name,
+            destination,
+            select,
+        } => export::export(&conn, &name, &destination, select.as_deref()),
+        Command::Write {
+            name,
+            select,
+            from,
+            value,
+        } => write::write(&conn, &name, &select, from.as_deref(), value.as_deref()),
+        Command::Demo {
+            name,
+            shape,
+            chunks,
+            seed,
+        } => demo::demo(&conn, &name, &shape, &chunks, seed),
+    }
+}

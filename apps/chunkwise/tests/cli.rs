@@ -1,0 +1,384 @@
+//! The `chunkwise` binary end to end: import/export round trips, writes, and bad input that must
+//! fail with one clear message and leave nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ndarray::{s, Array2, Array3, ArrayD};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn chunkwise(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the chunkwise binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let run = chunkwise(dir, args);
+    assert_eq!(run.code, 0, "chunkwise {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// Runs a command that must fail: non-zero exit, one line on stderr containing `expected`.
+fn fails(dir: &Path, args: &[&str], expected: &str) {
+    let run = chunkwise(dir, args);
+    assert_ne!(run.code, 0, "chunkwise {args:?} succeeded: {}", run.stdout);
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "one line expected: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(expected),
+        "chunkwise {args:?}: expected {expected:?} in {:?}",
+        run.stderr
+    );
+}
+
+/// Every file under `dir`, relative, sorted: "nothing left behind" compares these.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&current) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+                if path.is_dir() {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn volume() -> Array3<f32> {
+    Array3::from_shape_fn((20, 30, 41), |(z, y, x)| {
+        (z * 10_000 + y * 100 + x) as f32 * 0.5 - 7.0
+    })
+}
+
+fn write_source(path: &Path) {
+    let file = hdf5::File::create(path).unwrap();
+    let group = file.create_group("group").unwrap();
+    group
+        .new_dataset_builder()
+        .with_data(&volume())
+        .create("data")
+        .unwrap();
+    let plane = Array2::from_shape_fn((30, 41), |(y, x)| (y * 41 + x) as i16 - 600);
+    file.new_dataset_builder()
+        .with_data(&plane)
+        .create("plane")
+        .unwrap();
+    file.new_dataset_builder()
+        .with_data(&Array2::<f32>::zeros((3, 4)))
+        .create("small")
+        .unwrap();
+    let strings = ndarray::arr1(&["a".parse::<hdf5::types::VarLenUnicode>().unwrap()]);
+    file.new_dataset_builder()
+        .with_data(&strings)
+        .create("text")
+        .unwrap();
+    file.close().unwrap();
+}
+
+fn read_h5<T: hdf5::H5Type>(path: &Path, dataset: &str) -> ArrayD<T> {
+    hdf5::File::open(path)
+        .unwrap()
+        .dataset(dataset)
+        .unwrap()
+        .read_dyn::<T>()
+        .unwrap()
+}
+
+#[test]
+fn import_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    ok(
+        d,
+        &["import", "src.h5:/group/data", "vol", "--chunks", "8,8,8"],
+    );
+    ok(
+        d,
+        &[
+            "--engine",
+            "sequential",
+            "import",
+            "src.h5:/plane",
+            "plane",
+            "--chunks",
+            "7,9",
+            "--fill",
+            "-1",
+        ],
+    );
+    assert_eq!(ok(d, &["ls"]), "plane\nvol\n");
+
+    let info = ok(d, &["info", "vol"]);
+    for line in [
+        "shape:       (20, 30, 41)",
+        "dtype:       f32 (<f4)",
+        "chunk grid:  (3, 4, 6)",
+        "chunks:      72 of 72 present",
+    ] {
+        assert!(info.contains(line), "{line} missing from\n{info}");
+    }
+    assert!(ok(d, &["info", "plane"]).contains("fill value:  -1"));
+
+    ok(d, &["export", "vol", "out.h5:/whole"]);
+    assert_eq!(
+        read_h5::<f32>(&d.join("out.h5"), "whole"),
+        volume().into_dyn()
+    );
+    // A second export into the same (now existing) file, with nested groups and a selection.
+    ok(
+        d,
+        &[
+            "--threads",
+            "1",
+            "export",
+            "vol",
+            "out.h5:/sel/part",
+            "--select",
+            "5, :, 10:20",
+        ],
+    );
+    let part = read_h5::<f32>(&d.join("out.h5"), "sel/part");
+    assert_eq!(
+        part,
+        volume().slice(s![5, .., 10..20]).to_owned().into_dyn()
+    );
+    assert_eq!(part.shape(), &[30, 10]);
+    ok(d, &["export", "plane", "plane.h5:/p", "--select", "-1"]);
+    let expected = Array2::from_shape_fn((30, 41), |(y, x)| (y * 41 + x) as i16 - 600);
+    assert_eq!(
+        read_h5::<i16>(&d.join("plane.h5"), "p"),
+        expected.row(29).to_owned().into_dyn()
+    );
+}
+
+#[test]
+fn create_write_and_rm() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    ok(
+        d,
+        &[
+            "create", "a", "--shape", "10,12", "--chunks", "4,5", "--dtype", "<f4", "--fill", "2.5",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "write",
+            "a",
+            "--select",
+            "1:4, 2:6",
+            "--from",
+            "src.h5:/small",
+        ],
+    );
+    ok(d, &["write", "a", "--select", "-1", "--value", "-3"]);
+    ok(d, &["export", "a", "a.h5:/a"]);
+    let mut expected = ArrayD::from_elem(ndarray::IxDyn(&[10, 12]), 2.5f32);
+    expected.slice_mut(s![1..4, 2..6]).fill(0.0);
+    expected.slice_mut(s![9, ..]).fill(-3.0);
+    assert_eq!(read_h5::<f32>(&d.join("a.h5"), "a"), expected);
+    ok(d, &["rm", "a"]);
+    assert_eq!(ok(d, &["ls"]), "");
+    assert!(!d.join("chunkwise-data/a").exists());
+}
+
+#[test]
+fn bad_input_fails_clearly_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    ok(
+        d,
+        &[
+            "create",
+            "a",
+            "--shape",
+            "100,100,100",
+            "--chunks",
+            "32,32,32",
+        ],
+    );
+    ok(d, &["write", "a", "--select", "0", "--value", "1"]);
+    let before = tree(d);
+
+    fails(d, &["info", "nope"], "dataset \"nope\" not found");
+    fails(d, &["rm", "nope"], "dataset \"nope\" not found");
+    fails(
+        d,
+        &["export", "nope", "x.h5:/x"],
+        "dataset \"nope\" not found",
+    );
+    fails(
+        d,
+        &["write", "nope", "--select", "0", "--value", "1"],
+        "dataset \"nope\" not found",
+    );
+    fails(
+        d,
+        &["export", "a", "x.h5:/x", "--select", "0:5, 120"],
+        "selection \"0:5, 120\" is out of range on axis 1 (size 100)",
+    );
+    fails(
+        d,
+        &["write", "a", "--select", "0:5, 120", "--value", "1"],
+        "is out of range on axis 1 (size 100)",
+    );
+    fails(
+        d,
+        &["write", "a", "--select", "0:5", "--from", "src.h5:/small"],
+        "shape mismatch",
+    );
+    fails(
+        d,
+        &["write", "a", "--select", "0", "--from", "src.h5:/plane"],
+        "holds i16 but dataset \"a\" holds f32",
+    );
+    fails(
+        d,
+        &["write", "a", "--select", "0", "--value", "abc"],
+        "invalid value \"abc\" for dtype f32",
+    );
+    fails(
+        d,
+        &["write", "a", "--select", "0:2:0", "--value", "1"],
+        "step 0 on axis 0",
+    );
+    fails(
+        d,
+        &["create", "b", "--shape", "10", "--dtype", "f16"],
+        "unknown dtype \"f16\"",
+    );
+    fails(
+        d,
+        &["create", "a", "--shape", "10"],
+        "dataset \"a\" already exists",
+    );
+    fails(
+        d,
+        &["import", "src.h5:/small", "a"],
+        "dataset \"a\" already exists",
+    );
+    fails(
+        d,
+        &["create", "b/c", "--shape", "10"],
+        "invalid dataset name \"b/c\"",
+    );
+    fails(d, &["create", "b", "--shape", "10,x"], "--shape \"10,x\"");
+    fails(
+        d,
+        &["create", "b", "--shape", "10", "--chunks", "11"],
+        "chunk shape (11,)",
+    );
+    fails(
+        d,
+        &[
+            "create", "b", "--shape", "10", "--dtype", "u8", "--fill", "300",
+        ],
+        "invalid value \"300\" for dtype u8",
+    );
+    fails(
+        d,
+        &["import", "src.h5", "b"],
+        "malformed HDF5 location \"src.h5\"",
+    );
+    fails(
+        d,
+        &["import", "missing.h5:/x", "b"],
+        "HDF5 file missing.h5 not found",
+    );
+    fails(
+        d,
+        &["import", "src.h5:/nothing/here", "b"],
+        "has no dataset /nothing/here",
+    );
+    fails(d, &["import", "src.h5:/text", "b"], "unknown dtype");
+    fails(
+        d,
+        &["import", "src.h5:/small", "b", "--chunks", "2"],
+        "chunk shape (2,)",
+    );
+    fails(d, &["export", "a", "out.h5"], "malformed HDF5 location");
+    fails(
+        d,
+        &["--engine", "sequential", "--threads", "2", "ls"],
+        "--threads 2 applies to the threads engine",
+    );
+    fails(d, &["--threads", "0", "ls"], "threads = 0");
+    assert_eq!(tree(d), before, "a failed command changed the files");
+
+    // An export to an existing path fails without touching the file's other content.
+    ok(d, &["export", "a", "out.h5:/x", "--select", "0, 0"]);
+    fails(d, &["export", "a", "out.h5:/x"], "out.h5:/x already exists");
+    assert_eq!(
+        read_h5::<f32>(&d.join("out.h5"), "x"),
+        ArrayD::from_elem(ndarray::IxDyn(&[100]), 1.0f32)
+    );
+}
+
+#[test]
+fn demo_runs_on_every_engine_and_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [
+        vec!["demo", "--shape", "40,30,20", "--chunks", "16,16,16"],
+        vec![
+            "--engine",
+            "sequential",
+            "--backend",
+            "ram",
+            "demo",
+            "--shape",
+            "40,30",
+            "--chunks",
+            "16,7",
+        ],
+    ] {
+        let out = ok(d, &args);
+        assert!(out.contains("verified every chunk"), "{out}");
+    }
+    assert!(ok(d, &["info", "demo"]).contains("shape:       (40, 30, 20)"));
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = ok(dir.path(), &["--help"]);
+    for word in [
+        "import",
+        "export",
+        "write",
+        "create",
+        "--backend",
+        "--store",
+        "--engine",
+        "--threads",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help");
+    }
+}

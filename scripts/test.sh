@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every test: set up if needed (system packages, release build), then formatting, lints, and the
+# whole workspace's unit, integration, property and CLI tests. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export HDF5_DIR=${HDF5_DIR:-/usr/lib/x86_64-linux-gnu/hdf5/openmpi}
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace --release --quiet
+echo "== all tests passed"
