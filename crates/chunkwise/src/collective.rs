@@ -47,6 +47,22 @@ impl Dataset {
         })
     }
 
+    /// Reads the valid part of `chunk` (the fill value when missing), passes it to the user's
+    /// `f`, and checks that the result keeps the shape.
+    fn transform_chunk<T, F>(&self, chunk: &[usize], f: &F) -> Result<ArrayD<T>>
+    where
+        T: Element,
+        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError>,
+    {
+        let stored = self.read_stored(chunk)?;
+        let input = valid_array(self.layout(), chunk, stored, self.fill::<T>())?;
+        let output = call_user(chunk, || f(chunk, input.view()))?;
+        check_shape(input.shape(), output.shape(), || {
+            format!("the result of the callback on chunk {}", fmt_tuple(chunk))
+        })?;
+        Ok(output)
+    }
+
     /// Loads a whole in-memory array into the dataset (collective; every rank passes the same
     /// array, each writes its own chunks).
     ///
@@ -101,19 +117,7 @@ impl Dataset {
         self.check_type::<T>()?;
         let out = self.clone_as(out_name, false)?;
         let result = self.for_each_chunk(|chunk| {
-            let input = valid_array(
-                self.layout(),
-                chunk,
-                self.read_stored(chunk)?,
-                self.fill::<T>(),
-            )?;
-            let output = call_user(chunk, || f(chunk, input.view()))?;
-            check_shape(input.shape(), output.shape(), || {
-                format!(
-                    "the result of the map callback on chunk {}",
-                    fmt_tuple(chunk)
-                )
-            })?;
+            let output = self.transform_chunk(chunk, &f)?;
             out.write_stored(chunk, &out.padded(output))
         });
         match result {
@@ -138,19 +142,7 @@ impl Dataset {
     {
         self.check_type::<T>()?;
         self.for_each_chunk(|chunk| {
-            let input = valid_array(
-                self.layout(),
-                chunk,
-                self.read_stored(chunk)?,
-                self.fill::<T>(),
-            )?;
-            let output = call_user(chunk, || f(chunk, input.view()))?;
-            check_shape(input.shape(), output.shape(), || {
-                format!(
-                    "the result of the apply callback on chunk {}",
-                    fmt_tuple(chunk)
-                )
-            })?;
+            let output = self.transform_chunk(chunk, &f)?;
             self.write_stored(chunk, &self.padded(output))
         })
     }
