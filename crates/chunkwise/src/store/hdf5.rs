@@ -11,6 +11,11 @@
 //! half-created dataset; hidden names (starting with `.`) are never listed. One file per chunk
 //! also means ranks and threads never share a file, which serial HDF5 requires.
 //!
+//! HDF5's own file locks are switched off for these files: the temporary-name-and-rename
+//! protocol already keeps every reader off a file being written, and the locks do harm — they
+//! fail on many NFS/Lustre mounts, and a child process forked while a chunk is open (HDF5 does not
+//! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
+//!
 //! HDF5 calls are serialised by the `hdf5` crate's global lock; parallelism pays off in the
 //! file-system work and in the compute between reads and writes.
 
@@ -90,8 +95,22 @@ impl Hdf5Store {
     }
 }
 
+/// Creates (truncates) an HDF5 file without HDF5 file locking.
+fn create_file(path: &Path) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .create(path)
+}
+
+/// Opens an HDF5 file read-only without HDF5 file locking.
+fn open_file(path: &Path) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .open(path)
+}
+
 fn write_meta_file(path: &Path, meta: &DatasetMeta) -> hdf5::Result<()> {
-    let file = hdf5::File::create(path)?;
+    let file = create_file(path)?;
     let as_i64 = |values: &[usize]| -> Vec<i64> { values.iter().map(|&v| v as i64).collect() };
     let layout = &meta.layout;
     for (attr, values) in [
@@ -155,7 +174,7 @@ fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
         problem,
     };
     let h5 = |e: hdf5::Error| Error::hdf5(path, e);
-    let file = hdf5::File::open(path).map_err(h5)?;
+    let file = open_file(path).map_err(h5)?;
     let read_dims = |name: &str| -> Result<Vec<usize>> {
         let attr = file
             .attr(name)
@@ -201,7 +220,7 @@ fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
 }
 
 fn write_chunk_file(path: &Path, meta: &DatasetMeta, data: &ChunkData) -> hdf5::Result<()> {
-    let file = hdf5::File::create(path)?;
+    let file = create_file(path)?;
     with_chunk_data!(data, values => write_typed(&file, meta.layout.chunk_shape(), values))?;
     file.close()
 }
@@ -216,7 +235,7 @@ fn write_typed<T: Element>(file: &hdf5::File, shape: &[usize], values: &[T]) -> 
 
 fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
     let h5 = |e: hdf5::Error| Error::hdf5(path, e);
-    let file = hdf5::File::open(path).map_err(h5)?;
+    let file = open_file(path).map_err(h5)?;
     let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
     let stored_shape = dataset.shape();
     if stored_shape != meta.layout.chunk_shape() {
