@@ -42,7 +42,8 @@ impl Dataset {
     /// Runs `task` for every chunk (flat C-order numbers), split over ranks and workers.
     fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
         let layout = &self.meta.layout;
-        run_collective(self.engine(), layout.num_chunks(), &|flat| {
+        let timers = self.connection.timers();
+        run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
             task(&layout.chunk_index(flat))
         })
     }
@@ -56,7 +57,10 @@ impl Dataset {
     {
         let stored = self.read_stored(chunk)?;
         let input = valid_array(self.layout(), chunk, stored, self.fill::<T>())?;
-        let output = call_user(chunk, || f(chunk, input.view()))?;
+        let output = self
+            .connection
+            .timers()
+            .time("compute", || call_user(chunk, || f(chunk, input.view())))?;
         check_shape(input.shape(), output.shape(), || {
             format!("the result of the callback on chunk {}", fmt_tuple(chunk))
         })?;
@@ -94,7 +98,10 @@ impl Dataset {
         self.check_type::<T>()?;
         self.for_each_chunk(|chunk| {
             let bounds = self.layout().chunk_bounds(chunk);
-            let values = call_user(chunk, || make(chunk, &bounds))?;
+            let values = self
+                .connection
+                .timers()
+                .time("compute", || call_user(chunk, || make(chunk, &bounds)))?;
             check_shape(&bounds.shape(), values.shape(), || {
                 format!("the array made for chunk {}", fmt_tuple(chunk))
             })?;

@@ -8,12 +8,14 @@ use crate::engine::{on_root, Engine};
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::store::{check_dataset_name, DatasetMeta, Store};
+use crate::timers::Timers;
 
 /// A store and the engine that parallelises collective work on it.
 #[derive(Debug, Clone)]
 pub struct Connection {
     store: Arc<dyn Store>,
     engine: Arc<dyn Engine>,
+    timers: Arc<Timers>,
 }
 
 impl Connection {
@@ -24,7 +26,11 @@ impl Connection {
     /// than one MPI rank).
     pub fn new(store: Arc<dyn Store>, engine: Arc<dyn Engine>) -> Result<Self> {
         engine.check_store(store.as_ref())?;
-        Ok(Connection { store, engine })
+        Ok(Connection {
+            store,
+            engine,
+            timers: Arc::new(Timers::new()),
+        })
     }
 
     /// The store.
@@ -35,6 +41,12 @@ impl Connection {
     /// The engine.
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
+    }
+
+    /// The timers every dataset of this connection records into: `read` and `write` (with
+    /// bytes) for chunk I/O, `compute` for user callbacks, `barrier` for waiting on other ranks.
+    pub fn timers(&self) -> &Arc<Timers> {
+        &self.timers
     }
 
     /// This process's rank.

@@ -80,6 +80,17 @@ pub enum Error {
     /// An engine or store cannot do what was asked.
     #[error("{0}")]
     Unsupported(String),
+    /// The error every rank of a multi-process engine returns when a collective operation failed
+    /// on some rank: the lowest failing rank and its error message.
+    #[error("rank {rank}: {message}{others}", others = others_failed(*.failed_ranks))]
+    Rank {
+        rank: usize,
+        message: String,
+        failed_ranks: usize,
+    },
+    /// A communication error between processes.
+    #[error("communication error: {0}")]
+    Communication(String),
     /// A bad setting (thread count, partition, …).
     #[error("invalid setting {name} = {value}: {expected}")]
     InvalidSetting {
@@ -102,6 +113,13 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn others_failed(failed_ranks: usize) -> String {
+    match failed_ranks {
+        0 | 1 => String::new(),
+        n => format!(" ({n} ranks failed; the lowest is shown)"),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod layout;
 pub mod region;
 pub mod selection;
 pub mod store;
+pub mod timers;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -49,3 +50,4 @@ pub use selection::{Selection, SliceItem};
 pub use store::hdf5::Hdf5Store;
 pub use store::ram::RamStore;
 pub use store::{DatasetMeta, Store, StoreList, StoreRead, StoreWrite};
+pub use timers::{Spread, TimerReport, TimerStat, Timers};

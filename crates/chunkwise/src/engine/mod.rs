@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::timers::Timers;
 
 /// How work items `0..n` are dealt to ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -127,6 +128,15 @@ pub trait Engine: Send + Sync + Debug {
         Ok(())
     }
 
+    /// Gathers one byte string from every rank to rank 0: `Some(strings by rank)` on rank 0,
+    /// `None` elsewhere.
+    ///
+    /// # Errors
+    /// A communication error.
+    fn gather_bytes(&self, local: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
+        Ok(Some(vec![local]))
+    }
+
     /// Refuses stores this engine cannot use (the MPI engine refuses stores that are not
     /// shared between processes when it has more than one rank).
     ///
@@ -159,11 +169,18 @@ pub fn on_root(engine: &dyn Engine, f: impl FnOnce() -> Result<()>) -> Result<()
 ///
 /// # Errors
 /// The agreed error.
-pub fn run_collective(engine: &dyn Engine, n: usize, task: &Task<'_>) -> Result<()> {
+pub fn run_collective(
+    engine: &dyn Engine,
+    n: usize,
+    timers: Option<&Timers>,
+    task: &Task<'_>,
+) -> Result<()> {
     let mine = engine.local_items(n);
     let local = engine.for_each_local(mine.len(), &|position| task(mine[position]));
+    let waiting = timers.map(|t| t.start("barrier"));
     let agreed = engine.agree(local);
     engine.barrier()?;
+    drop(waiting);
     agreed
 }
 
