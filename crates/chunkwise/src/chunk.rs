@@ -1,8 +1,8 @@
 //! A handle on one chunk of a dataset: read and write its valid part, or a region of it.
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use crate::array::{check_shape, padded_chunk_from_view, valid_array};
+use crate::array::{check_shape, chunk_array, into_c_vec, padded_chunk_from_view, valid_array};
 use crate::dataset::Dataset;
 use crate::dtype::Element;
 use crate::error::{fmt_tuple, Error, Result};
@@ -105,9 +105,18 @@ impl<'a> Chunk<'a> {
                 fmt_tuple(&self.index)
             )
         })?;
-        let mut valid = self.read::<T>()?;
-        region.view_mut_of(&mut valid).assign(&values);
-        self.write(valid.view())
+        self.dataset.check_type::<T>()?;
+        let layout = self.dataset.layout();
+        let fill = self.dataset.fill::<T>();
+        // Region coordinates are relative to the chunk's first element, in the stored chunk too.
+        self.dataset.update_stored(&self.index, &mut |current| {
+            let mut full = match current {
+                Some(data) => chunk_array::<T>(layout, data)?,
+                None => ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill),
+            };
+            region.view_mut_of(&mut full).assign(&values);
+            Ok(T::into_chunk(into_c_vec(full)))
+        })
     }
 
     /// Deletes it; returns whether it existed.

@@ -26,6 +26,7 @@ pub fn run_all(store: Arc<dyn Store>) {
     chunks_round_trip(store.as_ref());
     every_dtype_round_trips(store.as_ref());
     bad_chunk_buffers_are_rejected(store.as_ref());
+    concurrent_updates_lose_nothing(store.as_ref());
     concurrent_writes_to_distinct_chunks(store);
 }
 
@@ -153,6 +154,49 @@ pub fn bad_chunk_buffers_are_rejected(store: &dyn Store) {
     ));
     assert!(store.list_chunks("strict", &m).unwrap().is_empty());
     store.delete_dataset("strict").unwrap();
+}
+
+/// Many threads incrementing elements of one chunk through `update_chunk` lose no increment.
+pub fn concurrent_updates_lose_nothing(store: &dyn Store) {
+    let m = meta(&[8], &[4], DType::U32);
+    store.create_dataset("counter", &m).unwrap();
+    let (threads, rounds) = (4usize, 25u32);
+    std::thread::scope(|scope| {
+        for worker in 0..threads {
+            let m = m.clone();
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    store
+                        .update_chunk("counter", &m, &[1], &mut |current| {
+                            let mut values = match current {
+                                Some(ChunkData::U32(values)) => values,
+                                Some(other) => panic!("wrong chunk type {:?}", other.dtype()),
+                                None => vec![0; 4],
+                            };
+                            values[worker] += 1;
+                            values[0] += 1000;
+                            Ok(ChunkData::U32(values))
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let expected_first = 1000 * rounds * threads as u32 + rounds;
+    assert_eq!(
+        store.read_chunk("counter", &m, &[1]).unwrap(),
+        Some(ChunkData::U32(vec![expected_first, rounds, rounds, rounds]))
+    );
+    let failed = store.update_chunk("counter", &m, &[0], &mut |_| {
+        Err(Error::Unsupported("refused".into()))
+    });
+    assert!(matches!(failed, Err(Error::Unsupported(_))));
+    assert_eq!(
+        store.read_chunk("counter", &m, &[0]).unwrap(),
+        None,
+        "a failed update wrote something"
+    );
+    store.delete_dataset("counter").unwrap();
 }
 
 /// Threads writing different chunks at once all land.

@@ -270,15 +270,38 @@ impl Dataset {
     }
 
     pub(crate) fn read_stored(&self, chunk: &[usize]) -> Result<Option<crate::ChunkData>> {
-        self.connection
+        let mut timer = self.connection.timers().start("read");
+        let stored = self
+            .connection
             .store()
-            .read_chunk(&self.name, &self.meta, chunk)
+            .read_chunk(&self.name, &self.meta, chunk)?;
+        if stored.is_some() {
+            timer.add_bytes(self.meta.chunk_bytes() as u64);
+        }
+        Ok(stored)
     }
 
     pub(crate) fn write_stored(&self, chunk: &[usize], data: &crate::ChunkData) -> Result<()> {
+        let mut timer = self.connection.timers().start("write");
         self.connection
             .store()
-            .write_chunk(&self.name, &self.meta, chunk, data)
+            .write_chunk(&self.name, &self.meta, chunk, data)?;
+        timer.add_bytes(self.meta.chunk_bytes() as u64);
+        Ok(())
+    }
+
+    /// Replaces a chunk atomically with `update(current)` (see [`crate::StoreWrite::update_chunk`]).
+    pub(crate) fn update_stored(
+        &self,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<crate::ChunkData>) -> Result<crate::ChunkData>,
+    ) -> Result<()> {
+        let mut timer = self.connection.timers().start("write");
+        self.connection
+            .store()
+            .update_chunk(&self.name, &self.meta, chunk, update)?;
+        timer.add_bytes(self.meta.chunk_bytes() as u64);
+        Ok(())
     }
 
     /// For each chunk the region touches: get the chunk (stored, or fill when missing — skipped
@@ -293,13 +316,22 @@ impl Dataset {
         let fill = self.fill::<T>();
         for part in layout.chunk_parts(region) {
             let valid_shape = layout.chunk_valid_shape(&part.chunk);
-            let covers_chunk = part.in_chunk.is_full(&valid_shape);
-            let mut full = match (covers_chunk, self.read_stored(&part.chunk)?) {
-                (false, Some(data)) => chunk_array::<T>(layout, data)?,
-                _ => ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill),
-            };
-            put(&part, part.in_chunk.view_mut_of(&mut full));
-            self.write_stored(&part.chunk, &T::into_chunk(into_c_vec(full)))?;
+            if part.in_chunk.is_full(&valid_shape) {
+                // The whole chunk is replaced: no need to read it.
+                let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
+                put(&part, part.in_chunk.view_mut_of(&mut full));
+                self.write_stored(&part.chunk, &T::into_chunk(into_c_vec(full)))?;
+            } else {
+                // Part of the chunk: read-modify-write, atomic against other writers of it.
+                self.update_stored(&part.chunk, &mut |current| {
+                    let mut full = match current {
+                        Some(data) => chunk_array::<T>(layout, data)?,
+                        None => ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill),
+                    };
+                    put(&part, part.in_chunk.view_mut_of(&mut full));
+                    Ok(T::into_chunk(into_c_vec(full)))
+                })?;
+            }
         }
         Ok(())
     }

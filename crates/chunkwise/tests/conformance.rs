@@ -17,6 +17,7 @@ fn hdf5_store_conforms() {
 
 #[test]
 fn hdf5_store_leaves_no_temporary_files() {
+    // Only the (empty, hidden) lock files of updated chunks stay, inside their datasets.
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
     conformance::run_all(Arc::new(Hdf5Store::new(&root)));

@@ -164,3 +164,30 @@ fn missing_datasets_give_not_found() {
         assert!(!setup.conn.has_dataset("nope").unwrap());
     }
 }
+
+#[test]
+fn collective_operations_record_timers_and_bytes() {
+    for setup in common::all_setups() {
+        let ds = setup
+            .conn
+            .create::<i32>("data", &[40, 40], &[16, 16], 0)
+            .unwrap();
+        ds.load(ArrayD::<i32>::zeros(IxDyn(&[40, 40])).view())
+            .unwrap();
+        ds.map::<i32, _>("out", |_, block| Ok(block.mapv(|v| v + 1)))
+            .unwrap();
+        let stats = setup.conn.timers().snapshot();
+        for name in ["read", "write", "compute", "barrier"] {
+            assert!(
+                stats.contains_key(name),
+                "{}: no {name} timer in {stats:?}",
+                setup.label
+            );
+        }
+        // load writes 9 chunks and map writes 9 more; map reads the 9 loaded ones.
+        let chunk_bytes = 16 * 16 * 4;
+        assert_eq!(stats["write"].bytes, 18 * chunk_bytes, "{}", setup.label);
+        assert_eq!(stats["read"].bytes, 9 * chunk_bytes, "{}", setup.label);
+        assert_eq!(stats["compute"].count, 9);
+    }
+}

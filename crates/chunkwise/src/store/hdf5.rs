@@ -57,6 +57,15 @@ fn temp_sibling(target: &Path, purpose: &str) -> PathBuf {
     target.with_file_name(format!(".{name}.{purpose}-{}-{unique}", std::process::id()))
 }
 
+/// The lock file of a chunk: `.chunk_<i>_<j>.h5.lock`, hidden, next to it.
+fn chunk_lock_path(chunk_path: &Path) -> PathBuf {
+    let name = chunk_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    chunk_path.with_file_name(format!(".{name}.lock"))
+}
+
 impl Hdf5Store {
     /// A store rooted at the connection directory `root`. Nothing is created until the first
     /// dataset is.
@@ -348,6 +357,34 @@ impl StoreWrite for Hdf5Store {
         self.require_dataset(name)?;
         let path = self.chunk_path(name, chunk);
         write_atomically(&path, |temp| write_chunk_file(temp, meta, data))
+    }
+
+    fn update_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
+    ) -> Result<()> {
+        meta.layout.check_chunk(chunk)?;
+        self.require_dataset(name)?;
+        // An exclusive lock on a hidden per-chunk lock file serialises updates between threads
+        // and processes (flock: one lock per open file, so threads exclude each other too). The
+        // lock file stays: removing it would let two updaters lock two different files.
+        let lock_path = chunk_lock_path(&self.chunk_path(name, chunk));
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        let result = self
+            .read_chunk(name, meta, chunk)
+            .and_then(&mut *update)
+            .and_then(|updated| self.write_chunk(name, meta, chunk, &updated));
+        let unlocked = lock.unlock().map_err(|e| Error::io(&lock_path, e));
+        result.and(unlocked)
     }
 
     fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {

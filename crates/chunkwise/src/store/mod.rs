@@ -11,6 +11,8 @@
 //! - `read_chunk` of a chunk never written returns `None` and creates nothing;
 //! - `create_dataset` fails with [`Error::DatasetExists`] when the name is taken, and
 //!   `open_dataset`/`delete_dataset` with [`Error::DatasetNotFound`] when it is not;
+//! - `update_chunk` calls on one chunk never lose each other's changes, across threads and (for
+//!   stores shared between processes) across processes;
 //! - dataset names are checked by [`check_dataset_name`] before anything touches storage.
 
 pub mod hdf5;
@@ -128,6 +130,21 @@ pub trait StoreWrite: Send + Sync + Debug {
         meta: &DatasetMeta,
         chunk: &[usize],
         data: &ChunkData,
+    ) -> Result<()>;
+
+    /// Atomically replaces a chunk with `update(current)`, where `current` is the stored chunk
+    /// (`None` when it was never written). Concurrent `update_chunk` calls on one chunk — from
+    /// threads, or from processes sharing the store — run one after another, so no update is
+    /// lost. (A plain `write_chunk` racing with an update may still be overwritten by it.)
+    ///
+    /// # Errors
+    /// The error `update` returns, or any error of `read_chunk` and `write_chunk`.
+    fn update_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
     ) -> Result<()>;
 
     /// Deletes a chunk; deleting a missing chunk is not an error. Returns whether it existed.

@@ -127,6 +127,27 @@ impl StoreWrite for RamStore {
         Ok(())
     }
 
+    fn update_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
+    ) -> Result<()> {
+        meta.layout.check_chunk(chunk)?;
+        let dataset = self.dataset(name)?;
+        // The write lock is held from the read to the write: updates run one after another.
+        let mut chunks = dataset
+            .chunks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = chunks.get(chunk).map(|data| ChunkData::clone(data));
+        let updated = update(current)?;
+        check_chunk_data(name, meta, chunk, &updated)?;
+        chunks.insert(chunk.to_vec(), Arc::new(updated));
+        Ok(())
+    }
+
     fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
         let dataset = self.dataset(name)?;
         let mut chunks = dataset

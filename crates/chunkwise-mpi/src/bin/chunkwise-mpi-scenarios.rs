@@ -1,0 +1,253 @@
+//! Test driver for the MPI engine, launched by this crate's tests under `mpiexec -n N`.
+//!
+//! `chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block]` runs one scenario on every
+//! rank. It first checks that the world has EXPECTED_RANKS ranks (a launcher that does not match
+//! the MPI library starts N singletons of one rank each). On success each rank prints
+//! `rank R of N: ok`; on failure each rank prints `rank R: error: MESSAGE` and exits 1.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chunkwise::{
+    CallbackError, Connection, Dataset, Engine, Hdf5Store, Partition, RamStore, Selection,
+};
+use chunkwise_mpi::{MpiEngine, MpiOptions};
+use ndarray::{s, ArrayD, ArrayViewD, IxDyn};
+
+type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+const SHAPE: [usize; 3] = [60, 50, 40];
+const CHUNKS: [usize; 3] = [16, 16, 16];
+
+fn data() -> ArrayD<i32> {
+    ArrayD::from_shape_fn(IxDyn(&SHAPE), |i| {
+        (i[0] * 10_000 + i[1] * 100 + i[2]) as i32
+    })
+}
+
+fn check(condition: bool, what: &str) -> Outcome {
+    if condition {
+        Ok(())
+    } else {
+        Err(format!("check failed: {what}").into())
+    }
+}
+
+/// This rank's x-range: ranks split axis 0 evenly, the last rank to the end.
+fn my_x_range(rank: usize, size: usize) -> (usize, usize) {
+    let per_rank = SHAPE[0] / size;
+    let start = rank * per_rank;
+    let stop = if rank + 1 == size {
+        SHAPE[0]
+    } else {
+        start + per_rank
+    };
+    (start, stop)
+}
+
+fn collective(conn: &Connection) -> Outcome {
+    let (rank, size) = (conn.rank(), conn.size());
+    let expected = data();
+    let ds = conn.create::<i32>("data", &SHAPE, &CHUNKS, -1)?;
+    check(
+        ds.size() == size && ds.rank() == rank && ds.is_root() == (rank == 0),
+        "rank and size on the dataset",
+    )?;
+    ds.load(expected.view())?;
+
+    // Every rank reads the whole dataset.
+    check(
+        ds.read_all::<i32>()? == expected,
+        "every rank reads the whole dataset",
+    )?;
+    // Plain reads and writes are not collective: wait until every rank has read before any
+    // rank writes again.
+    let barrier = || conn.engine().barrier();
+
+    // Rank r reads its own x-range.
+    let (start, stop) = my_x_range(rank, size);
+    let mine = ds.read::<i32>(&Selection::parse(&format!("{start}:{stop}"))?)?;
+    check(
+        mine == expected.slice(s![start..stop, .., ..]).into_dyn(),
+        "own x-range",
+    )?;
+    barrier()?;
+
+    // Each rank writes data*3+5 into its x-range; after a barrier rank 0 sees all of it.
+    let tripled = mine.mapv(|v| v * 3 + 5);
+    ds.write(
+        &Selection::parse(&format!("{start}:{stop}"))?,
+        tripled.view(),
+    )?;
+    barrier()?;
+    if conn.is_root() {
+        check(
+            ds.read_all::<i32>()? == expected.mapv(|v| v * 3 + 5),
+            "rank 0 sees every rank's part",
+        )?;
+    }
+    barrier()?;
+
+    // Collective clear: the fill value everywhere, on every rank.
+    ds.clear()?;
+    check(
+        ds.read_all::<i32>()?.iter().all(|&v| v == -1),
+        "clear gives the fill value",
+    )?;
+    check(ds.list_chunks()?.is_empty(), "clear removes every chunk")?;
+    barrier()?;
+
+    // map(x+1) into a new dataset.
+    ds.load(expected.view())?;
+    let mapped = ds.map::<i32, _>("mapped", |_, block| Ok(block.mapv(|v| v + 1)))?;
+    check(
+        mapped.read_all::<i32>()? == expected.mapv(|v| v + 1),
+        "map(x+1)",
+    )?;
+    barrier()?;
+
+    // clone (structure only), then load into the clone.
+    let copy = ds.clone_as("copy", false)?;
+    check(
+        copy.list_chunks()?.is_empty(),
+        "a structure-only clone has no chunks",
+    )?;
+    barrier()?;
+    copy.load(expected.mapv(|v| v * 2).view())?;
+    check(
+        copy.read_all::<i32>()? == expected.mapv(|v| v * 2),
+        "clone then load",
+    )?;
+    barrier()?;
+
+    // apply(x+1) in place.
+    ds.apply::<i32, _>(|_, block| Ok(block.mapv(|v| v + 1)))?;
+    check(
+        ds.read_all::<i32>()? == expected.mapv(|v| v + 1),
+        "apply(x+1)",
+    )?;
+
+    // Collective deletion.
+    copy.delete()?;
+    check(!conn.has_dataset("copy")?, "delete")?;
+    check(
+        conn.list_datasets()? == vec!["data".to_string(), "mapped".to_string()],
+        "datasets left",
+    )?;
+
+    // Timers gathered to rank 0: min/mean/max per name, one entry per rank.
+    let report = conn.timers().gather(conn.engine().as_ref())?;
+    match (conn.is_root(), report) {
+        (true, Some(report)) => {
+            check(report.per_rank.len() == size, "one timer set per rank")?;
+            for name in ["read", "write", "compute", "barrier"] {
+                check(report.names().contains(&name.to_string()), name)?;
+            }
+            let written = report.bytes("write");
+            check(written.mean > 0.0, "bytes written are counted")?;
+            eprint!("{}", report.table());
+        }
+        (false, None) => {}
+        _ => return Err("only rank 0 gets the timer report".into()),
+    }
+    Ok(())
+}
+
+/// The callback fails on one rank only (the last one); every rank must get the same error.
+fn failing_callback(conn: &Connection, panic: bool) -> Outcome {
+    let ds = conn.create::<i32>("data", &SHAPE, &CHUNKS, 0)?;
+    let failing_rank = conn.size() - 1;
+    let rank = conn.rank();
+    let result = ds.apply::<i32, _>(|chunk: &[usize], block: ArrayViewD<i32>| {
+        if rank == failing_rank {
+            if panic {
+                panic!("deliberate panic on chunk {chunk:?}");
+            }
+            return Err::<ArrayD<i32>, CallbackError>(
+                format!("deliberate failure on rank {rank}").into(),
+            );
+        }
+        // The other ranks keep working, slowly, so they are still busy when the error happens.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        Ok(block.to_owned())
+    });
+    Ok(result?)
+}
+
+fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
+    let engine_dyn: Arc<dyn Engine> = engine.clone();
+    match scenario {
+        "collective" => collective(&Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?),
+        "callback-error" => failing_callback(
+            &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
+            false,
+        ),
+        "callback-panic" => failing_callback(
+            &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
+            true,
+        ),
+        "ram" => {
+            let conn = Connection::new(Arc::new(RamStore::new()), engine_dyn)?;
+            let ds: Dataset = conn.create::<u8>("data", &[4], &[2], 0)?;
+            ds.load(ndarray::arr1(&[1u8, 2, 3, 4]).into_dyn().view())?;
+            check(
+                ds.read_all::<u8>()? == ndarray::arr1(&[1u8, 2, 3, 4]).into_dyn(),
+                "ram with one rank",
+            )
+        }
+        other => Err(format!("unknown scenario {other:?}").into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, scenario, dir, expected, rest @ ..] = &args[..] else {
+        eprintln!("usage: chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block]");
+        return ExitCode::from(2);
+    };
+    let partition = if rest.iter().any(|a| a == "block") {
+        Partition::Block
+    } else {
+        Partition::Cyclic
+    };
+    let engine = match MpiEngine::init(MpiOptions {
+        threads: Some(2),
+        partition,
+    }) {
+        Ok(engine) => Arc::new(engine),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (rank, size) = (engine.rank(), engine.size());
+    if expected.parse::<usize>().ok() != Some(size) {
+        eprintln!("rank {rank}: error: world size is {size}, expected {expected}");
+        return ExitCode::FAILURE;
+    }
+    let outcome = run(scenario, &PathBuf::from(dir), Arc::clone(&engine));
+    match outcome {
+        Ok(()) => {
+            println!("rank {rank} of {size}: ok");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            // One write per line, so lines of different ranks do not interleave.
+            let line = format!("rank {rank}: error: {error}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            let agreed = matches!(
+                error.downcast_ref::<chunkwise::Error>(),
+                Some(chunkwise::Error::Rank { .. })
+            );
+            if agreed {
+                // Every rank holds this error: let all of them report it before any exits.
+                let _ = engine.barrier();
+                ExitCode::FAILURE
+            } else {
+                // Only this rank failed; the others may be waiting in a collective.
+                std::process::exit(1);
+            }
+        }
+    }
+}

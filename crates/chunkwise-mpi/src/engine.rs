@@ -1,0 +1,231 @@
+//! [`MpiEngine`]: the chunkwise [`Engine`] primitives over MPI.
+
+use std::thread::ThreadId;
+
+use chunkwise::engine::Task;
+use chunkwise::{Engine, Error, Partition, Result, Store, ThreadsEngine};
+use mpi::collective::SystemOperation;
+use mpi::datatype::PartitionMut;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use mpi::Threading;
+
+use crate::error::MpiError;
+
+/// Settings of the MPI engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MpiOptions {
+    /// Worker threads per rank; `None` shares this node's cores evenly among its ranks.
+    pub threads: Option<usize>,
+    /// How chunks are dealt to ranks.
+    pub partition: Partition,
+}
+
+/// The MPI engine: one per process, created before any other MPI use and dropped last.
+pub struct MpiEngine {
+    world: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+    workers: ThreadsEngine,
+    partition: Partition,
+    owner: ThreadId,
+    // Dropped last: finalises MPI.
+    universe: Option<Universe>,
+}
+
+// SAFETY: the MPI handles inside (`world`, `universe`) are only used from the `owner` thread:
+// every method that calls MPI checks the calling thread first and refuses others (thread level
+// Funneled). Worker threads only run tasks through `workers`, which holds no MPI state.
+unsafe impl Send for MpiEngine {}
+// SAFETY: as above; shared references reach MPI only from the owner thread.
+unsafe impl Sync for MpiEngine {}
+
+impl std::fmt::Debug for MpiEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpiEngine")
+            .field("rank", &self.rank)
+            .field("size", &self.size)
+            .field("threads", &self.workers.threads())
+            .field("partition", &self.partition)
+            .finish()
+    }
+}
+
+impl MpiEngine {
+    /// Initialises MPI (thread level Funneled) and the rank's worker pool.
+    ///
+    /// # Errors
+    /// [`MpiError::AlreadyInitialized`], [`MpiError::ThreadLevel`], or a bad thread count.
+    pub fn init(options: MpiOptions) -> std::result::Result<Self, MpiError> {
+        let (universe, provided) = mpi::initialize_with_threading(Threading::Funneled)
+            .ok_or(MpiError::AlreadyInitialized)?;
+        if provided < Threading::Funneled {
+            return Err(MpiError::ThreadLevel {
+                provided: format!("{provided:?}"),
+            });
+        }
+        let world = universe.world();
+        let rank = usize::try_from(world.rank()).unwrap_or(0);
+        let size = usize::try_from(world.size()).unwrap_or(1);
+        let threads = match options.threads {
+            Some(n) => Some(n),
+            None => {
+                // Ranks on this node share its cores.
+                let node_ranks = usize::try_from(world.split_shared(0).size())
+                    .unwrap_or(1)
+                    .max(1);
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Some((cores / node_ranks).max(1))
+            }
+        };
+        let workers = ThreadsEngine::new(threads)?;
+        Ok(MpiEngine {
+            world,
+            rank,
+            size,
+            workers,
+            partition: options.partition,
+            owner: std::thread::current().id(),
+            universe: Some(universe),
+        })
+    }
+
+    /// Refuses MPI calls from threads other than the one that created the engine.
+    fn on_owner_thread(&self, what: &str) -> Result<()> {
+        if std::thread::current().id() == self.owner {
+            Ok(())
+        } else {
+            Err(Error::Communication(format!(
+                "{what} was called from a worker thread; MPI calls must come from the thread that created the engine"
+            )))
+        }
+    }
+
+    /// The world communicator, for applications that need MPI directly (owner thread only).
+    pub fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+}
+
+impl Engine for MpiEngine {
+    fn name(&self) -> &'static str {
+        "mpi"
+    }
+
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn threads(&self) -> usize {
+        self.workers.threads()
+    }
+
+    fn partition(&self) -> Partition {
+        self.partition
+    }
+
+    fn for_each_local(&self, n: usize, task: &Task<'_>) -> Result<()> {
+        self.workers.for_each_local(n, task)
+    }
+
+    fn agree(&self, local: Result<()>) -> Result<()> {
+        self.on_owner_thread("agree")?;
+        if self.size == 1 {
+            return local;
+        }
+        let failed = i32::from(local.is_err());
+        let candidate = if local.is_err() { self.rank } else { self.size } as i32;
+        let mut lowest = 0i32;
+        self.world
+            .all_reduce_into(&candidate, &mut lowest, SystemOperation::min());
+        if lowest as usize >= self.size {
+            return Ok(());
+        }
+        let mut failed_ranks = 0i32;
+        self.world
+            .all_reduce_into(&failed, &mut failed_ranks, SystemOperation::sum());
+        let mut message = match &local {
+            Err(error) if self.rank == lowest as usize => error.to_string().into_bytes(),
+            _ => Vec::new(),
+        };
+        let root = self.world.process_at_rank(lowest);
+        let mut len = message.len() as u64;
+        root.broadcast_into(&mut len);
+        message.resize(len as usize, 0);
+        root.broadcast_into(&mut message[..]);
+        Err(Error::Rank {
+            rank: lowest as usize,
+            message: String::from_utf8_lossy(&message).into_owned(),
+            failed_ranks: failed_ranks as usize,
+        })
+    }
+
+    fn barrier(&self) -> Result<()> {
+        self.on_owner_thread("barrier")?;
+        self.world.barrier();
+        Ok(())
+    }
+
+    fn gather_bytes(&self, local: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
+        self.on_owner_thread("gather")?;
+        let count = i32::try_from(local.len()).map_err(|_| {
+            Error::Communication(format!("{} bytes are too many to gather", local.len()))
+        })?;
+        let root = self.world.process_at_rank(0);
+        if self.rank != 0 {
+            root.gather_into(&count);
+            root.gather_varcount_into(&local[..]);
+            return Ok(None);
+        }
+        let mut counts = vec![0i32; self.size];
+        root.gather_into_root(&count, &mut counts[..]);
+        let displs: Vec<i32> = counts
+            .iter()
+            .scan(0i32, |offset, &c| {
+                let start = *offset;
+                *offset += c;
+                Some(start)
+            })
+            .collect();
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let mut buffer = vec![0u8; total];
+        {
+            let mut partition = PartitionMut::new(&mut buffer[..], &counts[..], &displs[..]);
+            root.gather_varcount_into_root(&local[..], &mut partition);
+        }
+        Ok(Some(
+            counts
+                .iter()
+                .zip(&displs)
+                .map(|(&c, &d)| buffer[d as usize..(d + c) as usize].to_vec())
+                .collect(),
+        ))
+    }
+
+    fn check_store(&self, store: &dyn Store) -> Result<()> {
+        if self.size > 1 && !store.shared_between_processes() {
+            return Err(Error::Unsupported(format!(
+                "the {} backend keeps data in each process's own memory, so {} MPI ranks would each see a \
+                 different dataset; use the hdf5 backend, or run with one rank",
+                store.backend(),
+                self.size
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MpiEngine {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.size > 1 {
+            // Finalising now would leave the other ranks waiting in a collective forever.
+            self.world.abort(101);
+        }
+        drop(self.universe.take());
+    }
+}
