@@ -36,13 +36,28 @@ pub struct Global {
     )]
     pub store: PathBuf,
 
-    /// Who processes the chunks of collective operations (import, demo).
+    /// Who processes the chunks of collective operations (import, demo). The hdf5 backend is
+    /// needed with more than one MPI rank.
     #[arg(long, value_enum, default_value_t = EngineKind::Threads, global = true)]
     pub engine: EngineKind,
 
-    /// Worker threads of the threads engine [default: one per core].
+    /// Worker threads of the threads engine, or per rank of the mpi engine [default: this
+    /// node's cores shared among its ranks].
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
+
+    /// How the mpi engine deals chunks to ranks: cyclic over the C-order chunk index, or
+    /// contiguous blocks.
+    #[arg(long, value_enum, default_value_t = PartitionKind::Cyclic, global = true)]
+    pub partition: PartitionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PartitionKind {
+    /// Chunk i goes to rank i % size.
+    Cyclic,
+    /// Each rank gets one contiguous run of chunks.
+    Block,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,6 +74,9 @@ pub enum EngineKind {
     Sequential,
     /// A thread pool (--threads).
     Threads,
+    /// MPI ranks, each with a thread pool: run as `mpiexec -n N chunkwise --engine mpi …`.
+    /// Rank 0 creates and deletes; collective work is split over ranks; only rank 0 prints.
+    Mpi,
 }
 
 #[derive(Debug, Subcommand)]

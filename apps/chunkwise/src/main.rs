@@ -2,25 +2,62 @@
 //!
 //! The CLI is a thin front end over the `chunkwise` crate's public API: it parses arguments,
 //! opens a connection (store + engine), calls the dataset API, and prints. Every error is one
-//! line on stderr and a non-zero exit status.
+//! line on stderr and a non-zero exit status. Under `mpiexec … --engine mpi` only rank 0 prints.
 
+mod agree;
 mod cli;
 mod commands;
 mod connect;
 mod h5file;
 mod parse;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let engine = match connect::engine(&cli.global) {
+        Ok(engine) => engine,
         Err(error) => {
             eprintln!("chunkwise: error: {error:#}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let conn = match connect::connect(&cli.global, engine.clone()) {
+        Ok(conn) => conn,
+        Err(error) => {
+            // Every rank reaches the same verdict on the store: rank 0 reports it.
+            if engine.is_root() {
+                eprintln!("chunkwise: error: {error:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    drop(engine);
+    let (rank, size) = (conn.rank(), conn.size());
+    let result = commands::run(&conn, cli.command);
+    let Err(error) = result else {
+        return ExitCode::SUCCESS;
+    };
+    let agreed = agree::is_agreed(&error);
+    let prefix = if size > 1 && rank != 0 {
+        format!("rank {rank}: ")
+    } else {
+        String::new()
+    };
+    if rank == 0 || !agreed {
+        // One write, so lines of different ranks do not interleave.
+        let line = format!("chunkwise: error: {prefix}{error:#}\n");
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }
+    if !agreed && size > 1 {
+        // The other ranks may be waiting for this one: end now and let mpiexec end the job.
+        std::process::exit(1);
+    }
+    // Every rank holds the error: keep them all until rank 0 has printed it, since mpiexec ends
+    // the job as soon as one rank exits with a failure.
+    let _ = conn.engine().barrier();
+    ExitCode::FAILURE
 }

@@ -3,9 +3,9 @@
 
 use anyhow::{bail, Result};
 
-/// Parses `"100,100,100"` (spaces and an `x` separator allowed) into a shape.
+/// Parses `"100,100,100"` (spaces allowed) into a shape.
 pub fn shape(option: &str, text: &str) -> Result<Vec<usize>> {
-    let parts: Vec<&str> = text.split([',', 'x']).map(str::trim).collect();
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     if parts.iter().all(|p| p.is_empty()) {
         bail!("{option} \"{text}\" is empty; expected comma-separated positive integers like 100,100,100");
     }
@@ -27,7 +27,8 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(shape("--shape", "100, 20,3").unwrap(), vec![100, 20, 3]);
-        assert_eq!(shape("--shape", "4x5").unwrap(), vec![4, 5]);
+        let err = shape("--shape", "4x5").unwrap_err().to_string();
+        assert!(err.contains("has \"4x5\""), "{err}");
         let err = shape("--shape", "10,-1").unwrap_err().to_string();
         assert!(err.contains("\"-1\"") && err.contains("--shape"), "{err}");
         assert!(shape("--chunks", "").is_err());

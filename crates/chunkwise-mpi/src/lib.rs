@@ -20,6 +20,7 @@
 
 mod engine;
 mod error;
+pub mod launch;
 
 pub use engine::{MpiEngine, MpiOptions};
 pub use error::MpiError;

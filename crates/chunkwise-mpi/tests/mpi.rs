@@ -3,7 +3,7 @@
 //! singletons fails instead of passing vacuously.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 struct Run {
@@ -13,36 +13,11 @@ struct Run {
     elapsed: Duration,
 }
 
-fn is_open_mpi() -> bool {
-    Command::new("mpiexec")
-        .arg("--version")
-        .output()
-        .map(|o| {
-            let text = String::from_utf8_lossy(&o.stdout).to_lowercase();
-            text.contains("open mpi") || text.contains("openrte") || text.contains("open-mpi")
-        })
-        .unwrap_or(false)
-}
-
 /// Runs the scenario driver on `ranks` ranks, killing it after `limit`.
 fn mpiexec(ranks: usize, args: &[&str], limit: Duration) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut command = Command::new("mpiexec");
-    if is_open_mpi() {
-        command
-            .args([
-                "--allow-run-as-root",
-                "--oversubscribe",
-                "--bind-to",
-                "none",
-            ])
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    }
-    let mut child = command
-        .arg("-n")
-        .arg(ranks.to_string())
+    let mut child = chunkwise_mpi::launch::mpiexec(ranks)
         .arg(env!("CARGO_BIN_EXE_chunkwise-mpi-scenarios"))
         .arg(args[0])
         .arg(&store)

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use chunkwise::{Connection, DType, DatasetMeta, Layout, Scalar};
 
+use crate::agree::agree;
 use crate::parse;
 
 /// Creates an empty dataset.
@@ -14,6 +15,13 @@ pub fn create(
     dtype: &str,
     fill: &str,
 ) -> Result<()> {
+    let meta = agree(conn, describe(shape, chunks, dtype, fill))?;
+    conn.create_dataset(name, meta)?;
+    Ok(())
+}
+
+/// The metadata the options describe (computed alike on every rank).
+fn describe(shape: &str, chunks: Option<&str>, dtype: &str, fill: &str) -> Result<DatasetMeta> {
     let shape = parse::shape("--shape", shape)?;
     let chunks = match chunks {
         Some(text) => parse::shape("--chunks", text)?,
@@ -21,9 +29,11 @@ pub fn create(
     };
     let dtype: DType = dtype.parse()?;
     let fill = Scalar::parse(dtype, fill)?;
-    let meta = DatasetMeta::new(Layout::new(&shape, &chunks)?, dtype, fill)?;
-    conn.create_dataset(name, meta)?;
-    Ok(())
+    Ok(DatasetMeta::new(
+        Layout::new(&shape, &chunks)?,
+        dtype,
+        fill,
+    )?)
 }
 
 /// Deletes a dataset.

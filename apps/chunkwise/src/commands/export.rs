@@ -3,10 +3,20 @@
 use anyhow::Result;
 use chunkwise::{with_element_type, Connection, Selection};
 
+use crate::agree::on_root;
 use crate::h5file::{write_new, H5Location};
 
-/// Exports `name` (or the selection) to `destination`.
+/// Exports `name` (or the selection) to `destination` (rank 0).
 pub fn export(
+    conn: &Connection,
+    name: &str,
+    destination: &str,
+    select: Option<&str>,
+) -> Result<()> {
+    on_root(conn, || export_here(conn, name, destination, select))
+}
+
+fn export_here(
     conn: &Connection,
     name: &str,
     destination: &str,

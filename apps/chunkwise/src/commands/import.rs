@@ -5,6 +5,7 @@ use chunkwise::{with_element_type, Connection, DatasetMeta, Element, Layout, Reg
 use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::{ArrayD, IxDyn};
 
+use crate::agree::agree;
 use crate::h5file::{dtype_of, H5Location};
 use crate::parse;
 
@@ -16,8 +17,29 @@ pub fn import(
     chunks: Option<&str>,
     fill: Option<&str>,
 ) -> Result<()> {
+    // Every rank opens the source (each reads its own chunks from it) and checks it alike.
+    let (location, _file, dataset, meta) = agree(conn, open_source(source, chunks, fill))?;
+    let target = conn.create_dataset(name, meta.clone())?;
+    let loaded = with_element_type!(meta.dtype, T => {
+        target.load_with::<T, _>(|_, bounds| Ok(read_block::<T>(&dataset, bounds)?))
+    });
+    if let Err(error) = loaded {
+        let _ = conn.delete_dataset(name);
+        return Err(error).with_context(|| {
+            format!("importing {location} into \"{name}\" failed; nothing was kept")
+        });
+    }
+    Ok(())
+}
+
+/// The source dataset and the metadata of the dataset made from it.
+fn open_source(
+    source: &str,
+    chunks: Option<&str>,
+    fill: Option<&str>,
+) -> Result<(H5Location, hdf5::File, hdf5::Dataset, DatasetMeta)> {
     let location = H5Location::parse(source)?;
-    let (_file, dataset) = location.open()?;
+    let (file, dataset) = location.open()?;
     let dtype = dtype_of(&location, &dataset)?;
     let shape = dataset.shape();
     if shape.is_empty() || shape.contains(&0) {
@@ -32,17 +54,7 @@ pub fn import(
         None => Scalar::zero(dtype),
     };
     let meta = DatasetMeta::new(Layout::new(&shape, &chunks)?, dtype, fill)?;
-    let target = conn.create_dataset(name, meta)?;
-    let loaded = with_element_type!(dtype, T => {
-        target.load_with::<T, _>(|_, bounds| Ok(read_block::<T>(&dataset, bounds)?))
-    });
-    if let Err(error) = loaded {
-        let _ = conn.delete_dataset(name);
-        return Err(error).with_context(|| {
-            format!("importing {location} into \"{name}\" failed; nothing was kept")
-        });
-    }
-    Ok(())
+    Ok((location, file, dataset, meta))
 }
 
 /// One box of an HDF5 dataset.

@@ -4,16 +4,25 @@ use anyhow::Result;
 use chunkwise::error::fmt_tuple;
 use chunkwise::Connection;
 
-/// Prints one dataset name per line.
+use crate::agree::on_root;
+
+/// Prints one dataset name per line (rank 0).
 pub fn ls(conn: &Connection) -> Result<()> {
-    for name in conn.list_datasets()? {
-        println!("{name}");
-    }
-    Ok(())
+    on_root(conn, || {
+        for name in conn.list_datasets()? {
+            println!("{name}");
+        }
+        Ok(())
+    })
 }
 
-/// Prints a dataset's summary.
+/// Prints a dataset's summary (rank 0).
 pub fn info(conn: &Connection, name: &str) -> Result<()> {
+    on_root(conn, || print_info(conn, name))
+}
+
+/// Prints a dataset's summary from this rank.
+pub fn print_info(conn: &Connection, name: &str) -> Result<()> {
     let info = conn.dataset(name)?.info()?;
     println!("name:        {}", info.name);
     println!("shape:       {}", fmt_tuple(&info.shape));

@@ -1,4 +1,6 @@
-//! One module per command; `run` dispatches.
+//! One module per command; `run` dispatches. Each command keeps the ranks in step (see
+//! [`crate::agree`]): collective API calls on every rank, local steps agreed on, and work that
+//! must happen once (printing, plain reads and writes) on rank 0.
 
 mod create;
 mod demo;
@@ -8,46 +10,45 @@ mod info;
 mod write;
 
 use anyhow::Result;
+use chunkwise::Connection;
 
-use crate::cli::{Cli, Command};
-use crate::connect::connect;
+use crate::cli::Command;
 
-/// Runs the command the arguments name.
-pub fn run(cli: Cli) -> Result<()> {
-    let conn = connect(&cli.global)?;
-    match cli.command {
-        Command::Ls => info::ls(&conn),
-        Command::Info { name } => info::info(&conn, &name),
+/// Runs the command on this rank.
+pub fn run(conn: &Connection, command: Command) -> Result<()> {
+    match command {
+        Command::Ls => info::ls(conn),
+        Command::Info { name } => info::info(conn, &name),
         Command::Create {
             name,
             shape,
             chunks,
             dtype,
             fill,
-        } => create::create(&conn, &name, &shape, chunks.as_deref(), &dtype, &fill),
-        Command::Rm { name } => create::rm(&conn, &name),
+        } => create::create(conn, &name, &shape, chunks.as_deref(), &dtype, &fill),
+        Command::Rm { name } => create::rm(conn, &name),
         Command::Import {
             source,
             name,
             chunks,
             fill,
-        } => import::import(&conn, &source, &name, chunks.as_deref(), fill.as_deref()),
+        } => import::import(conn, &source, &name, chunks.as_deref(), fill.as_deref()),
         Command::Export {
             name,
             destination,
             select,
-        } => export::export(&conn, &name, &destination, select.as_deref()),
+        } => export::export(conn, &name, &destination, select.as_deref()),
         Command::Write {
             name,
             select,
             from,
             value,
-        } => write::write(&conn, &name, &select, from.as_deref(), value.as_deref()),
+        } => write::write(conn, &name, &select, from.as_deref(), value.as_deref()),
         Command::Demo {
             name,
             shape,
             chunks,
             seed,
-        } => demo::demo(&conn, &name, &shape, &chunks, seed),
+        } => demo::demo(conn, &name, &shape, &chunks, seed),
     }
 }

@@ -4,10 +4,22 @@ use anyhow::{bail, Context, Result};
 use chunkwise::error::fmt_tuple;
 use chunkwise::{with_element_type, Connection, Scalar, Selection};
 
+use crate::agree::on_root;
 use crate::h5file::{dtype_of, H5Location};
 
-/// Writes into the selection of `name`; everything is checked before anything is written.
+/// Writes into the selection of `name` (rank 0); everything is checked before anything is
+/// written.
 pub fn write(
+    conn: &Connection,
+    name: &str,
+    select: &str,
+    from: Option<&str>,
+    value: Option<&str>,
+) -> Result<()> {
+    on_root(conn, || write_here(conn, name, select, from, value))
+}
+
+fn write_here(
     conn: &Connection,
     name: &str,
     select: &str,

@@ -1,0 +1,173 @@
+//! `mpiexec -n N chunkwise --engine mpi …`: import, create, rm and the collective commands work,
+//! and only rank 0 prints (output and errors).
+
+use std::path::Path;
+
+use ndarray::{Array3, ArrayD};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn mpi_chunkwise(dir: &Path, ranks: usize, args: &[&str]) -> Run {
+    let output = chunkwise_mpi::launch::mpiexec(ranks)
+        .current_dir(dir)
+        .arg(env!("CARGO_BIN_EXE_chunkwise"))
+        .args(["--engine", "mpi"])
+        .args(args)
+        .output()
+        .expect("mpiexec must be installed (scripts/setup.sh installs openmpi-bin)");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn ok(dir: &Path, ranks: usize, args: &[&str]) -> String {
+    let run = mpi_chunkwise(dir, ranks, args);
+    assert_eq!(
+        run.code, 0,
+        "{args:?} on {ranks} ranks failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    run.stdout
+}
+
+/// Fails, and exactly one rank prints exactly one error line containing `expected`.
+fn fails_once(dir: &Path, ranks: usize, args: &[&str], expected: &str) {
+    let run = mpi_chunkwise(dir, ranks, args);
+    assert_ne!(run.code, 0, "{args:?} succeeded");
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("chunkwise: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.stderr);
+    assert!(
+        errors[0].contains(expected),
+        "{expected:?} not in {:?}",
+        errors[0]
+    );
+}
+
+fn volume() -> Array3<f64> {
+    Array3::from_shape_fn((17, 23, 29), |(z, y, x)| {
+        (z * 1000 + y * 30 + x) as f64 / 7.0
+    })
+}
+
+#[test]
+fn demo_runs_on_one_to_three_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    for ranks in 1..=3 {
+        let out = ok(
+            dir.path(),
+            ranks,
+            &["demo", "--shape", "48,40,36", "--chunks", "16,16,16"],
+        );
+        let header = format!("demo: mpi engine, {ranks} rank(s)");
+        assert_eq!(out.matches(&header).count(), 1, "{out}");
+        assert_eq!(out.matches("verified every chunk").count(), 1, "{out}");
+        assert_eq!(out.matches("name:        demo").count(), 1, "{out}");
+    }
+}
+
+#[test]
+fn import_create_write_export_rm_under_mpi() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    {
+        let file = hdf5::File::create(d.join("src.h5")).unwrap();
+        file.new_dataset_builder()
+            .with_data(&volume())
+            .create("vol")
+            .unwrap();
+        file.close().unwrap();
+    }
+    ok(d, 2, &["import", "src.h5:/vol", "vol", "--chunks", "8,8,8"]);
+    ok(
+        d,
+        3,
+        &[
+            "--partition",
+            "block",
+            "create",
+            "a",
+            "--shape",
+            "10,12",
+            "--chunks",
+            "4,5",
+            "--fill",
+            "1",
+        ],
+    );
+    ok(d, 2, &["write", "a", "--select", "2:4", "--value", "3"]);
+    assert_eq!(ok(d, 3, &["ls"]), "a\nvol\n");
+    let info = ok(d, 2, &["info", "vol"]);
+    assert_eq!(info.matches("name:").count(), 1, "{info}");
+    assert!(info.contains("chunks:      36 of 36 present"), "{info}");
+
+    ok(d, 2, &["export", "vol", "out.h5:/vol"]);
+    ok(d, 3, &["export", "a", "out.h5:/a"]);
+    let file = hdf5::File::open(d.join("out.h5")).unwrap();
+    assert_eq!(
+        file.dataset("vol").unwrap().read_dyn::<f64>().unwrap(),
+        volume().into_dyn()
+    );
+    let mut expected = ArrayD::from_elem(ndarray::IxDyn(&[10, 12]), 1.0f32);
+    expected.slice_mut(ndarray::s![2..4, ..]).fill(3.0);
+    assert_eq!(
+        file.dataset("a").unwrap().read_dyn::<f32>().unwrap(),
+        expected
+    );
+    drop(file);
+
+    ok(d, 2, &["rm", "a"]);
+    assert_eq!(ok(d, 2, &["ls"]), "vol\n");
+}
+
+#[test]
+fn errors_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, 2, &["create", "a", "--shape", "10"]);
+    fails_once(
+        d,
+        2,
+        &["create", "a", "--shape", "10"],
+        "dataset \"a\" already exists",
+    );
+    fails_once(
+        d,
+        3,
+        &["create", "b", "--shape", "10,x"],
+        "--shape \"10,x\"",
+    );
+    fails_once(
+        d,
+        2,
+        &["import", "missing.h5:/x", "b"],
+        "HDF5 file missing.h5 not found",
+    );
+    fails_once(d, 2, &["info", "nope"], "dataset \"nope\" not found");
+    fails_once(
+        d,
+        2,
+        &["write", "a", "--select", "20", "--value", "1"],
+        "is out of range on axis 0 (size 10)",
+    );
+    fails_once(
+        d,
+        2,
+        &["--backend", "ram", "ls"],
+        "the ram backend keeps data in each process's own memory",
+    );
+    assert_eq!(
+        ok(d, 2, &["ls"]),
+        "a\n",
+        "a failed command left something behind"
+    );
+}
