@@ -40,12 +40,26 @@ impl Dataset {
     }
 
     /// Runs `task` for every chunk (flat C-order numbers), split over ranks and workers.
-    fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
+    pub(crate) fn for_each_chunk(
+        &self,
+        task: impl Fn(&[usize]) -> Result<()> + Sync,
+    ) -> Result<()> {
         let layout = &self.meta.layout;
         let timers = self.connection.timers();
         run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
             task(&layout.chunk_index(flat))
         })
+    }
+
+    /// Calls a user callback for `chunk`, timed as `compute`.
+    pub(crate) fn call_timed<R>(
+        &self,
+        chunk: &[usize],
+        f: impl FnOnce() -> std::result::Result<R, CallbackError>,
+    ) -> Result<R> {
+        self.connection
+            .timers()
+            .time("compute", || call_user(chunk, f))
     }
 
     /// Reads the valid part of `chunk` (the fill value when missing), passes it to the user's

@@ -27,6 +27,7 @@ pub fn run_all(store: Arc<dyn Store>) {
     every_dtype_round_trips(store.as_ref());
     bad_chunk_buffers_are_rejected(store.as_ref());
     concurrent_updates_lose_nothing(store.as_ref());
+    chunk_regions_read_exactly(store.as_ref());
     concurrent_writes_to_distinct_chunks(store);
 }
 
@@ -197,6 +198,57 @@ pub fn concurrent_updates_lose_nothing(store: &dyn Store) {
         "a failed update wrote something"
     );
     store.delete_dataset("counter").unwrap();
+}
+
+/// A region of a chunk reads as the same region of the whole chunk; a missing chunk as `None`.
+pub fn chunk_regions_read_exactly(store: &dyn Store) {
+    let m = meta(&[12, 10, 9], &[6, 5, 9], DType::I16);
+    store.create_dataset("regions", &m).unwrap();
+    let data = ramp::<i16>(m.layout.chunk_len(), |i| i as i16 - 100);
+    store.write_chunk("regions", &m, &[1, 0, 0], &data).unwrap();
+    let region = crate::Region::new(vec![
+        crate::AxisSlice {
+            start: 1,
+            step: 2,
+            count: 3,
+        },
+        crate::AxisSlice {
+            start: 4,
+            step: 1,
+            count: 1,
+        },
+        crate::AxisSlice {
+            start: 0,
+            step: 4,
+            count: 3,
+        },
+    ]);
+    let expected: Vec<i16> = {
+        let full = ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[6, 5, 9]),
+            i16::from_chunk(data.clone()).unwrap(),
+        )
+        .unwrap();
+        region.view_of(&full).iter().copied().collect()
+    };
+    let got = store
+        .read_chunk_region("regions", &m, &[1, 0, 0], &region)
+        .unwrap();
+    assert_eq!(got, Some(ChunkData::I16(expected)));
+    let whole = crate::Region::full(&[6, 5, 9]);
+    assert_eq!(
+        store
+            .read_chunk_region("regions", &m, &[1, 0, 0], &whole)
+            .unwrap(),
+        Some(data)
+    );
+    assert_eq!(
+        store
+            .read_chunk_region("regions", &m, &[0, 1, 0], &region)
+            .unwrap(),
+        None
+    );
+    store.delete_dataset("regions").unwrap();
 }
 
 /// Threads writing different chunks at once all land.

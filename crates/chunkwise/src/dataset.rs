@@ -182,11 +182,22 @@ impl Dataset {
         self.check_region(region)?;
         let mut out = ArrayD::from_elem(IxDyn(&region.shape()), self.fill::<T>());
         for part in self.meta.layout.chunk_parts(region) {
-            if let Some(data) = self.read_stored(&part.chunk)? {
-                let full = chunk_array::<T>(&self.meta.layout, data)?;
-                part.in_output
-                    .view_mut_of(&mut out)
-                    .assign(&part.in_chunk.view_of(&full));
+            if let Some(data) = self.read_stored_region(&part.chunk, &part.in_chunk)? {
+                let values = T::from_chunk(data).map_err(|other| Error::DTypeMismatch {
+                    context: format!("a stored chunk of dataset \"{}\"", self.name),
+                    stored: other.dtype().to_string(),
+                    requested: T::DTYPE.to_string(),
+                })?;
+                let shape = part.in_chunk.shape();
+                let block =
+                    ndarray::ArrayViewD::from_shape(IxDyn(&shape), &values).map_err(|e| {
+                        Error::ShapeMismatch {
+                            context: format!("a region read from dataset \"{}\" ({e})", self.name),
+                            expected: fmt_tuple(&shape),
+                            got: format!("{} elements", values.len()),
+                        }
+                    })?;
+                part.in_output.view_mut_of(&mut out).assign(&block);
             }
         }
         Ok(out)
@@ -277,6 +288,22 @@ impl Dataset {
             .read_chunk(&self.name, &self.meta, chunk)?;
         if stored.is_some() {
             timer.add_bytes(self.meta.chunk_bytes() as u64);
+        }
+        Ok(stored)
+    }
+
+    pub(crate) fn read_stored_region(
+        &self,
+        chunk: &[usize],
+        region: &Region,
+    ) -> Result<Option<crate::ChunkData>> {
+        let mut timer = self.connection.timers().start("read");
+        let stored = self
+            .connection
+            .store()
+            .read_chunk_region(&self.name, &self.meta, chunk, region)?;
+        if stored.is_some() {
+            timer.add_bytes((region.len() * self.meta.dtype.size()) as u64);
         }
         Ok(stored)
     }

@@ -364,6 +364,11 @@ pub trait Element:
     fn to_scalar(self) -> Scalar;
     /// Unwraps a value of this type.
     fn from_scalar(value: Scalar) -> Option<Self>;
+    /// `value` converted as Rust's `as` does (rounding toward zero and saturating for
+    /// integers); used for boundary constants.
+    fn from_f64(value: f64) -> Self;
+    /// The value as `f64` (exact for all but the largest 64-bit integers).
+    fn to_f64(self) -> f64;
 }
 
 macro_rules! impl_element {
@@ -394,6 +399,12 @@ macro_rules! impl_element {
                     Scalar::$variant(v) => Some(v),
                     _ => None,
                 }
+            }
+            fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
             }
         }
     )*};

@@ -6,6 +6,7 @@
 //! axis of length `n` with chunk length `c` covers `[i*c, min((i+1)*c, n))`; edge chunks are stored
 //! padded to the full chunk shape, but nothing here or above ever exposes the padding.
 
+use crate::boundary::Boundary;
 use crate::error::{fmt_tuple, Error, Result};
 use crate::region::{AxisSlice, Region};
 
@@ -225,6 +226,28 @@ impl Layout {
         }
     }
 
+    /// For chunk `chunk` grown by `depth[axis]` elements on both sides of every axis: per axis,
+    /// the index in `0..n` whose value stands at each position of the grown chunk, as
+    /// `boundary` extends the array (`None`: the boundary's constant).
+    pub fn halo_sources(
+        &self,
+        chunk: &[usize],
+        depth: &[usize],
+        boundary: Boundary,
+    ) -> Vec<Vec<Option<usize>>> {
+        self.chunk_bounds(chunk)
+            .axes()
+            .iter()
+            .zip(depth)
+            .zip(&self.shape)
+            .map(|((axis, &d), &n)| {
+                let lo = axis.start as isize - d as isize;
+                let hi = axis.end() as isize + d as isize;
+                (lo..hi).map(|i| boundary.source(i, n)).collect()
+            })
+            .collect()
+    }
+
     /// The chunks a region touches, without the per-chunk detail.
     pub fn chunks_touched(&self, region: &Region) -> usize {
         region
@@ -319,6 +342,24 @@ mod tests {
         let err = layout.check_chunk(&[3, 0]).unwrap_err().to_string();
         assert!(err.contains("(3, 0)") && err.contains("(3, 3)"), "{err}");
         assert!(layout.check_chunk(&[0]).is_err());
+    }
+
+    #[test]
+    fn halo_sources_extend_chunks_by_the_boundary() {
+        let layout = Layout::new(&[10, 4], &[4, 4]).unwrap();
+        let sources = layout.halo_sources(&[2, 0], &[3, 1], Boundary::Reflect);
+        // Chunk (2, 0) holds rows 8..10; grown by 3: rows 5..13, reflected past 9.
+        let rows: Vec<Option<usize>> = [5, 6, 7, 8, 9, 9, 8, 7].iter().map(|&i| Some(i)).collect();
+        assert_eq!(sources[0], rows);
+        assert_eq!(
+            sources[1],
+            vec![Some(0), Some(0), Some(1), Some(2), Some(3), Some(3)]
+        );
+        let constant = layout.halo_sources(&[0, 0], &[1, 0], Boundary::Constant(0.0));
+        assert_eq!(
+            constant[0],
+            vec![None, Some(0), Some(1), Some(2), Some(3), Some(4)]
+        );
     }
 
     #[test]

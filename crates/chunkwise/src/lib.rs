@@ -21,6 +21,7 @@
 //! [`Connection`] → [`Dataset`] → [`Chunk`] on top.
 
 mod array;
+pub mod boundary;
 pub mod chunk;
 mod collective;
 pub mod connection;
@@ -29,6 +30,7 @@ pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod layout;
+mod overlap;
 pub mod region;
 pub mod selection;
 pub mod store;
@@ -38,6 +40,7 @@ pub mod timers;
 pub mod conformance;
 
 pub use array::into_c_vec;
+pub use boundary::Boundary;
 pub use chunk::Chunk;
 pub use connection::Connection;
 pub use dataset::{Dataset, DatasetInfo};

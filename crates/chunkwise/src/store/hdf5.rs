@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::ArrayView1;
 
 use super::{
@@ -32,6 +33,7 @@ use super::{
 use crate::dtype::{ChunkData, DType, Element};
 use crate::error::{fmt_tuple, Error, Result};
 use crate::layout::Layout;
+use crate::region::Region;
 use crate::{with_chunk_data, with_element_type};
 
 /// Name of the attributes-only file of a dataset.
@@ -242,10 +244,7 @@ fn write_typed<T: Element>(file: &hdf5::File, shape: &[usize], values: &[T]) -> 
     dataset.write_raw(values)
 }
 
-fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
-    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
-    let file = open_file(path).map_err(h5)?;
-    let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
+fn check_chunk_file_shape(path: &Path, dataset: &hdf5::Dataset, meta: &DatasetMeta) -> Result<()> {
     let stored_shape = dataset.shape();
     if stored_shape != meta.layout.chunk_shape() {
         return Err(Error::Corrupt {
@@ -257,6 +256,14 @@ fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
             ),
         });
     }
+    Ok(())
+}
+
+fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
+    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
+    let file = open_file(path).map_err(h5)?;
+    let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
+    check_chunk_file_shape(path, &dataset, meta)?;
     Ok(with_element_type!(meta.dtype, T => T::into_chunk(dataset.read_raw::<T>().map_err(h5)?)))
 }
 
@@ -296,6 +303,43 @@ impl StoreRead for Hdf5Store {
             return Ok(None);
         }
         read_chunk_file(&path, meta).map(Some)
+    }
+
+    fn read_chunk_region(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        region: &Region,
+    ) -> Result<Option<ChunkData>> {
+        meta.layout.check_chunk(chunk)?;
+        if region.is_full(meta.layout.chunk_shape()) {
+            return self.read_chunk(name, meta, chunk);
+        }
+        let path = self.chunk_path(name, chunk);
+        if !path.is_file() {
+            self.require_dataset(name)?;
+            return Ok(None);
+        }
+        // A hyperslab read moves only the region's bytes.
+        let h5 = |e: hdf5::Error| Error::hdf5(&path, e);
+        let file = open_file(&path).map_err(h5)?;
+        let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
+        check_chunk_file_shape(&path, &dataset, meta)?;
+        let slab: Vec<SliceOrIndex> = region
+            .axes()
+            .iter()
+            .map(|a| SliceOrIndex::SliceCount {
+                start: a.start,
+                step: a.step,
+                count: a.count,
+                block: 1,
+            })
+            .collect();
+        Ok(Some(with_element_type!(meta.dtype, T => {
+            let values = dataset.read_slice::<T, _, ndarray::IxDyn>(Hyperslab::from(slab)).map_err(h5)?;
+            T::into_chunk(crate::array::into_c_vec(values))
+        })))
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {

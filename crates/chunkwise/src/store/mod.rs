@@ -20,9 +20,10 @@ pub mod ram;
 
 use std::fmt::Debug;
 
-use crate::dtype::{ChunkData, DType, Scalar};
+use crate::dtype::{ChunkData, DType, Element, Scalar};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::region::Region;
 
 /// What a store keeps about a dataset besides its chunks.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +96,25 @@ pub trait StoreRead: Send + Sync + Debug {
         meta: &DatasetMeta,
         chunk: &[usize],
     ) -> Result<Option<ChunkData>>;
+
+    /// A region of the stored chunk (coordinates relative to the chunk's first element, inside
+    /// the chunk shape), in C order, or `None` if the chunk was never written. The default
+    /// reads the whole chunk; stores that can read less override it.
+    ///
+    /// # Errors
+    /// As [`StoreRead::read_chunk`].
+    fn read_chunk_region(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        region: &Region,
+    ) -> Result<Option<ChunkData>> {
+        let Some(data) = self.read_chunk(name, meta, chunk)? else {
+            return Ok(None);
+        };
+        Ok(Some(extract_region(meta, data, region)?))
+    }
 
     /// Whether the chunk has been written.
     ///
@@ -208,6 +228,18 @@ pub fn check_dataset_name(name: &str) -> Result<()> {
             ),
         }),
     }
+}
+
+/// The elements of `region` of a whole stored chunk.
+pub(crate) fn extract_region(
+    meta: &DatasetMeta,
+    data: ChunkData,
+    region: &Region,
+) -> Result<ChunkData> {
+    crate::with_element_type!(meta.dtype, T => {
+        let full = crate::array::chunk_array::<T>(&meta.layout, data)?;
+        Ok(T::into_chunk(crate::array::into_c_vec(region.view_of(&full).to_owned())))
+    })
 }
 
 /// Checks that a chunk buffer fits the dataset (used by every store's `write_chunk`).

@@ -1,0 +1,203 @@
+//! `map_overlap`: stencils over chunks that need their neighbours' elements.
+//!
+//! Every output chunk is computed from the chunk grown by a halo of `depth` elements per axis,
+//! gathered from as many neighbouring chunks as needed (also when chunks are thinner than the
+//! halo); outside the array the [`Boundary`] supplies the values, exactly as if the stencil ran
+//! over the whole array. Each worker holds one grown block at a time, so memory stays bounded by
+//! the number of workers.
+
+use std::collections::BTreeSet;
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use crate::array::check_dtype;
+use crate::boundary::Boundary;
+use crate::dataset::Dataset;
+use crate::dtype::Element;
+use crate::error::{fmt_tuple, CallbackError, Error, Result};
+use crate::region::{AxisSlice, Region};
+
+/// Runs of consecutive indices: `[3, 4, 5, 9, 10]` → `[(3, 3), (9, 2)]` as (start, len).
+fn runs(sorted: &BTreeSet<usize>) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &i in sorted {
+        match runs.last_mut() {
+            Some((start, len)) if *start + *len == i => *len += 1,
+            _ => runs.push((i, 1)),
+        }
+    }
+    runs
+}
+
+impl Dataset {
+    /// Chunk `chunk` grown by `depth[axis]` elements on both sides of every axis, with the
+    /// elements outside the array supplied by `boundary`. Reads only the elements needed.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], [`Error::ShapeMismatch`] for a `depth` of the wrong length,
+    /// [`Error::DTypeMismatch`], or a storage error.
+    pub fn read_padded<T: Element>(
+        &self,
+        chunk: &[usize],
+        depth: &[usize],
+        boundary: Boundary,
+    ) -> Result<ArrayD<T>> {
+        check_dtype::<T>(self.dtype(), || format!("dataset \"{}\"", self.name()))?;
+        self.layout().check_chunk(chunk)?;
+        self.check_depth(depth)?;
+        let sources = self.layout().halo_sources(chunk, depth, boundary);
+
+        // The distinct source indices per axis, as runs, and where each lands in a compact block.
+        let mut axis_runs = Vec::with_capacity(sources.len());
+        let mut compact_position = Vec::with_capacity(sources.len());
+        for (axis_sources, &n) in sources.iter().zip(self.shape()) {
+            let needed: BTreeSet<usize> = axis_sources.iter().flatten().copied().collect();
+            let mut position = vec![usize::MAX; n];
+            for (k, &i) in needed.iter().enumerate() {
+                position[i] = k;
+            }
+            axis_runs.push(runs(&needed));
+            compact_position.push(position);
+        }
+
+        // Read the compact block: one region read per combination of runs.
+        let compact_shape: Vec<usize> = axis_runs
+            .iter()
+            .map(|r| r.iter().map(|&(_, len)| len).sum())
+            .collect();
+        let mut compact = ArrayD::from_elem(IxDyn(&compact_shape), self.fill::<T>());
+        let mut cursor = vec![0usize; axis_runs.len()];
+        if axis_runs.iter().all(|r| !r.is_empty()) {
+            loop {
+                let mut source = Vec::with_capacity(cursor.len());
+                let mut target = Vec::with_capacity(cursor.len());
+                for (axis, &k) in cursor.iter().enumerate() {
+                    let (start, len) = axis_runs[axis][k];
+                    source.push(AxisSlice::range(start, start + len));
+                    let at = compact_position[axis][start];
+                    target.push(AxisSlice::range(at, at + len));
+                }
+                let block = self.read_region::<T>(&Region::new(source))?;
+                Region::new(target).view_mut_of(&mut compact).assign(&block);
+                // Next combination, last axis fastest.
+                let mut axis = cursor.len();
+                let done = loop {
+                    if axis == 0 {
+                        break true;
+                    }
+                    axis -= 1;
+                    cursor[axis] += 1;
+                    if cursor[axis] < axis_runs[axis].len() {
+                        break false;
+                    }
+                    cursor[axis] = 0;
+                };
+                if done {
+                    break;
+                }
+            }
+        }
+
+        // Gather the grown block from the compact one, axis by axis, where it is not 1:1.
+        let mut padded = compact;
+        for (axis, axis_sources) in sources.iter().enumerate() {
+            let indices: Vec<usize> = axis_sources
+                .iter()
+                .map(|s| s.map_or(0, |i| compact_position[axis][i]))
+                .collect();
+            let identity = axis_sources.iter().all(Option::is_some)
+                && indices.iter().enumerate().all(|(k, &i)| k == i)
+                && indices.len() == padded.shape()[axis];
+            if !identity {
+                padded = padded.select(Axis(axis), &indices);
+            }
+        }
+        if let Boundary::Constant(cval) = boundary {
+            let value = T::from_f64(cval);
+            for (axis, axis_sources) in sources.iter().enumerate() {
+                for (position, source) in axis_sources.iter().enumerate() {
+                    if source.is_none() {
+                        padded.index_axis_mut(Axis(axis), position).fill(value);
+                    }
+                }
+            }
+        }
+        Ok(padded)
+    }
+
+    fn check_depth(&self, depth: &[usize]) -> Result<()> {
+        if depth.len() == self.layout().ndim() {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                context: format!(
+                    "halo depth for dataset \"{}\" (one depth per axis)",
+                    self.name()
+                ),
+                expected: format!("{} values", self.layout().ndim()),
+                got: fmt_tuple(depth),
+            })
+        }
+    }
+
+    /// Applies a stencil to every chunk into a new dataset `out_name` (collective): `f` gets the
+    /// chunk index and the chunk grown by `depth` per axis (see [`Dataset::read_padded`]), and
+    /// returns either the chunk's valid part or an array of the grown shape, which is trimmed.
+    /// On failure the new dataset is deleted again.
+    ///
+    /// # Errors
+    /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
+    /// [`Error::ShapeMismatch`] when `f` returns another shape, or a storage error, on every
+    /// rank.
+    pub fn map_overlap<T, F>(
+        &self,
+        out_name: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        f: F,
+    ) -> Result<Dataset>
+    where
+        T: Element,
+        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.check_type::<T>()?;
+        self.check_depth(depth)?;
+        let out = self.clone_as(out_name, false)?;
+        let result = self.for_each_chunk(|chunk| {
+            let padded = self.read_padded::<T>(chunk, depth, boundary)?;
+            let valid_shape = self.layout().chunk_valid_shape(chunk);
+            let result = self.call_timed(chunk, || f(chunk, padded.view()))?;
+            let valid = if result.shape() == valid_shape.as_slice() {
+                result
+            } else if result.shape() == padded.shape() {
+                let inner: Vec<AxisSlice> = depth
+                    .iter()
+                    .zip(&valid_shape)
+                    .map(|(&d, &n)| AxisSlice::range(d, d + n))
+                    .collect();
+                Region::new(inner).view_of(&result).to_owned()
+            } else {
+                return Err(Error::ShapeMismatch {
+                    context: format!(
+                        "the result of the map_overlap callback on chunk {}",
+                        fmt_tuple(chunk)
+                    ),
+                    expected: format!(
+                        "{} (valid) or {} (grown)",
+                        fmt_tuple(&valid_shape),
+                        fmt_tuple(padded.shape())
+                    ),
+                    got: fmt_tuple(result.shape()),
+                });
+            };
+            out.write_stored(chunk, &out.padded(valid))
+        });
+        match result {
+            Ok(()) => Ok(out),
+            Err(error) => {
+                let _ = self.connection.delete_dataset(out_name);
+                Err(error)
+            }
+        }
+    }
+}

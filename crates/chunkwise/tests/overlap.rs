@@ -1,0 +1,153 @@
+//! `read_padded` and `map_overlap` equal the same stencil over the whole array, for every
+//! boundary mode, chunks thinner than the halo, non-divisible shapes, on every backend × engine.
+
+mod common;
+
+use chunkwise::{Boundary, Error};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+const MODES: [Boundary; 5] = [
+    Boundary::Reflect,
+    Boundary::Mirror,
+    Boundary::Nearest,
+    Boundary::Constant(-3.0),
+    Boundary::Wrap,
+];
+
+fn data(shape: &[usize]) -> ArrayD<i64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |i| (i[0] * 1000 + i[1] * 7 + 3) as i64)
+}
+
+/// The value at any (possibly outside) position, straight from the boundary definition.
+fn at(x: &ArrayD<i64>, i: isize, j: isize, mode: Boundary) -> i64 {
+    let (n0, n1) = (x.shape()[0], x.shape()[1]);
+    match (mode.source(i, n0), mode.source(j, n1)) {
+        (Some(a), Some(b)) => x[[a, b]],
+        _ => match mode {
+            Boundary::Constant(c) => c as i64,
+            _ => unreachable!(),
+        },
+    }
+}
+
+/// An asymmetric 2-D stencil of half-widths `d`, so a flipped or shifted halo shows.
+fn stencil_at(get: impl Fn(isize, isize) -> i64, i: isize, j: isize, d: [usize; 2]) -> i64 {
+    let (d0, d1) = (d[0] as isize, d[1] as isize);
+    let mut sum = 0;
+    for a in -d0..=d0 {
+        for b in -d1..=d1 {
+            sum += (a + d0 + 1) as i64 * (b + 2 * d1 + 1) as i64 * get(i + a, j + b);
+        }
+    }
+    sum
+}
+
+#[test]
+fn read_padded_matches_the_boundary_definition() {
+    let shape = [13, 11];
+    let x = data(&shape);
+    for setup in common::all_setups() {
+        let ds = setup.conn.create::<i64>("x", &shape, &[2, 4], 0).unwrap();
+        ds.load(x.view()).unwrap();
+        for mode in MODES {
+            for chunk in ds.layout().chunk_indices() {
+                let depth = [5, 3];
+                let padded = ds.read_padded::<i64>(&chunk, &depth, mode).unwrap();
+                let origin = ds.layout().chunk_bounds(&chunk).start();
+                let valid = ds.layout().chunk_valid_shape(&chunk);
+                assert_eq!(padded.shape(), &[valid[0] + 10, valid[1] + 6]);
+                for ((p, q), &v) in padded.indexed_iter().map(|(i, v)| ((i[0], i[1]), v)) {
+                    let i = origin[0] as isize + p as isize - 5;
+                    let j = origin[1] as isize + q as isize - 3;
+                    assert_eq!(
+                        v,
+                        at(&x, i, j, mode),
+                        "{} {mode} chunk {chunk:?} at ({i}, {j})",
+                        setup.label
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn map_overlap_equals_the_whole_array_stencil() {
+    let shape = [17, 9];
+    let x = data(&shape);
+    for setup in common::all_setups() {
+        let conn = &setup.conn;
+        for (chunks, depth) in [
+            ([3, 2], [4, 3]),
+            ([17, 9], [2, 2]),
+            ([5, 4], [1, 0]),
+            ([1, 1], [2, 3]),
+        ] {
+            let ds = conn.create::<i64>("x", &shape, &chunks, 0).unwrap();
+            ds.load(x.view()).unwrap();
+            for mode in MODES {
+                let expected = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+                    stencil_at(
+                        |a, b| at(&x, a, b, mode),
+                        i[0] as isize,
+                        i[1] as isize,
+                        depth,
+                    )
+                });
+                // The callback computes the valid part only from the grown block.
+                let out = ds
+                    .map_overlap::<i64, _>("out", &depth, mode, |_, block: ArrayViewD<i64>| {
+                        let valid = [
+                            block.shape()[0] - 2 * depth[0],
+                            block.shape()[1] - 2 * depth[1],
+                        ];
+                        Ok(ArrayD::from_shape_fn(IxDyn(&valid), |i| {
+                            stencil_at(
+                                |a, b| block[[a as usize, b as usize]],
+                                (i[0] + depth[0]) as isize,
+                                (i[1] + depth[1]) as isize,
+                                depth,
+                            )
+                        }))
+                    })
+                    .unwrap();
+                assert_eq!(
+                    out.read_all::<i64>().unwrap(),
+                    expected,
+                    "{} {mode} chunks {chunks:?}",
+                    setup.label
+                );
+                out.delete().unwrap();
+            }
+            ds.delete().unwrap();
+        }
+    }
+}
+
+#[test]
+fn map_overlap_trims_grown_results_and_rejects_other_shapes() {
+    for setup in common::all_setups() {
+        let x = data(&[8, 8]);
+        let ds = setup.conn.create::<i64>("x", &[8, 8], &[3, 3], 0).unwrap();
+        ds.load(x.view()).unwrap();
+        // Returning the grown block unchanged gives back the input.
+        let same = ds
+            .map_overlap::<i64, _>("same", &[2, 1], Boundary::Wrap, |_, b| Ok(b.to_owned()))
+            .unwrap();
+        assert_eq!(same.read_all::<i64>().unwrap(), x);
+        let error = ds
+            .map_overlap::<i64, _>("bad", &[2, 1], Boundary::Wrap, |_, _| {
+                Ok(ArrayD::zeros(IxDyn(&[1, 1])))
+            })
+            .unwrap_err();
+        assert!(matches!(error, Error::ShapeMismatch { .. }), "{error:?}");
+        assert!(
+            !setup.conn.has_dataset("bad").unwrap(),
+            "a failed map_overlap left its output"
+        );
+        let error = ds
+            .map_overlap::<i64, _>("bad", &[2], Boundary::Wrap, |_, b| Ok(b.to_owned()))
+            .unwrap_err();
+        assert!(error.to_string().contains("one depth per axis"), "{error}");
+    }
+}
