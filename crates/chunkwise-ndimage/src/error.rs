@@ -1,0 +1,33 @@
+//! The error type of the ndimage crate.
+
+use chunkwise::DType;
+
+/// What can go wrong filtering.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NdimageError {
+    /// A sigma that is negative, not finite, or zero where a filter needs it positive.
+    #[error("invalid sigma {value}: {expected}")]
+    InvalidSigma { value: f64, expected: &'static str },
+    /// Per-axis sigmas of the wrong count.
+    #[error("{got} sigmas given for an array of {ndim} axes; expected one sigma or one per axis")]
+    SigmaCount { got: usize, ndim: usize },
+    /// A truncate that is not finite and positive.
+    #[error("invalid truncate {0}: expected a finite number > 0")]
+    InvalidTruncate(f64),
+    /// An axis the array does not have.
+    #[error("axis {axis} is out of range for an array of {ndim} axes")]
+    InvalidAxis { axis: usize, ndim: usize },
+    /// A correlation with no weights.
+    #[error("the weights are empty; expected at least one weight")]
+    EmptyWeights,
+    /// A dataset whose element type the filters do not handle.
+    #[error("the Gaussian filters work on f32 and f64 data; the dataset holds {0} (convert it to a float type first)")]
+    UnsupportedDType(DType),
+    /// An error of the chunkwise core (storage, collective operation, …).
+    #[error(transparent)]
+    Core(#[from] chunkwise::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = NdimageError> = std::result::Result<T, E>;

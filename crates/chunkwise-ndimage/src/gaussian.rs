@@ -1,0 +1,227 @@
+//! `correlate1d`, `gaussian_filter1d`, `gaussian_filter` on in-memory arrays, with
+//! scipy.ndimage's semantics, and the trimmed variant used on halo-grown chunks.
+
+use chunkwise::Boundary;
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+use crate::correlate::{correlate_axis, AxisView, Taps};
+use crate::element::FilterFloat;
+use crate::error::{NdimageError, Result};
+use crate::kernel::{check_sigma_truncate, gaussian_kernel1d, kernel_radius};
+
+/// scipy skips axes whose sigma is at most this.
+const SKIP_SIGMA: f64 = 1e-15;
+
+/// One sigma for every axis, or one per axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sigma {
+    /// The same sigma on every axis.
+    Scalar(f64),
+    /// One sigma per axis.
+    PerAxis(Vec<f64>),
+}
+
+impl From<f64> for Sigma {
+    fn from(sigma: f64) -> Self {
+        Sigma::Scalar(sigma)
+    }
+}
+
+impl From<Vec<f64>> for Sigma {
+    fn from(sigmas: Vec<f64>) -> Self {
+        Sigma::PerAxis(sigmas)
+    }
+}
+
+impl From<&[f64]> for Sigma {
+    fn from(sigmas: &[f64]) -> Self {
+        Sigma::PerAxis(sigmas.to_vec())
+    }
+}
+
+impl Sigma {
+    /// One sigma per axis of an `ndim`-axis array; each must be finite and ≥ 0 (0 skips the
+    /// axis).
+    ///
+    /// # Errors
+    /// [`NdimageError::SigmaCount`], [`NdimageError::InvalidSigma`].
+    pub fn per_axis(&self, ndim: usize) -> Result<Vec<f64>> {
+        let sigmas = match self {
+            Sigma::Scalar(s) => vec![*s; ndim],
+            Sigma::PerAxis(v) if v.len() == ndim => v.clone(),
+            Sigma::PerAxis(v) => return Err(NdimageError::SigmaCount { got: v.len(), ndim }),
+        };
+        for &s in &sigmas {
+            if !s.is_finite() || s < 0.0 {
+                return Err(NdimageError::InvalidSigma {
+                    value: s,
+                    expected: "expected a finite number ≥ 0",
+                });
+            }
+        }
+        Ok(sigmas)
+    }
+}
+
+/// The Gaussian taps of one axis, or `None` when its sigma skips it.
+pub(crate) fn axis_taps<T: FilterFloat>(sigma: f64, truncate: f64) -> Result<Option<Taps<T>>> {
+    if sigma <= SKIP_SIGMA {
+        return Ok(None);
+    }
+    check_sigma_truncate(sigma, truncate)?;
+    Ok(Some(Taps::new(&gaussian_kernel1d(
+        sigma,
+        kernel_radius(sigma, truncate),
+    )?)))
+}
+
+fn check_axis(axis: usize, ndim: usize) -> Result<()> {
+    if axis < ndim {
+        Ok(())
+    } else {
+        Err(NdimageError::InvalidAxis { axis, ndim })
+    }
+}
+
+fn check_truncate(truncate: f64) -> Result<()> {
+    if truncate.is_finite() && truncate > 0.0 {
+        Ok(())
+    } else {
+        Err(NdimageError::InvalidTruncate(truncate))
+    }
+}
+
+/// The output of `correlate_axis` as an array (it always has `shape`'s element count).
+fn shaped<T: FilterFloat>(shape: &[usize], values: Vec<T>) -> ArrayD<T> {
+    ArrayD::from_shape_vec(IxDyn(shape), values)
+        .expect("correlate_axis returns outer·len·inner elements")
+}
+
+/// One full-length pass: correlate along `axis`, `mode` beyond the ends.
+fn pass<T: FilterFloat>(
+    input: ArrayViewD<'_, T>,
+    axis: usize,
+    taps: &Taps<T>,
+    mode: Boundary,
+) -> ArrayD<T> {
+    let shape = input.shape().to_vec();
+    let contiguous = input.as_standard_layout();
+    let values = contiguous
+        .as_slice()
+        .expect("a standard-layout array is one slice");
+    let view = AxisView::new(&shape, axis);
+    let out = correlate_axis(values, view, taps, 0, view.n, mode);
+    shaped(&shape, out)
+}
+
+/// scipy's `correlate1d(input, weights, axis, mode=mode, cval=…, origin=0)`: output `i` is
+/// `Σ_j weights[j] · input[i + j - len/2]` along `axis`.
+///
+/// # Errors
+/// [`NdimageError::EmptyWeights`], [`NdimageError::InvalidAxis`].
+pub fn correlate1d<T: FilterFloat>(
+    input: ArrayViewD<'_, T>,
+    weights: &[f64],
+    axis: usize,
+    mode: Boundary,
+) -> Result<ArrayD<T>> {
+    if weights.is_empty() {
+        return Err(NdimageError::EmptyWeights);
+    }
+    check_axis(axis, input.ndim())?;
+    Ok(pass(input, axis, &Taps::new(weights), mode))
+}
+
+/// scipy's `gaussian_filter1d(input, sigma, axis, order=0, mode=mode, truncate=truncate)`.
+///
+/// # Errors
+/// [`NdimageError::InvalidSigma`] (sigma must be > 0), [`NdimageError::InvalidTruncate`],
+/// [`NdimageError::InvalidAxis`].
+pub fn gaussian_filter1d<T: FilterFloat>(
+    input: ArrayViewD<'_, T>,
+    sigma: f64,
+    axis: usize,
+    mode: Boundary,
+    truncate: f64,
+) -> Result<ArrayD<T>> {
+    check_sigma_truncate(sigma, truncate)?;
+    check_axis(axis, input.ndim())?;
+    let taps = Taps::new(&gaussian_kernel1d(sigma, kernel_radius(sigma, truncate))?);
+    Ok(pass(input, axis, &taps, mode))
+}
+
+/// scipy's `gaussian_filter(input, sigma, order=0, mode=mode, truncate=truncate)`: a 1-D
+/// Gaussian along each axis in turn (axes whose sigma is ≤ 1e-15 are skipped), each pass
+/// stored in `T`.
+///
+/// # Errors
+/// [`NdimageError::SigmaCount`], [`NdimageError::InvalidSigma`],
+/// [`NdimageError::InvalidTruncate`].
+pub fn gaussian_filter<T: FilterFloat>(
+    input: ArrayViewD<'_, T>,
+    sigma: impl Into<Sigma>,
+    mode: Boundary,
+    truncate: f64,
+) -> Result<ArrayD<T>> {
+    check_truncate(truncate)?;
+    let sigmas = sigma.into().per_axis(input.ndim())?;
+    let mut current: Option<ArrayD<T>> = None;
+    for (axis, &s) in sigmas.iter().enumerate() {
+        if let Some(taps) = axis_taps::<T>(s, truncate)? {
+            let source = current.as_ref().map_or_else(|| input.view(), |a| a.view());
+            current = Some(pass(source, axis, &taps, mode));
+        }
+    }
+    Ok(current.unwrap_or_else(|| input.to_owned()))
+}
+
+/// Positions of a grown block that lie outside the array under `constant` mode: per axis, `true`
+/// where the block holds the constant rather than data.
+pub(crate) struct ConstantHalo {
+    pub value: f64,
+    pub outside: Vec<Vec<bool>>,
+}
+
+/// The Gaussian of a block grown by each axis's kernel reach on both sides, computed only for
+/// the inner part (the block minus its halo). Every element equals the whole-array
+/// `gaussian_filter` there, bit for bit. With `constant` mode the intermediate result beyond the
+/// array must stay the constant (scipy extends each pass's input with it), so `constant` resets
+/// those positions after every pass.
+pub(crate) fn gaussian_trimmed<T: FilterFloat>(
+    block: ArrayViewD<'_, T>,
+    taps: &[Option<Taps<T>>],
+    constant: Option<&ConstantHalo>,
+) -> ArrayD<T> {
+    let mut shape = block.shape().to_vec();
+    let mut current = block.as_standard_layout().into_owned();
+    for (axis, axis_taps) in taps.iter().enumerate() {
+        let Some(axis_taps) = axis_taps else { continue };
+        let (reach, _) = axis_taps.reach();
+        let view = AxisView::new(&shape, axis);
+        let out_len = view.n - 2 * reach;
+        let values = current
+            .as_slice()
+            .expect("arrays made here are in standard layout");
+        let out = correlate_axis(
+            values,
+            view,
+            axis_taps,
+            reach as isize,
+            out_len,
+            Boundary::Nearest,
+        );
+        shape[axis] = out_len;
+        current = shaped(&shape, out);
+        if let Some(halo) = constant {
+            let value = T::from_f64(halo.value);
+            for (later, outside) in halo.outside.iter().enumerate().skip(axis + 1) {
+                for (position, _) in outside.iter().enumerate().filter(|(_, &out)| out) {
+                    current
+                        .index_axis_mut(ndarray::Axis(later), position)
+                        .fill(value);
+                }
+            }
+        }
+    }
+    current
+}
