@@ -6,7 +6,7 @@
 //! so the inner loops always run over contiguous memory and the compiler vectorises them
 //! (across the contiguous axis for the outer axes). Symmetric kernels are folded: one multiply
 //! per pair of taps. Rows are processed in tiles so that the rows a tile needs stay in cache
-//! while consecutive output rows reuse them. Work is split over rayon's current pool.
+//! while consecutive output rows reuse them.
 //!
 //! Every output element is computed by the same sequence of operations wherever it lies, so a
 //! block of a larger array (with enough halo) filters to exactly the same bits as the whole.
@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::element::FilterFloat;
 
-/// Elements of a row tile: 2 KiB of f64, small enough that a kernel's rows stay in L1.
+/// Elements of a row tile: small enough that a kernel's rows stay in L1.
 const TILE: usize = 256;
 /// Elements per parallel task (at least), so that task overhead stays small.
 const TASK_ELEMENTS: usize = 1 << 15;
@@ -74,171 +74,237 @@ impl AxisView {
     }
 }
 
-/// Correlates `input` (C order, seen as `view`) along its axis, for output positions
-/// `out_start..out_start + out_len` in input coordinates (they may reach outside `0..n`, and so
-/// may the taps: `mode` supplies those values). Returns `(outer, out_len, inner)` in C order.
-pub(crate) fn correlate_axis<T: FilterFloat>(
-    input: &[T],
-    view: AxisView,
-    taps: &Taps<T>,
-    out_start: isize,
-    out_len: usize,
-    mode: Boundary,
-) -> Vec<T> {
-    let (left, right) = taps.reach();
-    let first = out_start - left as isize;
-    // Source index of every position an output needs, from `first` on.
-    let sources: Vec<Option<usize>> = (0..out_len + left + right)
-        .map(|j| mode.source(first + j as isize, view.n))
-        .collect();
-    let cval = match mode {
-        Boundary::Constant(c) => T::from_f64(c),
-        _ => T::ZERO,
-    };
-    let mut output = vec![T::ZERO; view.outer * out_len * view.inner];
-    if output.is_empty() {
-        return output;
-    }
-    if view.inner == 1 {
-        lines(
+/// One correlation along one axis: what it reads, which outputs it makes, how it extends.
+pub(crate) struct Pass<'a, T> {
+    pub input: &'a [T],
+    pub view: AxisView,
+    pub taps: &'a Taps<T>,
+    /// First output position, in input coordinates (may be negative).
+    pub out_start: isize,
+    /// Output positions along the axis.
+    pub out_len: usize,
+    /// Source index of every position the outputs need, from `out_start - reach` on.
+    sources: Vec<Option<usize>>,
+    cval: T,
+}
+
+impl<'a, T: FilterFloat> Pass<'a, T> {
+    pub(crate) fn new(
+        input: &'a [T],
+        view: AxisView,
+        taps: &'a Taps<T>,
+        out_start: isize,
+        out_len: usize,
+        mode: Boundary,
+    ) -> Self {
+        let (left, right) = taps.reach();
+        let first = out_start - left as isize;
+        let sources = (0..out_len + left + right)
+            .map(|j| mode.source(first + j as isize, view.n))
+            .collect();
+        let cval = match mode {
+            Boundary::Constant(c) => T::from_f64(c),
+            _ => T::ZERO,
+        };
+        Pass {
             input,
             view,
             taps,
-            &sources,
-            first,
+            out_start,
             out_len,
+            sources,
             cval,
-            &mut output,
-        );
-    } else {
-        rows(input, view, taps, &sources, out_len, cval, &mut output);
+        }
     }
-    output
-}
 
-/// Along the contiguous axis: each line extended once into a buffer, taps along the buffer.
-#[allow(clippy::too_many_arguments)]
-fn lines<T: FilterFloat>(
-    input: &[T],
-    view: AxisView,
-    taps: &Taps<T>,
-    sources: &[Option<usize>],
-    first: isize,
-    out_len: usize,
-    cval: T,
-    output: &mut [T],
-) {
-    let ext_len = sources.len();
-    // The part of the buffer that is a plain copy of the line.
-    let copy_lo = ((-first).max(0) as usize).min(ext_len);
-    let copy_hi = ((view.n as isize - first).max(0) as usize).clamp(copy_lo, ext_len);
-    let lines_per_task = (TASK_ELEMENTS / out_len.max(1)).max(1);
-    output
-        .par_chunks_mut(out_len * lines_per_task)
-        .enumerate()
-        .for_each(|(task, block)| {
-            let mut ext = vec![T::ZERO; ext_len];
-            for (k, out) in block.chunks_mut(out_len).enumerate() {
-                let o = task * lines_per_task + k;
-                let line = &input[o * view.n..(o + 1) * view.n];
-                if copy_hi > copy_lo {
-                    let src_lo = (first + copy_lo as isize) as usize;
-                    ext[copy_lo..copy_hi]
-                        .copy_from_slice(&line[src_lo..src_lo + (copy_hi - copy_lo)]);
-                }
-                for j in (0..copy_lo).chain(copy_hi..ext_len) {
-                    ext[j] = sources[j].map_or(cval, |s| line[s]);
-                }
-                apply_taps_line(taps, &ext, out);
+    /// Output elements: `outer · out_len · inner`.
+    pub(crate) fn output_len(&self) -> usize {
+        self.view.outer * self.out_len * self.view.inner
+    }
+
+    /// Elements of one output row: a whole line along the contiguous axis, else `inner`.
+    pub(crate) fn row_len(&self) -> usize {
+        if self.view.inner == 1 {
+            self.out_len
+        } else {
+            self.view.inner
+        }
+    }
+
+    /// Computes output rows `first_row..` into `out`, which holds a whole number of rows
+    /// ([`Pass::row_len`] elements each: one line of the contiguous axis, or one
+    /// `(outer, position)` pair of `inner` elements). Uses the widest vector instructions the
+    /// CPU has; every width performs the same operations in the same order, so results do not
+    /// depend on the CPU.
+    pub(crate) fn run_rows(&self, first_row: usize, out: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe { self.run_rows_avx512(first_row, out) };
             }
-        });
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { self.run_rows_avx2(first_row, out) };
+            }
+        }
+        self.run_rows_portable(first_row, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run_rows_avx512(&self, first_row: usize, out: &mut [T]) {
+        self.run_rows_portable(first_row, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_rows_avx2(&self, first_row: usize, out: &mut [T]) {
+        self.run_rows_portable(first_row, out);
+    }
+
+    #[inline(always)]
+    fn run_rows_portable(&self, first_row: usize, out: &mut [T]) {
+        if self.view.inner == 1 {
+            self.lines(first_row, out);
+        } else {
+            self.rows(first_row, out);
+        }
+    }
+
+    /// All outputs, split over rayon's current pool.
+    pub(crate) fn run_parallel(&self) -> Vec<T> {
+        let mut output = crate::alloc::zeroed::<T>(self.output_len());
+        let row_len = self.row_len();
+        if row_len == 0 {
+            return output;
+        }
+        let rows_per_task = (TASK_ELEMENTS / row_len.max(1)).max(1);
+        output
+            .par_chunks_mut(row_len * rows_per_task)
+            .enumerate()
+            .for_each(|(task, block)| self.run_rows(task * rows_per_task, block));
+        output
+    }
+
+    /// Along the contiguous axis: each line extended once into a buffer, taps along it.
+    #[inline(always)]
+    fn lines(&self, first_row: usize, out: &mut [T]) {
+        let (left, _) = self.taps.reach();
+        let ext_len = self.sources.len();
+        let first = self.out_start - left as isize;
+        let n = self.view.n;
+        // The part of the buffer that is a plain copy of the line.
+        let copy_lo = ((-first).max(0) as usize).min(ext_len);
+        let copy_hi = ((n as isize - first).max(0) as usize).clamp(copy_lo, ext_len);
+        let mut ext = vec![T::ZERO; ext_len];
+        let first_line = first_row;
+        for (k, out_line) in out.chunks_mut(self.out_len).enumerate() {
+            let o = first_line + k;
+            let line = &self.input[o * n..(o + 1) * n];
+            if copy_hi > copy_lo {
+                let src_lo = (first + copy_lo as isize) as usize;
+                ext[copy_lo..copy_hi].copy_from_slice(&line[src_lo..src_lo + (copy_hi - copy_lo)]);
+            }
+            for j in (0..copy_lo).chain(copy_hi..ext_len) {
+                ext[j] = self.sources[j].map_or(self.cval, |s| line[s]);
+            }
+            let len = self.out_len;
+            combine(self.taps, |j| &ext[j..j + len], out_line);
+        }
+    }
+
+    /// Along an outer axis: output rows are weighted sums of input rows, tile by tile.
+    #[inline(always)]
+    fn rows(&self, first_row: usize, out: &mut [T]) {
+        let inner = self.view.inner;
+        let cval_row = vec![
+            self.cval;
+            if self.sources.iter().any(Option::is_none) {
+                inner
+            } else {
+                0
+            }
+        ];
+        let row = |o: usize, source: Option<usize>| -> &[T] {
+            match source {
+                Some(s) => &self.input[(o * self.view.n + s) * inner..][..inner],
+                None => &cval_row,
+            }
+        };
+        let rows_here = out.len() / inner;
+        let taps_len = self.sources.len() - self.out_len + 1;
+        let mut inputs: Vec<&[T]> = Vec::with_capacity(taps_len);
+        for tile in (0..inner).step_by(TILE) {
+            let tile_len = TILE.min(inner - tile);
+            for r in 0..rows_here {
+                let out_row = first_row + r;
+                let (o, p) = (out_row / self.out_len, out_row % self.out_len);
+                let out = &mut out[r * inner + tile..][..tile_len];
+                inputs.clear();
+                inputs.extend(
+                    (0..taps_len).map(|j| &row(o, self.sources[p + j])[tile..tile + tile_len]),
+                );
+                combine(self.taps, |j| inputs[j], out);
+            }
+        }
+    }
 }
 
+/// Lanes combined at once: accumulators stay in registers across all taps.
+const LANES: usize = 32;
+
+/// `out[x] = Σ_j taps_j · inputs[j][x]`, where `inputs` are the rows (or shifted line windows)
+/// under each tap, in tap order. Symmetric taps: `w0·c + Σ_k w_k·(a_k + b_k)` in order of `k`.
 #[inline(always)]
-fn apply_taps_line<T: FilterFloat>(taps: &Taps<T>, ext: &[T], out: &mut [T]) {
+#[allow(clippy::needless_range_loop)] // several slices indexed in lockstep reads clearest
+fn combine<'a, T: FilterFloat>(taps: &Taps<T>, inputs: impl Fn(usize) -> &'a [T], out: &mut [T]) {
     let len = out.len();
+    let blocks = len / LANES * LANES;
     match taps {
         Taps::Symmetric(w) => {
             let h = w.len() - 1;
-            for (o, &c) in out.iter_mut().zip(&ext[h..h + len]) {
-                *o = w[0] * c;
-            }
-            for (k, &wk) in w.iter().enumerate().skip(1) {
-                let a = &ext[h - k..h - k + len];
-                let b = &ext[h + k..h + k + len];
-                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = *o + wk * (x + y);
+            for x0 in (0..blocks).step_by(LANES) {
+                let mut acc = [T::ZERO; LANES];
+                let center = &inputs(h)[x0..x0 + LANES];
+                for l in 0..LANES {
+                    acc[l] = w[0] * center[l];
                 }
+                for (k, &wk) in w.iter().enumerate().skip(1) {
+                    let a = &inputs(h - k)[x0..x0 + LANES];
+                    let b = &inputs(h + k)[x0..x0 + LANES];
+                    for l in 0..LANES {
+                        acc[l] = acc[l] + wk * (a[l] + b[l]);
+                    }
+                }
+                out[x0..x0 + LANES].copy_from_slice(&acc);
+            }
+            for x in blocks..len {
+                let mut acc = w[0] * inputs(h)[x];
+                for (k, &wk) in w.iter().enumerate().skip(1) {
+                    acc = acc + wk * (inputs(h - k)[x] + inputs(h + k)[x]);
+                }
+                out[x] = acc;
             }
         }
         Taps::General { weights, .. } => {
-            out.fill(T::ZERO);
-            for (j, &wj) in weights.iter().enumerate() {
-                for (o, &x) in out.iter_mut().zip(&ext[j..j + len]) {
-                    *o = *o + wj * x;
+            for x0 in (0..blocks).step_by(LANES) {
+                let mut acc = [T::ZERO; LANES];
+                for (j, &wj) in weights.iter().enumerate() {
+                    let s = &inputs(j)[x0..x0 + LANES];
+                    for l in 0..LANES {
+                        acc[l] = acc[l] + wj * s[l];
+                    }
                 }
+                out[x0..x0 + LANES].copy_from_slice(&acc);
+            }
+            for x in blocks..len {
+                let mut acc = T::ZERO;
+                for (j, &wj) in weights.iter().enumerate() {
+                    acc = acc + wj * inputs(j)[x];
+                }
+                out[x] = acc;
             }
         }
     }
-}
-
-/// Along an outer axis: output rows are weighted sums of input rows, tile by tile.
-fn rows<T: FilterFloat>(
-    input: &[T],
-    view: AxisView,
-    taps: &Taps<T>,
-    sources: &[Option<usize>],
-    out_len: usize,
-    cval: T,
-    output: &mut [T],
-) {
-    let inner = view.inner;
-    let cval_row = vec![cval; inner];
-    let row = |o: usize, source: Option<usize>| -> &[T] {
-        match source {
-            Some(s) => &input[(o * view.n + s) * inner..][..inner],
-            None => &cval_row,
-        }
-    };
-    let rows_per_task = (TASK_ELEMENTS / inner).clamp(1, out_len.max(1));
-    output
-        .par_chunks_mut(inner * rows_per_task)
-        .enumerate()
-        .for_each(|(task, block)| {
-            let first_row = task * rows_per_task;
-            let rows_here = block.len() / inner;
-            for tile in (0..inner).step_by(TILE) {
-                let tile_len = TILE.min(inner - tile);
-                for r in 0..rows_here {
-                    let out_row = first_row + r;
-                    let (o, p) = (out_row / out_len, out_row % out_len);
-                    let out = &mut block[r * inner + tile..][..tile_len];
-                    match taps {
-                        Taps::Symmetric(w) => {
-                            let h = w.len() - 1;
-                            let center = &row(o, sources[p + h])[tile..tile + tile_len];
-                            for (x, &c) in out.iter_mut().zip(center) {
-                                *x = w[0] * c;
-                            }
-                            for (k, &wk) in w.iter().enumerate().skip(1) {
-                                let a = &row(o, sources[p + h - k])[tile..tile + tile_len];
-                                let b = &row(o, sources[p + h + k])[tile..tile + tile_len];
-                                for ((x, &u), &v) in out.iter_mut().zip(a).zip(b) {
-                                    *x = *x + wk * (u + v);
-                                }
-                            }
-                        }
-                        Taps::General { weights, .. } => {
-                            out.fill(T::ZERO);
-                            for (j, &wj) in weights.iter().enumerate() {
-                                let s = &row(o, sources[p + j])[tile..tile + tile_len];
-                                for (x, &u) in out.iter_mut().zip(s) {
-                                    *x = *x + wj * u;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
 }

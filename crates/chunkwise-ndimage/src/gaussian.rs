@@ -4,9 +4,10 @@
 use chunkwise::Boundary;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use crate::correlate::{correlate_axis, AxisView, Taps};
+use crate::correlate::{AxisView, Pass, Taps};
 use crate::element::FilterFloat;
 use crate::error::{NdimageError, Result};
+use crate::fused::filter_fused;
 use crate::kernel::{check_sigma_truncate, gaussian_kernel1d, kernel_radius};
 
 /// scipy skips axes whose sigma is at most this.
@@ -91,10 +92,9 @@ fn check_truncate(truncate: f64) -> Result<()> {
     }
 }
 
-/// The output of `correlate_axis` as an array (it always has `shape`'s element count).
+/// The output of a pass as an array (it always has `shape`'s element count).
 fn shaped<T: FilterFloat>(shape: &[usize], values: Vec<T>) -> ArrayD<T> {
-    ArrayD::from_shape_vec(IxDyn(shape), values)
-        .expect("correlate_axis returns outer·len·inner elements")
+    ArrayD::from_shape_vec(IxDyn(shape), values).expect("a pass returns outer·len·inner elements")
 }
 
 /// One full-length pass: correlate along `axis`, `mode` beyond the ends.
@@ -110,8 +110,10 @@ fn pass<T: FilterFloat>(
         .as_slice()
         .expect("a standard-layout array is one slice");
     let view = AxisView::new(&shape, axis);
-    let out = correlate_axis(values, view, taps, 0, view.n, mode);
-    shaped(&shape, out)
+    shaped(
+        &shape,
+        Pass::new(values, view, taps, 0, view.n, mode).run_parallel(),
+    )
 }
 
 /// scipy's `correlate1d(input, weights, axis, mode=mode, cval=…, origin=0)`: output `i` is
@@ -165,14 +167,19 @@ pub fn gaussian_filter<T: FilterFloat>(
 ) -> Result<ArrayD<T>> {
     check_truncate(truncate)?;
     let sigmas = sigma.into().per_axis(input.ndim())?;
-    let mut current: Option<ArrayD<T>> = None;
-    for (axis, &s) in sigmas.iter().enumerate() {
-        if let Some(taps) = axis_taps::<T>(s, truncate)? {
-            let source = current.as_ref().map_or_else(|| input.view(), |a| a.view());
-            current = Some(pass(source, axis, &taps, mode));
-        }
+    let taps = sigmas
+        .iter()
+        .map(|&s| axis_taps::<T>(s, truncate))
+        .collect::<Result<Vec<_>>>()?;
+    if taps.iter().all(Option::is_none) {
+        return Ok(input.to_owned());
     }
-    Ok(current.unwrap_or_else(|| input.to_owned()))
+    let shape = input.shape().to_vec();
+    let contiguous = input.as_standard_layout();
+    let values = contiguous
+        .as_slice()
+        .expect("a standard-layout array is one slice");
+    Ok(shaped(&shape, filter_fused(values, &shape, &taps, mode)))
 }
 
 /// Positions of a grown block that lie outside the array under `constant` mode: per axis, `true`
@@ -202,14 +209,15 @@ pub(crate) fn gaussian_trimmed<T: FilterFloat>(
         let values = current
             .as_slice()
             .expect("arrays made here are in standard layout");
-        let out = correlate_axis(
+        let out = Pass::new(
             values,
             view,
             axis_taps,
             reach as isize,
             out_len,
             Boundary::Nearest,
-        );
+        )
+        .run_parallel();
         shape[axis] = out_len;
         current = shaped(&shape, out);
         if let Some(halo) = constant {

@@ -23,10 +23,12 @@
 //! # Ok::<(), chunkwise_ndimage::NdimageError>(())
 //! ```
 
+mod alloc;
 mod chunked;
 mod correlate;
 mod element;
 mod error;
+mod fused;
 mod gaussian;
 mod kernel;
 
