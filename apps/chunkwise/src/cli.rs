@@ -161,6 +161,10 @@ pub enum Command {
         value: Option<String>,
     },
 
+    /// Filter a dataset into a new one (collective: chunk by chunk on the engine, exact).
+    #[command(subcommand)]
+    Filter(FilterCommand),
+
     /// A short demonstration: create a dataset, load seeded random data chunk by chunk, apply
     /// x*2+1 to every chunk, check the result, print its info.
     Demo {
@@ -176,5 +180,33 @@ pub enum Command {
         /// Seed of the random data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilterCommand {
+    /// Gaussian filter with scipy.ndimage's semantics. By default all axes, each output chunk
+    /// computed from the chunk plus a halo of the kernel radius, so the result equals filtering
+    /// the whole array; --axis K filters along one axis only. f32 and f64 datasets.
+    Gaussian {
+        /// Input dataset.
+        source: String,
+        /// Name of the new dataset.
+        destination: String,
+        /// Standard deviation: one value, or one per axis (comma-separated; 0 skips an axis).
+        #[arg(long, value_name = "S[,S,…]", allow_hyphen_values = true)]
+        sigma: String,
+        /// Kernel radius in sigmas: radius = int(truncate·sigma + 0.5).
+        #[arg(long, default_value_t = 4.0)]
+        truncate: f64,
+        /// Values beyond the array: reflect, mirror, nearest, constant or wrap.
+        #[arg(long, default_value = "reflect")]
+        mode: String,
+        /// The constant of --mode constant.
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        cval: f64,
+        /// Filter along this axis only.
+        #[arg(long, value_name = "K")]
+        axis: Option<usize>,
     },
 }

@@ -382,3 +382,132 @@ fn help_explains_the_commands() {
         assert!(help.contains(word), "{word} missing from --help");
     }
 }
+
+#[test]
+fn filter_gaussian_equals_the_in_memory_filter() {
+    use chunkwise::Boundary;
+    use chunkwise_ndimage::{gaussian_filter, gaussian_filter1d};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    ok(
+        d,
+        &["import", "src.h5:/group/data", "vol", "--chunks", "6,7,8"],
+    );
+    ok(
+        d,
+        &["filter", "gaussian", "vol", "smooth", "--sigma", "1.5"],
+    );
+    ok(
+        d,
+        &[
+            "--engine",
+            "sequential",
+            "filter",
+            "gaussian",
+            "vol",
+            "wrapped",
+            "--sigma",
+            "2,0,1",
+            "--mode",
+            "wrap",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "filter",
+            "gaussian",
+            "vol",
+            "along_y",
+            "--sigma",
+            "1.2",
+            "--axis",
+            "1",
+            "--mode",
+            "constant",
+            "--cval",
+            "-2",
+            "--truncate",
+            "3",
+        ],
+    );
+    for name in ["smooth", "wrapped", "along_y"] {
+        ok(d, &["export", name, &format!("out.h5:/{name}")]);
+    }
+    let input = volume().into_dyn();
+    let expected = [
+        (
+            "smooth",
+            gaussian_filter(input.view(), 1.5, Boundary::Reflect, 4.0).unwrap(),
+        ),
+        (
+            "wrapped",
+            gaussian_filter(input.view(), vec![2.0, 0.0, 1.0], Boundary::Wrap, 4.0).unwrap(),
+        ),
+        (
+            "along_y",
+            gaussian_filter1d(input.view(), 1.2, 1, Boundary::Constant(-2.0), 3.0).unwrap(),
+        ),
+    ];
+    for (name, want) in expected {
+        assert_eq!(read_h5::<f32>(&d.join("out.h5"), name), want, "{name}");
+    }
+
+    let before = tree(d);
+    fails(
+        d,
+        &["filter", "gaussian", "nope", "x", "--sigma", "1"],
+        "dataset \"nope\" not found",
+    );
+    fails(
+        d,
+        &["filter", "gaussian", "vol", "x", "--sigma", "a"],
+        "--sigma \"a\"",
+    );
+    fails(
+        d,
+        &["filter", "gaussian", "vol", "x", "--sigma", "1,1"],
+        "2 sigmas given for an array of 3 axes",
+    );
+    fails(
+        d,
+        &["filter", "gaussian", "vol", "x", "--sigma", "-1"],
+        "invalid sigma -1",
+    );
+    fails(
+        d,
+        &[
+            "filter", "gaussian", "vol", "x", "--sigma", "1", "--mode", "edge",
+        ],
+        "mode = edge",
+    );
+    fails(
+        d,
+        &[
+            "filter", "gaussian", "vol", "x", "--sigma", "1", "--axis", "3",
+        ],
+        "axis 3 is out of range",
+    );
+    fails(
+        d,
+        &[
+            "filter", "gaussian", "vol", "x", "--sigma", "1,2,3", "--axis", "0",
+        ],
+        "--axis filters one axis",
+    );
+    fails(
+        d,
+        &["filter", "gaussian", "vol", "smooth", "--sigma", "1"],
+        "dataset \"smooth\" already exists",
+    );
+    ok(d, &["import", "src.h5:/plane", "ints"]);
+    let before_ints = tree(d);
+    fails(
+        d,
+        &["filter", "gaussian", "ints", "x", "--sigma", "1"],
+        "f32 and f64",
+    );
+    assert_eq!(tree(d), before_ints);
+    assert!(before.len() < before_ints.len());
+}

@@ -171,3 +171,58 @@ fn errors_are_printed_once() {
         "a failed command left something behind"
     );
 }
+
+#[test]
+fn filter_gaussian_under_mpi_equals_the_in_memory_filter() {
+    use chunkwise::Boundary;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    {
+        let file = hdf5::File::create(d.join("src.h5")).unwrap();
+        file.new_dataset_builder()
+            .with_data(&volume())
+            .create("vol")
+            .unwrap();
+        file.close().unwrap();
+    }
+    ok(d, 3, &["import", "src.h5:/vol", "vol", "--chunks", "5,6,7"]);
+    ok(
+        d,
+        3,
+        &[
+            "filter", "gaussian", "vol", "smooth", "--sigma", "1.5", "--mode", "mirror",
+        ],
+    );
+    ok(
+        d,
+        2,
+        &[
+            "--partition",
+            "block",
+            "filter",
+            "gaussian",
+            "vol",
+            "along_x",
+            "--sigma",
+            "2",
+            "--axis",
+            "2",
+        ],
+    );
+    ok(d, 2, &["export", "smooth", "out.h5:/smooth"]);
+    ok(d, 2, &["export", "along_x", "out.h5:/along_x"]);
+    let file = hdf5::File::open(d.join("out.h5")).unwrap();
+    let input = volume().into_dyn();
+    let smooth =
+        chunkwise_ndimage::gaussian_filter(input.view(), 1.5, Boundary::Mirror, 4.0).unwrap();
+    assert_eq!(
+        file.dataset("smooth").unwrap().read_dyn::<f64>().unwrap(),
+        smooth
+    );
+    let along_x =
+        chunkwise_ndimage::gaussian_filter1d(input.view(), 2.0, 2, Boundary::Reflect, 4.0).unwrap();
+    assert_eq!(
+        file.dataset("along_x").unwrap().read_dyn::<f64>().unwrap(),
+        along_x
+    );
+}

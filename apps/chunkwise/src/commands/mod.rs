@@ -5,6 +5,7 @@
 mod create;
 mod demo;
 mod export;
+mod filter;
 mod import;
 mod info;
 mod write;
@@ -44,6 +45,7 @@ pub fn run(conn: &Connection, command: Command) -> Result<()> {
             from,
             value,
         } => write::write(conn, &name, &select, from.as_deref(), value.as_deref()),
+        Command::Filter(filter) => filter::filter(conn, filter),
         Command::Demo {
             name,
             shape,
