@@ -11,9 +11,13 @@ use ndarray::{ArrayD, ArrayViewD};
 
 use crate::array::{check_shape, valid_array};
 use crate::dataset::Dataset;
+use crate::dtype::ChunkData;
 use crate::dtype::Element;
-use crate::engine::{on_root, panic_message, run_collective, Engine};
+use crate::engine::{
+    finish_collective, guard_panics, on_root, panic_message, run_collective, Engine,
+};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
+use crate::pipeline::run_pipeline;
 use crate::region::Region;
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
@@ -62,19 +66,54 @@ impl Dataset {
             .time("compute", || call_user(chunk, f))
     }
 
-    /// Reads the valid part of `chunk` (the fill value when missing), passes it to the user's
-    /// `f`, and checks that the result keeps the shape.
-    fn transform_chunk<T, F>(&self, chunk: &[usize], f: &F) -> Result<ArrayD<T>>
+    /// Runs `read → compute → write` for every chunk, split over ranks: this rank's share goes
+    /// through the read-ahead pipeline (in order on engines that do not overlap I/O), then every
+    /// rank agrees on the outcome.
+    pub(crate) fn pipeline_chunks<I: Send, C: Send>(
+        &self,
+        read: impl Fn(&[usize]) -> Result<I> + Sync,
+        compute: impl Fn(&[usize], I) -> Result<C> + Sync,
+        write: impl Fn(&[usize], C) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let layout = &self.meta.layout;
+        let engine = self.engine();
+        let mine = engine.local_items(layout.num_chunks());
+        let local = if engine.overlaps_io() {
+            run_pipeline(
+                engine,
+                &mine,
+                self.connection.pipeline_options(),
+                |flat| read(&layout.chunk_index(flat)),
+                |flat, block| compute(&layout.chunk_index(flat), block),
+                |flat, done| write(&layout.chunk_index(flat), done),
+            )
+        } else {
+            guard_panics(|| {
+                mine.iter().try_for_each(|&flat| {
+                    let chunk = layout.chunk_index(flat);
+                    let block = read(&chunk)?;
+                    let done = compute(&chunk, block)?;
+                    write(&chunk, done)
+                })
+            })
+        };
+        finish_collective(engine, local, Some(self.connection.timers()))
+    }
+
+    /// The valid part of a stored chunk (the fill value when missing) passed to the user's `f`;
+    /// checks that the result keeps the shape.
+    fn transform_stored<T, F>(
+        &self,
+        chunk: &[usize],
+        stored: Option<ChunkData>,
+        f: &F,
+    ) -> Result<ArrayD<T>>
     where
         T: Element,
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError>,
     {
-        let stored = self.read_stored(chunk)?;
         let input = valid_array(self.layout(), chunk, stored, self.fill::<T>())?;
-        let output = self
-            .connection
-            .timers()
-            .time("compute", || call_user(chunk, || f(chunk, input.view())))?;
+        let output = self.call_timed(chunk, || f(chunk, input.view()))?;
         check_shape(input.shape(), output.shape(), || {
             format!("the result of the callback on chunk {}", fmt_tuple(chunk))
         })?;
@@ -110,17 +149,18 @@ impl Dataset {
         F: Fn(&[usize], &Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
         self.check_type::<T>()?;
-        self.for_each_chunk(|chunk| {
-            let bounds = self.layout().chunk_bounds(chunk);
-            let values = self
-                .connection
-                .timers()
-                .time("compute", || call_user(chunk, || make(chunk, &bounds)))?;
-            check_shape(&bounds.shape(), values.shape(), || {
-                format!("the array made for chunk {}", fmt_tuple(chunk))
-            })?;
-            self.write_stored(chunk, &self.padded(values))
-        })
+        self.pipeline_chunks(
+            |_| Ok(()),
+            |chunk, ()| {
+                let bounds = self.layout().chunk_bounds(chunk);
+                let values = self.call_timed(chunk, || make(chunk, &bounds))?;
+                check_shape(&bounds.shape(), values.shape(), || {
+                    format!("the array made for chunk {}", fmt_tuple(chunk))
+                })?;
+                Ok(self.padded(values))
+            },
+            |chunk, data| self.write_stored(chunk, &data),
+        )
     }
 
     /// Applies `f` to every chunk into a new dataset `out_name` of the same layout, dtype and
@@ -137,10 +177,11 @@ impl Dataset {
     {
         self.check_type::<T>()?;
         let out = self.clone_as(out_name, false)?;
-        let result = self.for_each_chunk(|chunk| {
-            let output = self.transform_chunk(chunk, &f)?;
-            out.write_stored(chunk, &out.padded(output))
-        });
+        let result = self.pipeline_chunks(
+            |chunk| self.read_stored(chunk),
+            |chunk, stored| Ok(out.padded(self.transform_stored(chunk, stored, &f)?)),
+            |chunk, data| out.write_stored(chunk, &data),
+        );
         match result {
             Ok(()) => Ok(out),
             Err(error) => {
@@ -162,10 +203,11 @@ impl Dataset {
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
         self.check_type::<T>()?;
-        self.for_each_chunk(|chunk| {
-            let output = self.transform_chunk(chunk, &f)?;
-            self.write_stored(chunk, &self.padded(output))
-        })
+        self.pipeline_chunks(
+            |chunk| self.read_stored(chunk),
+            |chunk, stored| Ok(self.padded(self.transform_stored(chunk, stored, &f)?)),
+            |chunk, data| self.write_stored(chunk, &data),
+        )
     }
 
     /// Deletes every chunk, so the whole dataset reads as the fill value (collective).

@@ -7,6 +7,7 @@ use crate::dtype::Element;
 use crate::engine::{on_root, Engine};
 use crate::error::Result;
 use crate::layout::Layout;
+use crate::pipeline::PipelineOptions;
 use crate::store::{check_dataset_name, DatasetMeta, Store};
 use crate::timers::Timers;
 
@@ -16,6 +17,7 @@ pub struct Connection {
     store: Arc<dyn Store>,
     engine: Arc<dyn Engine>,
     timers: Arc<Timers>,
+    pipeline: PipelineOptions,
 }
 
 impl Connection {
@@ -30,6 +32,7 @@ impl Connection {
             store,
             engine,
             timers: Arc::new(Timers::new()),
+            pipeline: PipelineOptions::default(),
         })
     }
 
@@ -47,6 +50,17 @@ impl Connection {
     /// bytes) for chunk I/O, `compute` for user callbacks, `barrier` for waiting on other ranks.
     pub fn timers(&self) -> &Arc<Timers> {
         &self.timers
+    }
+
+    /// This connection with other read-ahead and timeout bounds for collective operations.
+    pub fn with_pipeline(mut self, options: PipelineOptions) -> Self {
+        self.pipeline = options;
+        self
+    }
+
+    /// The read-ahead and timeout bounds of collective operations.
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        self.pipeline
     }
 
     /// This process's rank.

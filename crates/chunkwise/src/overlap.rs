@@ -163,35 +163,38 @@ impl Dataset {
         self.check_type::<T>()?;
         self.check_depth(depth)?;
         let out = self.clone_as(out_name, false)?;
-        let result = self.for_each_chunk(|chunk| {
-            let padded = self.read_padded::<T>(chunk, depth, boundary)?;
-            let valid_shape = self.layout().chunk_valid_shape(chunk);
-            let result = self.call_timed(chunk, || f(chunk, padded.view()))?;
-            let valid = if result.shape() == valid_shape.as_slice() {
-                result
-            } else if result.shape() == padded.shape() {
-                let inner: Vec<AxisSlice> = depth
-                    .iter()
-                    .zip(&valid_shape)
-                    .map(|(&d, &n)| AxisSlice::range(d, d + n))
-                    .collect();
-                Region::new(inner).view_of(&result).to_owned()
-            } else {
-                return Err(Error::ShapeMismatch {
-                    context: format!(
-                        "the result of the map_overlap callback on chunk {}",
-                        fmt_tuple(chunk)
-                    ),
-                    expected: format!(
-                        "{} (valid) or {} (grown)",
-                        fmt_tuple(&valid_shape),
-                        fmt_tuple(padded.shape())
-                    ),
-                    got: fmt_tuple(result.shape()),
-                });
-            };
-            out.write_stored(chunk, &out.padded(valid))
-        });
+        let result = self.pipeline_chunks(
+            |chunk| self.read_padded::<T>(chunk, depth, boundary),
+            |chunk, padded| {
+                let valid_shape = self.layout().chunk_valid_shape(chunk);
+                let result = self.call_timed(chunk, || f(chunk, padded.view()))?;
+                let valid = if result.shape() == valid_shape.as_slice() {
+                    result
+                } else if result.shape() == padded.shape() {
+                    let inner: Vec<AxisSlice> = depth
+                        .iter()
+                        .zip(&valid_shape)
+                        .map(|(&d, &n)| AxisSlice::range(d, d + n))
+                        .collect();
+                    Region::new(inner).view_of(&result).to_owned()
+                } else {
+                    return Err(Error::ShapeMismatch {
+                        context: format!(
+                            "the result of the map_overlap callback on chunk {}",
+                            fmt_tuple(chunk)
+                        ),
+                        expected: format!(
+                            "{} (valid) or {} (grown)",
+                            fmt_tuple(&valid_shape),
+                            fmt_tuple(padded.shape())
+                        ),
+                        got: fmt_tuple(result.shape()),
+                    });
+                };
+                Ok(out.padded(valid))
+            },
+            |chunk, data| out.write_stored(chunk, &data),
+        );
         match result {
             Ok(()) => Ok(out),
             Err(error) => {

@@ -128,6 +128,12 @@ pub trait Engine: Send + Sync + Debug {
         Ok(())
     }
 
+    /// Whether collective operations run this rank's chunks through the read-ahead pipeline
+    /// ([`crate::pipeline`]); the sequential engine processes them strictly one after another.
+    fn overlaps_io(&self) -> bool {
+        true
+    }
+
     /// Gathers one byte string from every rank to rank 0: `Some(strings by rank)` on rank 0,
     /// `None` elsewhere.
     ///
@@ -177,6 +183,19 @@ pub fn run_collective(
 ) -> Result<()> {
     let mine = engine.local_items(n);
     let local = engine.for_each_local(mine.len(), &|position| task(mine[position]));
+    finish_collective(engine, local, timers)
+}
+
+/// Ends a collective operation: every rank agrees on the outcome of its share and meets at a
+/// barrier (the wait recorded as `barrier`).
+///
+/// # Errors
+/// The agreed error.
+pub fn finish_collective(
+    engine: &dyn Engine,
+    local: Result<()>,
+    timers: Option<&Timers>,
+) -> Result<()> {
     let waiting = timers.map(|t| t.start("barrier"));
     let agreed = engine.agree(local);
     engine.barrier()?;

@@ -24,6 +24,10 @@ impl Engine for SequentialEngine {
         1
     }
 
+    fn overlaps_io(&self) -> bool {
+        false
+    }
+
     fn for_each_local(&self, n: usize, task: &Task<'_>) -> Result<()> {
         (0..n).try_for_each(|position| guard_panics(|| task(position)))
     }

@@ -1,0 +1,309 @@
+//! The per-rank pipeline: read ahead → compute → write, with bounded buffers and timeouts.
+//!
+//! One reader thread reads this rank's chunks in order into a buffer of at most `read_ahead`
+//! blocks; the engine's workers take blocks from it and compute; one writer thread writes the
+//! finished blocks, which wait in a buffer of the same bound. So reading the next chunks and
+//! writing the last ones overlap the compute of the current ones, and memory stays bounded by
+//! about `2 · read_ahead + workers` blocks. A stage that waits longer than `stage_timeout` for
+//! its input or for room in its output fails with an error naming the stage, instead of
+//! hanging; the first error of any stage stops all of them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+
+use crate::engine::{guard_panics, Engine};
+use crate::error::{Error, Result};
+
+/// Bounds of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PipelineOptions {
+    /// Blocks read ahead of the compute (and finished blocks waiting to be written).
+    pub read_ahead: usize,
+    /// Longest a stage may wait for input or for room before the pipeline fails.
+    pub stage_timeout: Duration,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            read_ahead: 4,
+            stage_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+fn stuck(stage: &str, waiting_for: &str, timeout: Duration) -> Error {
+    Error::Communication(format!(
+        "pipeline {stage} stage waited more than {} s for {waiting_for}; a stage is stuck",
+        timeout.as_secs_f64()
+    ))
+}
+
+/// Sends, giving up when the pipeline was stopped or the wait exceeds the timeout.
+fn send<T>(
+    tx: &Sender<T>,
+    mut value: T,
+    stop: &AtomicBool,
+    stage: &str,
+    timeout: Duration,
+) -> Result<bool> {
+    let step = Duration::from_millis(50).min(timeout);
+    let mut waited = Duration::ZERO;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        match tx.send_timeout(value, step) {
+            Ok(()) => return Ok(true),
+            Err(SendTimeoutError::Disconnected(_)) => return Ok(false),
+            Err(SendTimeoutError::Timeout(back)) => {
+                value = back;
+                waited += step;
+                if waited >= timeout {
+                    return Err(stuck(stage, "room in its output buffer", timeout));
+                }
+            }
+        }
+    }
+}
+
+/// Receives; `None` when the input is finished or the pipeline was stopped.
+fn recv<T>(
+    rx: &Receiver<T>,
+    stop: &AtomicBool,
+    stage: &str,
+    timeout: Duration,
+) -> Result<Option<T>> {
+    let step = Duration::from_millis(50).min(timeout);
+    let mut waited = Duration::ZERO;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match rx.recv_timeout(step) {
+            Ok(value) => return Ok(Some(value)),
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(RecvTimeoutError::Timeout) => {
+                waited += step;
+                if waited >= timeout {
+                    return Err(stuck(stage, "its input", timeout));
+                }
+            }
+        }
+    }
+}
+
+/// Runs `read → compute → write` over `items` on this rank (not collective). Items are read in
+/// order; computed and written as workers finish them.
+///
+/// # Errors
+/// The first error of any stage (a panic counts as an error), or a stuck-stage error.
+pub fn run_pipeline<I, C>(
+    engine: &dyn Engine,
+    items: &[usize],
+    options: PipelineOptions,
+    read: impl Fn(usize) -> Result<I> + Sync,
+    compute: impl Fn(usize, I) -> Result<C> + Sync,
+    write: impl Fn(usize, C) -> Result<()> + Sync,
+) -> Result<()>
+where
+    I: Send,
+    C: Send,
+{
+    let bound = options.read_ahead.max(1);
+    let timeout = options.stage_timeout;
+    let (read_tx, read_rx) = bounded::<(usize, I)>(bound);
+    let (done_tx, done_rx) = bounded::<(usize, C)>(bound);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |error: Error| {
+        stop.store(true, Ordering::Relaxed);
+        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(error);
+    };
+
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let outcome = guard_panics(|| {
+                for &item in items {
+                    let block = read(item)?;
+                    if !send(&read_tx, (item, block), &stop, "read", timeout)? {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            drop(read_tx);
+            if let Err(error) = outcome {
+                fail(error);
+            }
+        });
+        scope.spawn(|| {
+            let outcome = guard_panics(|| {
+                while let Some((item, block)) = recv(&done_rx, &stop, "write", timeout)? {
+                    write(item, block)?;
+                }
+                Ok(())
+            });
+            if let Err(error) = outcome {
+                fail(error);
+            }
+            // Unblock workers waiting to hand over results.
+            drop(done_rx);
+        });
+        let workers = engine.threads().max(1).min(items.len().max(1));
+        let computed = engine.for_each_local(workers, &|_| {
+            while let Some((item, block)) = recv(&read_rx, &stop, "compute", timeout)? {
+                let result = compute(item, block)?;
+                if !send(&done_tx, (item, result), &stop, "compute", timeout)? {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        drop(done_tx);
+        if let Err(error) = computed {
+            fail(error);
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::engine::ThreadsEngine;
+
+    #[test]
+    fn every_item_flows_through_once() {
+        let engine = ThreadsEngine::new(Some(3)).unwrap();
+        let items: Vec<usize> = (0..200).collect();
+        let written = Mutex::new(Vec::new());
+        run_pipeline(
+            &engine,
+            &items,
+            PipelineOptions {
+                read_ahead: 2,
+                ..Default::default()
+            },
+            |i| Ok(i * 10),
+            |i, x| Ok((i, x + 1)),
+            |i, (j, y)| {
+                assert_eq!(i, j);
+                written.lock().unwrap().push(y);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut written = written.into_inner().unwrap();
+        written.sort_unstable();
+        assert_eq!(written, (0..200).map(|i| i * 10 + 1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reading_stays_a_bounded_distance_ahead() {
+        let engine = ThreadsEngine::new(Some(2)).unwrap();
+        let items: Vec<usize> = (0..100).collect();
+        let (read, written) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        run_pipeline(
+            &engine,
+            &items,
+            PipelineOptions {
+                read_ahead: 3,
+                ..Default::default()
+            },
+            |i| {
+                let ahead = read.fetch_add(1, Ordering::SeqCst) - written.load(Ordering::SeqCst);
+                // read buffer + write buffer + one block in each worker + one in the writer.
+                assert!(ahead <= 3 + 3 + 2 + 1, "{ahead} blocks in flight");
+                Ok(i)
+            },
+            |_, x| {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(x)
+            },
+            |_, _| {
+                written.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(written.into_inner(), 100);
+    }
+
+    #[test]
+    fn errors_and_panics_of_any_stage_stop_the_pipeline() {
+        let engine = ThreadsEngine::new(Some(2)).unwrap();
+        let items: Vec<usize> = (0..1000).collect();
+        let options = PipelineOptions::default();
+        let fail_at = |stage: usize| {
+            run_pipeline(
+                &engine,
+                &items,
+                options,
+                |i| {
+                    if stage == 0 && i == 50 {
+                        Err(Error::Unsupported("read failed".into()))
+                    } else {
+                        Ok(i)
+                    }
+                },
+                |i, x| {
+                    if stage == 1 && i == 50 {
+                        panic!("compute panicked");
+                    }
+                    Ok(x)
+                },
+                |i, _| {
+                    if stage == 2 && i == 50 {
+                        Err(Error::Unsupported("write failed".into()))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+        };
+        assert_eq!(fail_at(0).unwrap_err().to_string(), "read failed");
+        assert!(fail_at(1)
+            .unwrap_err()
+            .to_string()
+            .contains("compute panicked"));
+        assert_eq!(fail_at(2).unwrap_err().to_string(), "write failed");
+    }
+
+    #[test]
+    fn a_stuck_stage_times_out_with_a_clear_error() {
+        let engine = ThreadsEngine::new(Some(1)).unwrap();
+        let started = std::time::Instant::now();
+        let error = run_pipeline(
+            &engine,
+            &[0, 1, 2],
+            PipelineOptions {
+                read_ahead: 1,
+                stage_timeout: Duration::from_millis(200),
+            },
+            |i| {
+                if i == 1 {
+                    std::thread::sleep(Duration::from_secs(2)); // a reader that hangs
+                }
+                Ok(i)
+            },
+            |_, x| Ok(x),
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("stage waited more than 0.2 s"),
+            "{error}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
