@@ -91,7 +91,7 @@ pub(crate) fn valid_array<T: Element>(
             if valid_shape == layout.chunk_shape() {
                 Ok(full)
             } else {
-                Ok(Region::full(&valid_shape).view_of(&full).to_owned())
+                Ok(owned(Region::full(&valid_shape).view_of(&full)))
             }
         }
     }
@@ -103,9 +103,10 @@ pub(crate) fn padded_chunk<T: Element>(layout: &Layout, valid: ArrayD<T>, fill: 
         return T::into_chunk(into_c_vec(valid));
     }
     let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
-    Region::full(valid.shape())
-        .view_mut_of(&mut full)
-        .assign(&valid);
+    copy_into(
+        Region::full(valid.shape()).view_mut_of(&mut full),
+        valid.view(),
+    );
     T::into_chunk(into_c_vec(full))
 }
 
@@ -116,8 +117,72 @@ pub(crate) fn padded_chunk_from_view<T: Element>(
     fill: T,
 ) -> ChunkData {
     let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
-    Region::full(valid.shape())
-        .view_mut_of(&mut full)
-        .assign(&valid);
+    copy_into(
+        Region::full(valid.shape()).view_mut_of(&mut full),
+        valid.view(),
+    );
     T::into_chunk(into_c_vec(full))
+}
+
+/// Runs `f` on `dst` and `src` with a fixed number of axes when it is 1 to 4: ndarray's
+/// element loops over dynamic-dimension arrays index element by element, the fixed ones run
+/// over the contiguous axis.
+macro_rules! with_fixed_dims {
+    ($dst:expr, $src:expr, |$d:ident, $s:ident| $body:expr) => {{
+        let dst = $dst;
+        let src = $src;
+        match dst.ndim() {
+            1 => match (
+                dst.into_dimensionality::<ndarray::Ix1>(),
+                src.into_dimensionality::<ndarray::Ix1>(),
+            ) {
+                (Ok($d), Ok($s)) => $body,
+                _ => unreachable!("dimensions checked"),
+            },
+            2 => match (
+                dst.into_dimensionality::<ndarray::Ix2>(),
+                src.into_dimensionality::<ndarray::Ix2>(),
+            ) {
+                (Ok($d), Ok($s)) => $body,
+                _ => unreachable!("dimensions checked"),
+            },
+            3 => match (
+                dst.into_dimensionality::<ndarray::Ix3>(),
+                src.into_dimensionality::<ndarray::Ix3>(),
+            ) {
+                (Ok($d), Ok($s)) => $body,
+                _ => unreachable!("dimensions checked"),
+            },
+            4 => match (
+                dst.into_dimensionality::<ndarray::Ix4>(),
+                src.into_dimensionality::<ndarray::Ix4>(),
+            ) {
+                (Ok($d), Ok($s)) => $body,
+                _ => unreachable!("dimensions checked"),
+            },
+            _ => {
+                let ($d, $s) = (dst, src);
+                $body
+            }
+        }
+    }};
+}
+
+/// `dst.assign(&src)` (same shapes), fast for 1 to 4 axes.
+pub(crate) fn copy_into<T: Clone>(dst: ndarray::ArrayViewMutD<'_, T>, src: ArrayViewD<'_, T>) {
+    debug_assert_eq!(dst.shape(), src.shape());
+    if dst.ndim() != src.ndim() {
+        return;
+    }
+    with_fixed_dims!(dst, src, |d, s| {
+        let mut d = d;
+        d.assign(&s)
+    })
+}
+
+/// `view.to_owned()` in standard layout, fast for 1 to 4 axes.
+pub(crate) fn owned<T: Clone + Default>(view: ArrayViewD<'_, T>) -> ArrayD<T> {
+    let mut out = ArrayD::from_elem(IxDyn(view.shape()), T::default());
+    copy_into(out.view_mut(), view);
+    out
 }

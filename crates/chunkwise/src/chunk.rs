@@ -68,7 +68,7 @@ impl<'a> Chunk<'a> {
     /// [`Chunk::read`].
     pub fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
         self.check_region(region)?;
-        Ok(region.view_of(&self.read::<T>()?).to_owned())
+        Ok(crate::array::owned(region.view_of(&self.read::<T>()?)))
     }
 
     /// Replaces the valid part (the padding is refilled with the fill value).

@@ -43,11 +43,13 @@ impl Dataset {
         self.connection.engine().as_ref()
     }
 
-    /// Runs `task` for every chunk (flat C-order numbers), split over ranks and workers.
-    pub(crate) fn for_each_chunk(
-        &self,
-        task: impl Fn(&[usize]) -> Result<()> + Sync,
-    ) -> Result<()> {
+    /// Runs `task` for every chunk (collective): the chunks are split over the ranks and each
+    /// rank runs its share on its workers; then every rank agrees on the outcome. For reductions
+    /// and checks over a whole dataset, e.g. comparing two datasets chunk by chunk.
+    ///
+    /// # Errors
+    /// The first error of `task` on any rank, on every rank.
+    pub fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
         let layout = &self.meta.layout;
         let timers = self.connection.timers();
         run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
@@ -132,7 +134,10 @@ impl Dataset {
         })?;
         self.for_each_chunk(|chunk| {
             let bounds = self.layout().chunk_bounds(chunk);
-            self.write_stored(chunk, &self.padded(bounds.view_of(&data).to_owned()))
+            self.write_stored(
+                chunk,
+                &self.padded(crate::array::owned(bounds.view_of(&data))),
+            )
         })
     }
 

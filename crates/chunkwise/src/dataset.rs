@@ -197,7 +197,7 @@ impl Dataset {
                             got: format!("{} elements", values.len()),
                         }
                     })?;
-                part.in_output.view_mut_of(&mut out).assign(&block);
+                crate::array::copy_into(part.in_output.view_mut_of(&mut out), block);
             }
         }
         Ok(out)

@@ -23,6 +23,7 @@
 mod array;
 pub mod boundary;
 pub mod chunk;
+mod chunk_cache;
 mod collective;
 pub mod connection;
 pub mod dataset;

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
+
+use crate::chunk_cache::ChunkCache;
 
 use crate::array::check_dtype;
 use crate::boundary::Boundary;
@@ -41,6 +43,17 @@ impl Dataset {
         chunk: &[usize],
         depth: &[usize],
         boundary: Boundary,
+    ) -> Result<ArrayD<T>> {
+        self.read_padded_with(chunk, depth, boundary, None)
+    }
+
+    /// [`Dataset::read_padded`], serving whole chunks from `cache` when given.
+    fn read_padded_with<T: Element>(
+        &self,
+        chunk: &[usize],
+        depth: &[usize],
+        boundary: Boundary,
+        cache: Option<&ChunkCache>,
     ) -> Result<ArrayD<T>> {
         check_dtype::<T>(self.dtype(), || format!("dataset \"{}\"", self.name()))?;
         self.layout().check_chunk(chunk)?;
@@ -77,8 +90,16 @@ impl Dataset {
                     let at = compact_position[axis][start];
                     target.push(AxisSlice::range(at, at + len));
                 }
-                let block = self.read_region::<T>(&Region::new(source))?;
-                Region::new(target).view_mut_of(&mut compact).assign(&block);
+                let source = Region::new(source);
+                let target = Region::new(target);
+                match cache {
+                    None => target
+                        .view_mut_of(&mut compact)
+                        .assign(&self.read_region::<T>(&source)?),
+                    Some(cache) => {
+                        self.copy_cached(cache, &source, target.view_mut_of(&mut compact))?
+                    }
+                }
                 // Next combination, last axis fastest.
                 let mut axis = cursor.len();
                 let done = loop {
@@ -125,6 +146,32 @@ impl Dataset {
         Ok(padded)
     }
 
+    /// Copies `region` of the dataset into `target`, whole chunks coming from `cache`.
+    fn copy_cached<T: Element>(
+        &self,
+        cache: &ChunkCache,
+        region: &Region,
+        mut target: ArrayViewMutD<'_, T>,
+    ) -> Result<()> {
+        let layout = self.layout();
+        for part in layout.chunk_parts(region) {
+            let stored = cache.get(&part.chunk, || self.read_stored(&part.chunk))?;
+            let mut view = part.in_output.view_mut_of(&mut target);
+            match stored.as_deref().and_then(T::chunk_slice) {
+                Some(values) => {
+                    let full = ArrayViewD::from_shape(IxDyn(layout.chunk_shape()), values)
+                        .map_err(|e| Error::Corrupt {
+                            path: self.name().into(),
+                            problem: format!("a cached chunk does not fit its shape ({e})"),
+                        })?;
+                    crate::array::copy_into(view, part.in_chunk.view_of(&full));
+                }
+                None => view.fill(self.fill::<T>()),
+            }
+        }
+        Ok(())
+    }
+
     fn check_depth(&self, depth: &[usize]) -> Result<()> {
         if depth.len() == self.layout().ndim() {
             Ok(())
@@ -163,8 +210,13 @@ impl Dataset {
         self.check_type::<T>()?;
         self.check_depth(depth)?;
         let out = self.clone_as(out_name, false)?;
+        // Each chunk is read once for all the halos that need it, within the cache's budget.
+        let cache = ChunkCache::new(
+            self.connection.pipeline_options().cache_bytes,
+            self.meta.chunk_bytes(),
+        );
         let result = self.pipeline_chunks(
-            |chunk| self.read_padded::<T>(chunk, depth, boundary),
+            |chunk| self.read_padded_with::<T>(chunk, depth, boundary, Some(&cache)),
             |chunk, padded| {
                 let valid_shape = self.layout().chunk_valid_shape(chunk);
                 let result = self.call_timed(chunk, || f(chunk, padded.view()))?;
@@ -176,7 +228,7 @@ impl Dataset {
                         .zip(&valid_shape)
                         .map(|(&d, &n)| AxisSlice::range(d, d + n))
                         .collect();
-                    Region::new(inner).view_of(&result).to_owned()
+                    crate::array::owned(Region::new(inner).view_of(&result))
                 } else {
                     return Err(Error::ShapeMismatch {
                         context: format!(

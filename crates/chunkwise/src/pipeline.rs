@@ -24,6 +24,9 @@ pub struct PipelineOptions {
     pub read_ahead: usize,
     /// Longest a stage may wait for input or for room before the pipeline fails.
     pub stage_timeout: Duration,
+    /// Bytes of whole input chunks a stencil operation (`map_overlap`) keeps for the halos of
+    /// the chunks that follow.
+    pub cache_bytes: usize,
 }
 
 impl Default for PipelineOptions {
@@ -31,6 +34,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             read_ahead: 4,
             stage_timeout: Duration::from_secs(600),
+            cache_bytes: 256 << 20,
         }
     }
 }
@@ -286,10 +290,7 @@ mod tests {
         let error = run_pipeline(
             &engine,
             &[0, 1, 2],
-            PipelineOptions {
-                read_ahead: 1,
-                stage_timeout: Duration::from_millis(200),
-            },
+            PipelineOptions { read_ahead: 1, stage_timeout: Duration::from_millis(200), ..Default::default() },
             |i| {
                 if i == 1 {
                     std::thread::sleep(Duration::from_secs(2)); // a reader that hangs

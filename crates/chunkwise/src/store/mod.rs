@@ -238,7 +238,7 @@ pub(crate) fn extract_region(
 ) -> Result<ChunkData> {
     crate::with_element_type!(meta.dtype, T => {
         let full = crate::array::chunk_array::<T>(&meta.layout, data)?;
-        Ok(T::into_chunk(crate::array::into_c_vec(region.view_of(&full).to_owned())))
+        Ok(T::into_chunk(crate::array::into_c_vec(crate::array::owned(region.view_of(&full)))))
     })
 }
 

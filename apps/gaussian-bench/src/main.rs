@@ -1,0 +1,203 @@
+//! gaussian-bench: how chunk size and data size drive the cost of an exact distributed 3D
+//! Gaussian on a store and a cluster. See `gaussian-bench --help`.
+
+mod data;
+mod images;
+mod options;
+mod plots;
+mod report;
+mod results;
+mod sweep;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chunkwise::{
+    Boundary, Connection, Engine, Hdf5Store, RamStore, SequentialEngine, Store, ThreadsEngine,
+};
+use chunkwise_mpi::{MpiEngine, MpiOptions};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::options::{Dtype, EngineKind, Options};
+use crate::results::RunInfo;
+use crate::sweep::Sweep;
+
+fn engine(options: &Options) -> Result<Arc<dyn Engine>> {
+    Ok(match options.engine {
+        EngineKind::Sequential => Arc::new(SequentialEngine),
+        EngineKind::Threads => Arc::new(ThreadsEngine::new(options.threads)?),
+        EngineKind::Mpi => Arc::new(MpiEngine::init(MpiOptions {
+            threads: options.threads,
+            ..Default::default()
+        })?),
+    })
+}
+
+fn connect(options: &Options, engine: Arc<dyn Engine>) -> Result<Connection> {
+    let store: Arc<dyn Store> = match options.backend {
+        options::Backend::Hdf5 => {
+            let dir = match (&options.store, &options.tmp) {
+                (Some(store), _) => store.clone(),
+                (None, Some(tmp)) => tmp.join("gaussian-bench-store"),
+                (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
+            };
+            Arc::new(Hdf5Store::new(dir))
+        }
+        options::Backend::Ram => Arc::new(RamStore::new()),
+    };
+    Ok(Connection::new(store, engine)?)
+}
+
+fn run(options: &Options, conn: &Connection) -> Result<()> {
+    let root = conn.is_root();
+    let ranks = conn.size();
+    let backend = options.backend.name();
+    let mode = Boundary::parse(&options.mode, 0.0)?;
+    let cells: usize = options
+        .data_sizes
+        .iter()
+        .map(|&ds| options.chunk_sizes.iter().filter(|&&cs| cs <= ds).count())
+        .sum();
+    // Refuse to run when result.h5 holds figures of another shape (agreed on by every rank).
+    let shape = [
+        options.data_sizes.len(),
+        options.chunk_sizes.len(),
+        3,
+        options.ntest,
+    ];
+    sweep::on_root(conn, || {
+        results::check_existing(&options.out, backend, ranks, &shape)
+    })?;
+
+    let progress = (root && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new((cells * options.ntest) as u64);
+        if let Ok(style) =
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let sweep = Sweep {
+        options,
+        conn,
+        mode,
+        progress: progress.clone(),
+    };
+    let results = match options.dtype {
+        Dtype::F32 => sweep.run::<f32>()?,
+        Dtype::F64 => sweep.run::<f64>()?,
+    };
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let Some(results) = results else {
+        return Ok(());
+    };
+    let info = RunInfo {
+        backend: backend.to_string(),
+        engine: conn.engine().name().to_string(),
+        ranks,
+        threads_per_rank: conn.engine().threads(),
+        host: hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        sigma: options.sigma,
+        truncate: options.truncate,
+        mode: mode.to_string(),
+        dtype: format!("{:?}", options.dtype).to_lowercase(),
+        seed: options.seed,
+    };
+    let replaced = results::write(&options.out, &info, &results)?;
+    let plots = match plots::write_plots(&options.out, backend, &results) {
+        Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("gaussian-bench: warning: no plots: {error:#}");
+            Vec::new()
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "gaussian-bench: {backend} backend, {} engine, {ranks} rank(s) × {} thread(s), sigma {}, {} mode, {} tests",
+        info.engine, info.threads_per_rank, options.sigma, info.mode, options.ntest
+    )?;
+    write!(stdout, "{}", report::summary(&results))?;
+    let result_path = options.out.join("result.h5");
+    writeln!(
+        stdout,
+        "results: {}{}",
+        result_path.display(),
+        if replaced {
+            format!(" (replaced the earlier /{backend}/{ranks})")
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(
+        stdout,
+        "images:  {}/{{input,conv3d,conv3x1d,diff}}_{ranks}-<DS>-<CS>.png",
+        options.out.display()
+    )?;
+    for plot in plots {
+        writeln!(stdout, "plot:    {}", plot.display())?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    if let Err(error) = options.check() {
+        eprintln!("gaussian-bench: error: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let engine = match engine(&options).context("cannot start the engine") {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("gaussian-bench: error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (rank, size) = (engine.rank(), engine.size());
+    let conn = match connect(&options, engine.clone()) {
+        Ok(conn) => conn,
+        Err(error) => {
+            // Every rank reaches the same verdict on the store: rank 0 reports it.
+            if rank == 0 {
+                eprintln!("gaussian-bench: error: {error:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = run(&options, &conn);
+    drop(conn);
+    let Err(error) = outcome else {
+        return ExitCode::SUCCESS;
+    };
+    // Collective steps fail on every rank with the same error: rank 0 reports it.
+    let agreed = error.chain().any(|c| {
+        c.downcast_ref::<sweep::AgreedFailure>().is_some()
+            || matches!(
+                c.downcast_ref::<chunkwise::Error>(),
+                Some(chunkwise::Error::Rank { .. })
+            )
+    }) || size == 1;
+    if rank == 0 || !agreed {
+        let prefix = if size > 1 && rank != 0 {
+            format!("rank {rank}: ")
+        } else {
+            String::new()
+        };
+        let _ = std::io::stderr()
+            .write_all(format!("gaussian-bench: error: {prefix}{error:#}\n").as_bytes());
+    }
+    if !agreed && size > 1 {
+        std::process::exit(1);
+    }
+    let _ = engine.barrier();
+    ExitCode::FAILURE
+}

@@ -1,0 +1,129 @@
+//! Command-line options of gaussian-bench.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// The chunkwise 3D Gaussian convolution benchmark.
+///
+/// For every data size DS, seeded random data is generated chunk by chunk straight into the
+/// store; for every chunk size CS ≤ DS, --ntest repetitions time the load, the 3D Gaussian over
+/// all axes per chunk with halo (exact), and three 1D passes along z, y, x (each a new
+/// dataset). Timings go to <out>/result.h5 (DosNa's layout, plus per-rank timers, bytes moved,
+/// verification and the run's configuration beside it), with images of the centre slices and
+/// plots of time against chunk size. Run it with `mpiexec -n N gaussian-bench --engine mpi`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gaussian-bench", version, about, long_about)]
+pub struct Options {
+    /// Storage backend (ram only with one process).
+    #[arg(long, value_enum, default_value_t = Backend::Hdf5)]
+    pub backend: Backend,
+    /// Engine: sequential, threads, or mpi (under mpiexec).
+    #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
+    pub engine: EngineKind,
+    /// Worker threads (per rank with mpi) [default: the node's cores shared among its ranks].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Connection directory of the hdf5 backend [default: <tmp>/gaussian-bench-store].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Where result.h5, images and plots go.
+    #[arg(long, value_name = "DIR", default_value = "./gaussian-bench-out")]
+    pub out: PathBuf,
+    /// Directory for temporary data (the default store lives here) [default: the system's].
+    #[arg(long, value_name = "DIR")]
+    pub tmp: Option<PathBuf>,
+    /// Edge lengths of the cubic datasets.
+    #[arg(long, num_args = 1.., value_name = "DS", default_values_t = [128, 256, 512])]
+    pub data_sizes: Vec<usize>,
+    /// Edge lengths of the cubic chunks (combinations with CS > DS are skipped and stay 0).
+    #[arg(long, num_args = 1.., value_name = "CS", default_values_t = [24, 36, 48, 60, 72, 96, 128])]
+    pub chunk_sizes: Vec<usize>,
+    /// Gaussian sigma, the same on every axis.
+    #[arg(long, default_value_t = 1.5)]
+    pub sigma: f64,
+    /// Kernel radius in sigmas: radius = int(truncate·sigma + 0.5).
+    #[arg(long, default_value_t = 4.0)]
+    pub truncate: f64,
+    /// Values beyond the array: reflect, mirror, nearest, constant or wrap.
+    #[arg(long, default_value = "reflect")]
+    pub mode: String,
+    /// Element type of the data.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    pub dtype: Dtype,
+    /// Repetitions of every (data size, chunk size) combination.
+    #[arg(long, default_value_t = 10)]
+    pub ntest: usize,
+    /// Seed of the random data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep input_<DS>, gaussian_3d_<DS>_<CS> and gaussian_1d_<DS>_<CS> in the store.
+    #[arg(long)]
+    pub keep: bool,
+    /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above
+    /// 128 (always done up to 128).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Hdf5,
+    Ram,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Hdf5 => "hdf5",
+            Backend::Ram => "ram",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    Sequential,
+    Threads,
+    Mpi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dtype {
+    F32,
+    F64,
+}
+
+impl Options {
+    /// Checks what clap cannot: sizes, sigma, ntest.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.data_sizes.is_empty(),
+            "--data-sizes is empty; expected at least one size"
+        );
+        anyhow::ensure!(
+            !self.chunk_sizes.is_empty(),
+            "--chunk-sizes is empty; expected at least one size"
+        );
+        if let Some(bad) = self
+            .data_sizes
+            .iter()
+            .chain(&self.chunk_sizes)
+            .find(|&&s| s == 0)
+        {
+            anyhow::bail!("size {bad} in --data-sizes/--chunk-sizes; expected sizes ≥ 1");
+        }
+        anyhow::ensure!(self.ntest >= 1, "--ntest 0; expected at least 1 repetition");
+        anyhow::ensure!(
+            self.sigma.is_finite() && self.sigma > 0.0,
+            "--sigma {}; expected a number > 0",
+            self.sigma
+        );
+        anyhow::ensure!(
+            self.truncate.is_finite() && self.truncate > 0.0,
+            "--truncate {}; expected a number > 0",
+            self.truncate
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! The summary table rank 0 prints at the end.
+
+use ndarray::Axis;
+
+use crate::results::Results;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn show(value: f64) -> String {
+    if value.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{value:.2e}")
+    }
+}
+
+/// One row per (data size, chunk size) that ran: median seconds and the verification.
+pub fn summary(results: &Results) -> String {
+    let mut out = format!(
+        "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12}\n",
+        "data", "chunk", "load s", "3D s", "3x1D s", "delete s", "|3D-3x1D|", "|3D-ref|"
+    );
+    for (i, &ds) in results.data_sizes.iter().enumerate() {
+        for (j, &cs) in results.chunk_sizes.iter().enumerate() {
+            if cs > ds {
+                continue;
+            }
+            let cell = results.times.index_axis(Axis(0), i);
+            let cell = cell.index_axis(Axis(0), j);
+            let med = |k: usize| {
+                median(
+                    cell.index_axis(Axis(0), k)
+                        .iter()
+                        .map(|&t| t as f64)
+                        .collect(),
+                )
+            };
+            let delete = median(
+                results
+                    .delete
+                    .index_axis(Axis(0), i)
+                    .index_axis(Axis(0), j)
+                    .iter()
+                    .map(|&t| t as f64)
+                    .collect(),
+            );
+            out.push_str(&format!(
+                "{:>6} {:>6} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>12} {:>12}\n",
+                ds,
+                cs,
+                med(0),
+                med(1),
+                med(2),
+                delete,
+                show(results.verify[[i, j, 0]]),
+                show(results.verify[[i, j, 1]])
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,336 @@
+//! The sweep: every (data size, chunk size) cell, `ntest` times load → 3D → 3×1D → delete, each
+//! timed from a barrier to a barrier; verification, images and per-rank timers on the way.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chunkwise::{Boundary, Connection, DatasetMeta, Layout, Selection, SliceItem};
+
+/// An error every rank holds after agreeing (only rank 0 reports it).
+#[derive(Debug)]
+pub struct AgreedFailure(pub String);
+
+impl std::fmt::Display for AgreedFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AgreedFailure {}
+use chunkwise_ndimage::{
+    gaussian_filter, gaussian_filter1d_dataset, gaussian_filter_dataset, FilterFloat,
+};
+use indicatif::ProgressBar;
+use ndarray::Array2;
+
+use crate::data;
+use crate::images::write_png;
+use crate::options::Options;
+use crate::results::Results;
+
+/// Dataset names of one test.
+struct Names {
+    input: String,
+    conv3d: String,
+    conv1d: String,
+    along_z: String,
+    along_zy: String,
+}
+
+impl Names {
+    fn new(ds: usize, cs: usize) -> Self {
+        Names {
+            input: format!("input_{ds}"),
+            conv3d: format!("gaussian_3d_{ds}_{cs}"),
+            conv1d: format!("gaussian_1d_{ds}_{cs}"),
+            along_z: format!("gaussian_1d_{ds}_{cs}_z"),
+            along_zy: format!("gaussian_1d_{ds}_{cs}_zy"),
+        }
+    }
+}
+
+/// Runs `f` on rank 0 only; every rank then agrees on the outcome and meets at a barrier.
+pub fn on_root<R>(conn: &Connection, f: impl FnOnce() -> Result<R>) -> Result<Option<R>> {
+    let local = if conn.is_root() {
+        f().map(Some)
+    } else {
+        Ok(None)
+    };
+    let status = match &local {
+        Ok(_) => Ok(()),
+        Err(error) => Err(chunkwise::Error::Unsupported(format!("{error:#}"))),
+    };
+    let agreed = conn.engine().agree(status);
+    conn.engine().barrier()?;
+    match (agreed, local) {
+        (Ok(()), Ok(value)) => Ok(value),
+        (_, Err(error)) => Err(AgreedFailure(format!("{error:#}")).into()),
+        (Err(remote), Ok(_)) => Err(AgreedFailure(remote.to_string()).into()),
+    }
+}
+
+/// Deletes the datasets that exist (rank 0), then all ranks meet.
+fn remove(conn: &Connection, names: &[&str]) -> Result<()> {
+    on_root(conn, || {
+        for name in names {
+            if conn.has_dataset(name)? {
+                conn.store().delete_dataset(name)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Times `f` from a barrier to a barrier and gathers every rank's timers of it.
+fn timed(
+    conn: &Connection,
+    f: impl FnOnce() -> Result<()>,
+) -> Result<(f64, Option<Vec<[f64; 6]>>)> {
+    conn.timers().reset();
+    conn.engine().barrier()?;
+    let started = Instant::now();
+    f()?;
+    conn.engine().barrier()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let report = conn.timers().gather(conn.engine().as_ref())?;
+    let per_rank = report.map(|report| {
+        report
+            .per_rank
+            .iter()
+            .map(|stats| {
+                let get = |name: &str| stats.get(name).copied().unwrap_or_default();
+                [
+                    get("read").seconds,
+                    get("compute").seconds,
+                    get("write").seconds,
+                    get("barrier").seconds,
+                    get("read").bytes as f64,
+                    get("write").bytes as f64,
+                ]
+            })
+            .collect()
+    });
+    Ok((seconds, per_rank))
+}
+
+/// Max |a − b| over two datasets of one layout, chunk by chunk on every rank (collective);
+/// the result on rank 0.
+fn max_difference<T: FilterFloat>(conn: &Connection, a: &str, b: &str) -> Result<Option<f64>> {
+    let (a, b) = (conn.dataset(a)?, conn.dataset(b)?);
+    let local = Mutex::new(0.0f64);
+    a.for_each_chunk(|chunk| {
+        let x = a.chunk(chunk)?.read::<T>()?;
+        let y = b.chunk(chunk)?.read::<T>()?;
+        let m = x
+            .iter()
+            .zip(y.iter())
+            .map(|(p, q)| (p.to_f64() - q.to_f64()).abs())
+            .fold(0.0, f64::max);
+        let mut max = local.lock().unwrap_or_else(|p| p.into_inner());
+        *max = max.max(m);
+        Ok(())
+    })?;
+    let mine = local.into_inner().unwrap_or_else(|p| p.into_inner());
+    let all = conn.engine().gather_bytes(mine.to_le_bytes().to_vec())?;
+    Ok(all.map(|per_rank| {
+        per_rank
+            .iter()
+            .filter_map(|bytes| bytes.as_slice().try_into().ok().map(f64::from_le_bytes))
+            .fold(0.0, f64::max)
+    }))
+}
+
+fn centre_slice<T: FilterFloat>(conn: &Connection, name: &str, ds: usize) -> Result<Array2<f64>> {
+    let selection = Selection::new([
+        SliceItem::Index((ds / 2) as isize),
+        SliceItem::full(),
+        SliceItem::full(),
+    ]);
+    let slice = conn.dataset(name)?.read::<T>(&selection)?;
+    Ok(slice.mapv(|v| v.to_f64()).into_dimensionality()?)
+}
+
+/// Everything a sweep needs to know.
+pub struct Sweep<'a> {
+    pub options: &'a Options,
+    pub conn: &'a Connection,
+    pub mode: Boundary,
+    pub progress: Option<ProgressBar>,
+}
+
+impl Sweep<'_> {
+    /// Runs the sweep; the figures on rank 0 (`None` elsewhere).
+    pub fn run<T: FilterFloat>(&self) -> Result<Option<Results>> {
+        let o = self.options;
+        let conn = self.conn;
+        let ranks = conn.size();
+        let mut results = Results::new(&o.data_sizes, &o.chunk_sizes, o.ntest, ranks);
+        std::fs::create_dir_all(&o.out)
+            .with_context(|| format!("cannot create {}", o.out.display()))?;
+        for (i, &ds) in o.data_sizes.iter().enumerate() {
+            let last_cell = o.chunk_sizes.iter().rposition(|&cs| cs <= ds);
+            for (j, &cs) in o.chunk_sizes.iter().enumerate() {
+                if cs > ds {
+                    continue;
+                }
+                let names = Names::new(ds, cs);
+                for t in 0..o.ntest {
+                    let last_test = t + 1 == o.ntest;
+                    remove(
+                        conn,
+                        &[
+                            &names.input,
+                            &names.conv3d,
+                            &names.conv1d,
+                            &names.along_z,
+                            &names.along_zy,
+                        ],
+                    )?;
+                    let meta = DatasetMeta::new(
+                        Layout::new(&[ds; 3], &[cs; 3])?,
+                        T::DTYPE,
+                        T::ZERO.to_scalar(),
+                    )?;
+
+                    let (load, load_timers) = timed(conn, || {
+                        let input = conn.create_dataset(&names.input, meta.clone())?;
+                        input.load_with::<T, _>(|_, bounds| {
+                            Ok(data::block::<T>(o.seed, ds, bounds))
+                        })?;
+                        Ok(())
+                    })?;
+                    let input = conn.dataset(&names.input)?;
+                    let (conv3d, conv3d_timers) = timed(conn, || {
+                        gaussian_filter_dataset(
+                            &input,
+                            &names.conv3d,
+                            o.sigma,
+                            self.mode,
+                            o.truncate,
+                        )?;
+                        Ok(())
+                    })?;
+                    let (conv1d, conv1d_timers) = timed(conn, || {
+                        let z = gaussian_filter1d_dataset(
+                            &input,
+                            &names.along_z,
+                            o.sigma,
+                            0,
+                            self.mode,
+                            o.truncate,
+                        )?;
+                        let zy = gaussian_filter1d_dataset(
+                            &z,
+                            &names.along_zy,
+                            o.sigma,
+                            1,
+                            self.mode,
+                            o.truncate,
+                        )?;
+                        gaussian_filter1d_dataset(
+                            &zy,
+                            &names.conv1d,
+                            o.sigma,
+                            2,
+                            self.mode,
+                            o.truncate,
+                        )?;
+                        Ok(())
+                    })?;
+                    if last_test {
+                        self.verify::<T>(&names, ds, cs, i, j, &mut results)?;
+                    }
+                    let keep_outputs = o.keep && last_test;
+                    let keep_input = keep_outputs && Some(j) == last_cell;
+                    let (delete, _) = timed(conn, || {
+                        for name in [&names.along_z, &names.along_zy] {
+                            conn.delete_dataset(name)?;
+                        }
+                        if !keep_outputs {
+                            conn.delete_dataset(&names.conv3d)?;
+                            conn.delete_dataset(&names.conv1d)?;
+                        }
+                        if !keep_input {
+                            conn.delete_dataset(&names.input)?;
+                        }
+                        Ok(())
+                    })?;
+
+                    for (k, seconds) in [load, conv3d, conv1d].into_iter().enumerate() {
+                        results.times[[i, j, k, t]] = seconds as f32;
+                    }
+                    results.delete[[i, j, t]] = delete as f32;
+                    for (phase, per_rank) in [load_timers, conv3d_timers, conv1d_timers]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        for (rank, figures) in per_rank.unwrap_or_default().iter().enumerate() {
+                            for (f, &value) in figures.iter().enumerate() {
+                                results.timers[[i, j, t, phase, rank, f]] = value;
+                            }
+                        }
+                    }
+                    if let Some(bar) = &self.progress {
+                        bar.set_message(format!(
+                            "data {ds}³, chunks {cs}³, test {}/{}",
+                            t + 1,
+                            o.ntest
+                        ));
+                        bar.inc(1);
+                    }
+                }
+            }
+        }
+        Ok(conn.is_root().then_some(results))
+    }
+
+    /// The last test of a cell: 3D against 3×1D (always), against the in-memory filter of the
+    /// whole array (data ≤ 128 or --verify), and the images of the centre slices.
+    fn verify<T: FilterFloat>(
+        &self,
+        names: &Names,
+        ds: usize,
+        cs: usize,
+        i: usize,
+        j: usize,
+        results: &mut Results,
+    ) -> Result<()> {
+        let conn = self.conn;
+        let o = self.options;
+        if let Some(diff) = max_difference::<T>(conn, &names.conv3d, &names.conv1d)? {
+            results.verify[[i, j, 0]] = diff;
+        }
+        let ranks = conn.size();
+        let reference = on_root(conn, || {
+            let diff = if ds <= 128 || o.verify {
+                let whole = conn.dataset(&names.input)?.read_all::<T>()?;
+                let expected = gaussian_filter(whole.view(), o.sigma, self.mode, o.truncate)?;
+                let got = conn.dataset(&names.conv3d)?.read_all::<T>()?;
+                got.iter()
+                    .zip(expected.iter())
+                    .map(|(a, b)| (a.to_f64() - b.to_f64()).abs())
+                    .fold(0.0, f64::max)
+            } else {
+                f64::NAN
+            };
+            let input = centre_slice::<T>(conn, &names.input, ds)?;
+            let conv3d = centre_slice::<T>(conn, &names.conv3d, ds)?;
+            let conv1d = centre_slice::<T>(conn, &names.conv1d, ds)?;
+            let tag = format!("{ranks}-{ds}-{cs}");
+            write_png(&o.out.join(format!("input_{tag}.png")), input.view())?;
+            write_png(&o.out.join(format!("conv3d_{tag}.png")), conv3d.view())?;
+            write_png(&o.out.join(format!("conv3x1d_{tag}.png")), conv1d.view())?;
+            write_png(
+                &o.out.join(format!("diff_{tag}.png")),
+                (&conv3d - &conv1d).view(),
+            )?;
+            Ok(diff)
+        })?;
+        if let Some(diff) = reference {
+            results.verify[[i, j, 1]] = diff;
+        }
+        Ok(())
+    }
+}
