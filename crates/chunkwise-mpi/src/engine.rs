@@ -173,6 +173,9 @@ impl Engine for MpiEngine {
 
     fn gather_bytes(&self, local: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
         self.on_owner_thread("gather")?;
+        // Every rank sends at least one byte (a leading marker, removed below): Open MPI refuses
+        // a gather whose buffers are all empty.
+        let local: Vec<u8> = std::iter::once(b'#').chain(local).collect();
         let count = i32::try_from(local.len()).map_err(|_| {
             Error::Communication(format!("{} bytes are too many to gather", local.len()))
         })?;
@@ -202,7 +205,9 @@ impl Engine for MpiEngine {
             counts
                 .iter()
                 .zip(&displs)
-                .map(|(&c, &d)| buffer[d as usize..(d + c) as usize].to_vec())
+                .map(|(&c, &d)| {
+                    buffer[(d as usize + 1).min((d + c) as usize)..(d + c) as usize].to_vec()
+                })
                 .collect(),
         ))
     }

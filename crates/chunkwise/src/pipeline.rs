@@ -290,7 +290,11 @@ mod tests {
         let error = run_pipeline(
             &engine,
             &[0, 1, 2],
-            PipelineOptions { read_ahead: 1, stage_timeout: Duration::from_millis(200), ..Default::default() },
+            PipelineOptions {
+                read_ahead: 1,
+                stage_timeout: Duration::from_millis(200),
+                ..Default::default()
+            },
             |i| {
                 if i == 1 {
                     std::thread::sleep(Duration::from_secs(2)); // a reader that hangs

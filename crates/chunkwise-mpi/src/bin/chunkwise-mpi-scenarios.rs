@@ -151,6 +151,15 @@ fn collective(conn: &Connection) -> Outcome {
         (false, None) => {}
         _ => return Err("only rank 0 gets the timer report".into()),
     }
+    // Gathering nothing works too (every rank's timers empty).
+    conn.timers().reset();
+    let empty = conn.timers().gather(conn.engine().as_ref())?;
+    if let Some(report) = empty {
+        check(
+            report.per_rank.len() == size && report.names().is_empty(),
+            "an empty gather",
+        )?;
+    }
     Ok(())
 }
 

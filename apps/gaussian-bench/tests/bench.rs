@@ -1,0 +1,336 @@
+//! gaussian-bench end to end: a small sweep's result.h5 (DosNa's layout and what chunkwise adds),
+//! exact verification, images and plots, --keep, refusing to overwrite another shape, MPI.
+
+use std::path::Path;
+use std::process::Command;
+
+use chunkwise::{Hdf5Store, StoreList};
+use hdf5::types::VarLenUnicode;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn bench(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_gaussian-bench"))
+        .current_dir(dir)
+        .args(["--store", "store", "--out", "out"])
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+const SWEEP: [&str; 8] = [
+    "--data-sizes",
+    "32",
+    "48",
+    "--chunk-sizes",
+    "16",
+    "40",
+    "64",
+    "--threads",
+];
+
+fn text_attr(ds: &hdf5::Location, name: &str) -> String {
+    ds.attr(name)
+        .unwrap()
+        .read_scalar::<VarLenUnicode>()
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn small_sweep_writes_dosna_results_and_exact_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = bench(d, &[&SWEEP[..], &["2", "--ntest", "2", "--keep"]].concat());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("results: out/result.h5"),
+        "{}",
+        run.stdout
+    );
+
+    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let times = file.dataset("/hdf5/1").unwrap();
+    assert_eq!(times.shape(), vec![2, 3, 3, 2]);
+    assert_eq!(times.dtype().unwrap().size(), 4, "float32");
+    assert_eq!(text_attr(&times, "axis0_label"), "Data Size");
+    assert_eq!(text_attr(&times, "axis1_label"), "Chunk Size");
+    assert_eq!(text_attr(&times, "axis2_label"), "Tests");
+    assert_eq!(text_attr(&times, "axis3_label"), "# Tests");
+    assert_eq!(
+        times
+            .attr("axis0_value")
+            .unwrap()
+            .read_raw::<i64>()
+            .unwrap(),
+        vec![32, 48]
+    );
+    assert_eq!(
+        times
+            .attr("axis1_value")
+            .unwrap()
+            .read_raw::<i64>()
+            .unwrap(),
+        vec![16, 40, 64]
+    );
+    let kinds: Vec<String> = times
+        .attr("axis2_value")
+        .unwrap()
+        .read_raw::<VarLenUnicode>()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(kinds, vec!["DATA", "3D", "1D"]);
+    assert_eq!(
+        times
+            .attr("axis3_value")
+            .unwrap()
+            .read_raw::<i64>()
+            .unwrap(),
+        vec![0, 1]
+    );
+
+    let values = times.read_dyn::<f32>().unwrap();
+    // Ran: (32,16), (48,16), (48,40); skipped (CS > DS) stay 0.
+    for (i, j, ran) in [
+        (0, 0, true),
+        (0, 1, false),
+        (0, 2, false),
+        (1, 0, true),
+        (1, 1, true),
+        (1, 2, false),
+    ] {
+        for k in 0..3 {
+            for t in 0..2 {
+                let v = values[[i, j, k, t]];
+                assert_eq!(v > 0.0, ran, "cell ({i}, {j}) kind {k} test {t}: {v}");
+            }
+        }
+    }
+    let verify = file
+        .dataset("/hdf5/1_verify")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    for (i, j) in [(0, 0), (1, 0), (1, 1)] {
+        assert_eq!(verify[[i, j, 0]], 0.0, "3D and 3×1D differ");
+        assert_eq!(
+            verify[[i, j, 1]],
+            0.0,
+            "3D differs from the in-memory filter"
+        );
+    }
+    assert!(verify[[0, 1, 0]].is_nan());
+    let timers = file
+        .dataset("/hdf5/1_timers")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    assert_eq!(timers.shape(), &[2, 3, 2, 3, 1, 6]);
+    // 3D phase of (48, 40): wrote 8 chunks of 40³ f32 = 2 048 000 bytes.
+    assert_eq!(timers[[1, 1, 0, 1, 0, 5]], 8.0 * 40.0 * 40.0 * 40.0 * 4.0);
+    assert!(timers[[1, 1, 0, 1, 0, 1]] > 0.0, "compute time recorded");
+    let run_group = file.group("/hdf5/1_run").unwrap();
+    assert_eq!(text_attr(&run_group, "engine"), "threads");
+    assert_eq!(
+        run_group
+            .attr("ranks")
+            .unwrap()
+            .read_scalar::<i64>()
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        run_group
+            .attr("threads_per_rank")
+            .unwrap()
+            .read_scalar::<i64>()
+            .unwrap(),
+        2
+    );
+    assert!(
+        file.dataset("/hdf5/1_delete")
+            .unwrap()
+            .read_dyn::<f32>()
+            .unwrap()[[1, 1, 0]]
+            > 0.0
+    );
+    drop(file);
+
+    for name in ["input", "conv3d", "conv3x1d", "diff"] {
+        for cell in ["32-16", "48-16", "48-40"] {
+            let png = d.join(format!("out/{name}_1-{cell}.png"));
+            assert!(
+                png.metadata().map(|m| m.len() > 0).unwrap_or(false),
+                "{}",
+                png.display()
+            );
+        }
+    }
+    for plot in [
+        "plot_3d_hdf5_1.png",
+        "plot_3x1d_hdf5_1.png",
+        "plot_load_hdf5_1.png",
+    ] {
+        assert!(d.join("out").join(plot).exists(), "{plot}");
+    }
+    // --keep: the last input of each data size and the outputs of every cell.
+    let kept = Hdf5Store::new(d.join("store")).list_datasets().unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            "gaussian_1d_32_16",
+            "gaussian_1d_48_16",
+            "gaussian_1d_48_40",
+            "gaussian_3d_32_16",
+            "gaussian_3d_48_16",
+            "gaussian_3d_48_40",
+            "input_32",
+            "input_48"
+        ]
+    );
+}
+
+#[test]
+fn results_of_another_shape_are_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = bench(
+        d,
+        &["--data-sizes", "24", "--chunk-sizes", "12", "--ntest", "1"],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = std::fs::read(d.join("out/result.h5")).unwrap();
+    let second = bench(
+        d,
+        &["--data-sizes", "24", "--chunk-sizes", "12", "--ntest", "2"],
+    );
+    assert_ne!(second.code, 0);
+    assert!(
+        second
+            .stderr
+            .contains("already holds /hdf5/1 with shape [1, 1, 3, 1]"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        std::fs::read(d.join("out/result.h5")).unwrap(),
+        before,
+        "the file changed"
+    );
+    let again = bench(
+        d,
+        &["--data-sizes", "24", "--chunk-sizes", "12", "--ntest", "1"],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("replaced the earlier /hdf5/1"),
+        "{}",
+        again.stdout
+    );
+    // A different backend or rank count goes beside it.
+    let ram = bench(
+        d,
+        &[
+            "--backend",
+            "ram",
+            "--engine",
+            "sequential",
+            "--data-sizes",
+            "24",
+            "--chunk-sizes",
+            "12",
+            "--ntest",
+            "1",
+        ],
+    );
+    assert_eq!(ram.code, 0, "{}", ram.stderr);
+    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    assert!(file.dataset("/hdf5/1").is_ok() && file.dataset("/ram/1").is_ok());
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["--ntest", "0"], "--ntest 0"),
+        (vec!["--sigma", "0"], "--sigma 0"),
+        (vec!["--data-sizes", "0"], "size 0"),
+        (
+            vec!["--mode", "edge", "--data-sizes", "8", "--chunk-sizes", "8"],
+            "mode = edge",
+        ),
+    ] {
+        let run = bench(dir.path(), &args);
+        assert_ne!(run.code, 0, "{args:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn runs_under_mpi_with_per_rank_timers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let output = chunkwise_mpi::launch::mpiexec(2)
+        .current_dir(d)
+        .arg(env!("CARGO_BIN_EXE_gaussian-bench"))
+        .args([
+            "--engine",
+            "mpi",
+            "--store",
+            "store",
+            "--out",
+            "out",
+            "--data-sizes",
+            "40",
+            "--chunk-sizes",
+            "16",
+            "20",
+            "--ntest",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout
+            .matches("gaussian-bench: hdf5 backend, mpi engine, 2 rank(s)")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    assert_eq!(file.dataset("/hdf5/2").unwrap().shape(), vec![1, 2, 3, 2]);
+    let timers = file
+        .dataset("/hdf5/2_timers")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    assert_eq!(timers.shape(), &[1, 2, 2, 3, 2, 6]);
+    // Both ranks wrote chunks in the 3D phase: 27 chunks of 16³ dealt cyclically (14 and 13).
+    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 0, 0, 1, rank, 5]]).collect();
+    assert_eq!(written, vec![14.0 * 16384.0, 13.0 * 16384.0]);
+    let verify = file
+        .dataset("/hdf5/2_verify")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    assert_eq!(verify[[0, 0, 0]], 0.0);
+    assert_eq!(verify[[0, 1, 1]], 0.0);
+}
