@@ -31,6 +31,25 @@ fn runs(sorted: &BTreeSet<usize>) -> Vec<(usize, usize)> {
     runs
 }
 
+/// `compact[ix_(z, y, x)]` for a 3-D array: rows gathered with the index maps of each axis.
+fn gather3<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> {
+    let (zs, ys, xs) = (&indices[0], &indices[1], &indices[2]);
+    let shape = compact.shape();
+    let (ny, nx) = (shape[1], shape[2]);
+    let values = compact
+        .as_slice()
+        .expect("the compact block is built in standard layout");
+    let mut out = Vec::with_capacity(zs.len() * ys.len() * xs.len());
+    for &z in zs {
+        for &y in ys {
+            let row = &values[(z * ny + y) * nx..][..nx];
+            out.extend(xs.iter().map(|&x| row[x]));
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&[zs.len(), ys.len(), xs.len()]), out)
+        .expect("one element per index triple")
+}
+
 impl Dataset {
     /// Chunk `chunk` grown by `depth[axis]` elements on both sides of every axis, with the
     /// elements outside the array supplied by `boundary`. Reads only the elements needed.
@@ -119,20 +138,35 @@ impl Dataset {
             }
         }
 
-        // Gather the grown block from the compact one, axis by axis, where it is not 1:1.
-        let mut padded = compact;
-        for (axis, axis_sources) in sources.iter().enumerate() {
-            let indices: Vec<usize> = axis_sources
-                .iter()
-                .map(|s| s.map_or(0, |i| compact_position[axis][i]))
-                .collect();
-            let identity = axis_sources.iter().all(Option::is_some)
-                && indices.iter().enumerate().all(|(k, &i)| k == i)
-                && indices.len() == padded.shape()[axis];
-            if !identity {
-                padded = padded.select(Axis(axis), &indices);
+        // Gather the grown block from the compact one where it is not 1:1.
+        let indices: Vec<Vec<usize>> = sources
+            .iter()
+            .enumerate()
+            .map(|(axis, axis_sources)| {
+                axis_sources
+                    .iter()
+                    .map(|s| s.map_or(0, |i| compact_position[axis][i]))
+                    .collect()
+            })
+            .collect();
+        let identity = |axis: usize| {
+            sources[axis].iter().all(Option::is_some)
+                && indices[axis].len() == compact_shape[axis]
+                && indices[axis].iter().enumerate().all(|(k, &i)| k == i)
+        };
+        let mut padded = if (0..indices.len()).all(identity) {
+            compact
+        } else if indices.len() == 3 {
+            gather3(&compact, &indices)
+        } else {
+            let mut current = compact;
+            for (axis, axis_indices) in indices.iter().enumerate() {
+                if !identity(axis) {
+                    current = current.select(Axis(axis), axis_indices);
+                }
             }
-        }
+            current
+        };
         if let Boundary::Constant(cval) = boundary {
             let value = T::from_f64(cval);
             for (axis, axis_sources) in sources.iter().enumerate() {
