@@ -51,7 +51,11 @@ impl H5Location {
         if !self.file.is_file() {
             bail!("HDF5 file {} not found", self.file.display());
         }
-        let file = hdf5::File::open(&self.file)
+        // Read-only, without HDF5's file lock: readers need none, and the lock breaks on many
+        // network file systems and when another process inherited the file's descriptor.
+        let file = hdf5::File::with_options()
+            .with_fapl(|fapl| fapl.file_locking(false))
+            .open(&self.file)
             .with_context(|| format!("cannot open {} as an HDF5 file", self.file.display()))?;
         if !link_exists(&file, &self.path) {
             bail!("{} has no dataset {}", self.file.display(), self.path);

@@ -187,11 +187,17 @@ impl Dataset {
             |chunk, stored| Ok(out.padded(self.transform_stored(chunk, stored, &f)?)),
             |chunk, data| out.write_stored(chunk, &data),
         );
+        self.keep_output_if_ok(out, result)
+    }
+
+    /// `out` when the operation that filled it succeeded; otherwise `out` is deleted again
+    /// (collective), so nothing half-made is left behind, and the operation's error returned.
+    pub(crate) fn keep_output_if_ok(&self, out: Dataset, result: Result<()>) -> Result<Dataset> {
         match result {
             Ok(()) => Ok(out),
             Err(error) => {
-                // Best effort: the error that made map fail is the one to report.
-                let _ = self.connection.delete_dataset(out_name);
+                // Best effort: the error that made the operation fail is the one to report.
+                let _ = self.connection.delete_dataset(out.name());
                 Err(error)
             }
         }

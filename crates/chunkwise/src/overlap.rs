@@ -281,12 +281,6 @@ impl Dataset {
             },
             |chunk, data| out.write_stored(chunk, &data),
         );
-        match result {
-            Ok(()) => Ok(out),
-            Err(error) => {
-                let _ = self.connection.delete_dataset(out_name);
-                Err(error)
-            }
-        }
+        self.keep_output_if_ok(out, result)
     }
 }

@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Context, Result};
 use chunkwise::{with_element_type, Connection, DatasetMeta, Element, Layout, Region, Scalar};
-use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::agree::agree;
@@ -59,15 +58,5 @@ fn open_source(
 
 /// One box of an HDF5 dataset.
 fn read_block<T: Element>(dataset: &hdf5::Dataset, bounds: &Region) -> hdf5::Result<ArrayD<T>> {
-    let slab: Vec<SliceOrIndex> = bounds
-        .axes()
-        .iter()
-        .map(|axis| SliceOrIndex::SliceCount {
-            start: axis.start,
-            step: axis.step,
-            count: axis.count,
-            block: 1,
-        })
-        .collect();
-    dataset.read_slice::<T, _, IxDyn>(Hyperslab::from(slab))
+    dataset.read_slice::<T, _, IxDyn>(bounds.hyperslab())
 }

@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
-use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::ArrayView1;
 
 use super::{
@@ -326,18 +325,8 @@ impl StoreRead for Hdf5Store {
         let file = open_file(&path).map_err(h5)?;
         let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
         check_chunk_file_shape(&path, &dataset, meta)?;
-        let slab: Vec<SliceOrIndex> = region
-            .axes()
-            .iter()
-            .map(|a| SliceOrIndex::SliceCount {
-                start: a.start,
-                step: a.step,
-                count: a.count,
-                block: 1,
-            })
-            .collect();
         Ok(Some(with_element_type!(meta.dtype, T => {
-            let values = dataset.read_slice::<T, _, ndarray::IxDyn>(Hyperslab::from(slab)).map_err(h5)?;
+            let values = dataset.read_slice::<T, _, ndarray::IxDyn>(region.hyperslab()).map_err(h5)?;
             T::into_chunk(crate::array::into_c_vec(values))
         })))
     }
