@@ -17,17 +17,22 @@ cargo build -q --release -p chunkwise-ndimage --example gaussian_speed
 speed="$repo/target/release/examples/gaussian_speed"
 results=$(mktemp)
 for _ in $(seq 1 "$rounds"); do
-  python3 "$repo/scripts/gaussian_scipy_time.py" "$n" "$sigma" 3 >>"$results"
+  python3 "$repo/scripts/gaussian_scipy_time.py" "$n" "$sigma" 3 | tr ' ' '\n' >>"$results"
   "$speed" "$n" "$sigma" 3 | tr ' ' '\n' >>"$results"
 done
 median() { grep "^$1=" "$results" | cut -d= -f2 | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 scipy=$(median scipy_s); ours=$(median filter_s); copy=$(median copy_s); fresh=$(median fresh_copy_s)
+scipy_into=$(median scipy_into_s); ours_into=$(median filter_into_s)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); scipy $(python3 -c 'import scipy; print(scipy.__version__)')"
 echo "gaussian_filter ${n}³ f32, sigma $sigma, reflect, truncate 4; $rounds rounds × 3 repetitions, medians"
-awk -v s="$scipy" -v o="$ours" -v c="$copy" -v f="$fresh" 'BEGIN {
-  printf "scipy.ndimage.gaussian_filter   %8.1f ms\n", s * 1000
-  printf "chunkwise gaussian_filter       %8.1f ms   %.1f× faster than scipy\n", o * 1000, s / o
-  printf "bandwidth bound (3 copies)      %8.1f ms   chunkwise takes %.2f× the bound\n", 3 * c * 1000, o / (3 * c)
-  printf "one copy into a new array       %8.1f ms   (the cost of allocating the result)\n", f * 1000
+awk -v s="$scipy" -v o="$ours" -v c="$copy" -v f="$fresh" -v si="$scipy_into" -v oi="$ours_into" 'BEGIN {
+  printf "returning a new array:\n"
+  printf "  scipy.ndimage.gaussian_filter          %8.1f ms\n", s * 1000
+  printf "  chunkwise gaussian_filter              %8.1f ms   %.1f× faster than scipy, %.2f× the bound\n", o * 1000, s / o, o / (3 * c)
+  printf "into an existing array (scipy output=):\n"
+  printf "  scipy.ndimage.gaussian_filter          %8.1f ms\n", si * 1000
+  printf "  chunkwise gaussian_filter_into         %8.1f ms   %.1f× faster than scipy, %.2f× the bound\n", oi * 1000, si / oi, oi / (3 * c)
+  printf "bandwidth bound (3 parallel copies)      %8.1f ms\n", 3 * c * 1000
+  printf "one copy into a new array                %8.1f ms   (the cost of allocating a result)\n", f * 1000
 }'
 rm -f "$results"

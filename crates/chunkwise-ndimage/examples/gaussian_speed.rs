@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use chunkwise::Boundary;
-use chunkwise_ndimage::gaussian_filter;
+use chunkwise_ndimage::{gaussian_filter, gaussian_filter_into};
 use ndarray::{ArrayD, IxDyn};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rayon::prelude::*;
@@ -53,8 +53,21 @@ fn main() {
             gaussian_filter(input.view(), sigma, Boundary::Reflect, 4.0).expect("valid sigma");
         let filter = started.elapsed().as_secs_f64();
         std::hint::black_box(&out);
+        // Into an array that exists already (scipy's output= argument).
+        let mut reused = out;
+        let started = Instant::now();
+        gaussian_filter_into(
+            input.view(),
+            reused.view_mut(),
+            sigma,
+            Boundary::Reflect,
+            4.0,
+        )
+        .expect("valid sigma");
+        let filter_into = started.elapsed().as_secs_f64();
+        std::hint::black_box(&reused);
         println!(
-            "n={n} sigma={sigma} threads={} filter_s={filter:.6} copy_s={copy:.6} fresh_copy_s={fresh_copy:.6}",
+            "n={n} sigma={sigma} threads={} filter_s={filter:.6} filter_into_s={filter_into:.6} copy_s={copy:.6} fresh_copy_s={fresh_copy:.6}",
             rayon::current_num_threads()
         );
     }

@@ -18,6 +18,9 @@ pub enum NdimageError {
     /// An axis the array does not have.
     #[error("axis {axis} is out of range for an array of {ndim} axes")]
     InvalidAxis { axis: usize, ndim: usize },
+    /// An output array that does not fit the input.
+    #[error("the output array has shape {got}; expected {expected}")]
+    OutputShape { expected: String, got: String },
     /// A correlation with no weights.
     #[error("the weights are empty; expected at least one weight")]
     EmptyWeights,

@@ -24,8 +24,20 @@ pub(crate) fn filter_fused<T: FilterFloat>(
     mode: Boundary,
 ) -> Vec<T> {
     let mut output = crate::alloc::zeroed::<T>(input.len());
+    filter_fused_into(input, shape, taps, mode, &mut output);
+    output
+}
+
+/// [`filter_fused`] into `output` (the input's length).
+pub(crate) fn filter_fused_into<T: FilterFloat>(
+    input: &[T],
+    shape: &[usize],
+    taps: &[Option<Taps<T>>],
+    mode: Boundary,
+    output: &mut [T],
+) {
     if input.is_empty() {
-        return output;
+        return;
     }
     let n0 = shape[0];
     let plane: usize = shape[1..].iter().product();
@@ -48,7 +60,6 @@ pub(crate) fn filter_fused<T: FilterFloat>(
                 );
             },
         );
-    output
 }
 
 /// Output planes `z0..z0 + planes` of the filter, into `out` (serial), with two scratch buffers.

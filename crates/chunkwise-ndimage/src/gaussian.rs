@@ -7,7 +7,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use crate::correlate::{AxisView, Pass, Taps};
 use crate::element::FilterFloat;
 use crate::error::{NdimageError, Result};
-use crate::fused::filter_fused;
+use crate::fused::{filter_fused, filter_fused_into};
 use crate::kernel::{check_sigma_truncate, gaussian_kernel1d, kernel_radius};
 
 /// scipy skips axes whose sigma is at most this.
@@ -187,6 +187,49 @@ pub fn gaussian_filter<T: FilterFloat>(
 pub(crate) struct ConstantHalo {
     pub value: f64,
     pub outside: Vec<Vec<bool>>,
+}
+
+/// [`gaussian_filter`] into an existing array of the input's shape (no allocation: what
+/// scipy's `output=` argument does). `output` must be in standard (C) layout.
+///
+/// # Errors
+/// As [`gaussian_filter`], and [`NdimageError::OutputShape`] when `output` has another shape
+/// or is not in standard layout.
+pub fn gaussian_filter_into<T: FilterFloat>(
+    input: ArrayViewD<'_, T>,
+    mut output: ndarray::ArrayViewMutD<'_, T>,
+    sigma: impl Into<Sigma>,
+    mode: Boundary,
+    truncate: f64,
+) -> Result<()> {
+    check_truncate(truncate)?;
+    if output.shape() != input.shape() {
+        return Err(NdimageError::OutputShape {
+            expected: format!("{:?}", input.shape()),
+            got: format!("{:?}", output.shape()),
+        });
+    }
+    let sigmas = sigma.into().per_axis(input.ndim())?;
+    let taps = sigmas
+        .iter()
+        .map(|&s| axis_taps::<T>(s, truncate))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(out) = output.as_slice_mut() else {
+        return Err(NdimageError::OutputShape {
+            expected: format!("{:?} in standard layout", input.shape()),
+            got: "another memory layout".into(),
+        });
+    };
+    let contiguous = input.as_standard_layout();
+    let values = contiguous
+        .as_slice()
+        .expect("a standard-layout array is one slice");
+    if taps.iter().all(Option::is_none) {
+        out.copy_from_slice(values);
+    } else {
+        filter_fused_into(values, input.shape(), &taps, mode, out);
+    }
+    Ok(())
 }
 
 /// The Gaussian of a block grown by each axis's kernel reach on both sides, computed only for

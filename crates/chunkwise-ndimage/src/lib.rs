@@ -35,7 +35,7 @@ mod kernel;
 pub use chunked::{gaussian_filter1d_dataset, gaussian_filter_dataset};
 pub use element::FilterFloat;
 pub use error::{NdimageError, Result};
-pub use gaussian::{correlate1d, gaussian_filter, gaussian_filter1d, Sigma};
+pub use gaussian::{correlate1d, gaussian_filter, gaussian_filter1d, gaussian_filter_into, Sigma};
 pub use kernel::{gaussian_kernel1d, kernel_radius};
 
 /// scipy's default `truncate`.

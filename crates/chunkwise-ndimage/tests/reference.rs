@@ -224,3 +224,33 @@ fn bad_parameters_are_refused_with_the_value() {
         y
     );
 }
+
+#[test]
+fn filtering_into_an_existing_array_equals_the_allocating_filter() {
+    use chunkwise_ndimage::gaussian_filter_into;
+    let x = array(vec![9, 10, 11], 5).mapv(|v| v as f32);
+    for (sigma, mode) in [
+        (vec![1.5, 1.5, 1.5], Boundary::Reflect),
+        (vec![0.0, 2.0, 0.7], Boundary::Constant(0.5)),
+    ] {
+        let mut out = ArrayD::<f32>::zeros(IxDyn(&[9, 10, 11]));
+        gaussian_filter_into(x.view(), out.view_mut(), sigma.clone(), mode, 4.0).unwrap();
+        assert_eq!(out, gaussian_filter(x.view(), sigma, mode, 4.0).unwrap());
+    }
+    let mut wrong = ArrayD::<f32>::zeros(IxDyn(&[9, 10]));
+    let err = gaussian_filter_into(x.view(), wrong.view_mut(), 1.0, Boundary::Reflect, 4.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[9, 10]") && err.contains("[9, 10, 11]"),
+        "{err}"
+    );
+    let mut transposed = ArrayD::<f32>::zeros(IxDyn(&[11, 10, 9]));
+    let mut view = transposed.view_mut();
+    view.invert_axis(ndarray::Axis(0));
+    let reversed = view.permuted_axes(IxDyn(&[2, 1, 0]));
+    let err = gaussian_filter_into(x.view(), reversed, 1.0, Boundary::Reflect, 4.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("standard layout"), "{err}");
+}
