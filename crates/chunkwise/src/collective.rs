@@ -243,17 +243,14 @@ impl Dataset {
         let out = self
             .connection
             .create_dataset(out_name, self.meta.clone())?;
-        if with_data {
-            let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
-                Some(data) => out.write_stored(chunk, &data),
-                None => Ok(()),
-            });
-            if let Err(error) = copied {
-                let _ = self.connection.delete_dataset(out_name);
-                return Err(error);
-            }
+        if !with_data {
+            return Ok(out);
         }
-        Ok(out)
+        let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
+            Some(data) => out.write_stored(chunk, &data),
+            None => Ok(()),
+        });
+        self.keep_output_if_ok(out, copied)
     }
 
     /// Deletes the dataset and its chunks (collective: rank 0 deletes).
