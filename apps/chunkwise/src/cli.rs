@@ -47,9 +47,14 @@ pub struct Global {
     pub threads: Option<usize>,
 
     /// How the mpi engine deals chunks to ranks: cyclic over the C-order chunk index, or
-    /// contiguous blocks.
-    #[arg(long, value_enum, default_value_t = PartitionKind::Cyclic, global = true)]
-    pub partition: PartitionKind,
+    /// contiguous blocks [default: engine.partition of the configuration, cyclic].
+    #[arg(long, value_enum, global = true)]
+    pub partition: Option<PartitionKind>,
+
+    /// Configuration file (YAML) [default: $CHUNKWISE_CONFIG, else the built-in defaults];
+    /// CHUNKWISE_<SECTION>__<KEY> variables override it. See `chunkwise config show`.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -165,6 +170,10 @@ pub enum Command {
     #[command(subcommand)]
     Filter(FilterCommand),
 
+    /// The configuration in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
     /// A short demonstration: create a dataset, load seeded random data chunk by chunk, apply
     /// x*2+1 to every chunk, check the result, print its info.
     Demo {
@@ -209,4 +218,11 @@ pub enum FilterCommand {
         #[arg(long, value_name = "K")]
         axis: Option<usize>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting, its value and where it came from (default, file or environment),
+    /// and the memory budget (max_memory × memory_usage).
+    Show,
 }

@@ -3,34 +3,47 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
+use chunkwise::config::Config;
 use chunkwise::{
-    Connection, Engine, Hdf5Store, Partition, RamStore, SequentialEngine, Store, ThreadsEngine,
+    Connection, Engine, Hdf5Store, Partition, PipelineOptions, RamStore, SequentialEngine, Store,
+    ThreadsEngine,
 };
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 
 use crate::cli::{Backend, EngineKind, Global, PartitionKind};
 
-/// The store of the global options on `engine`.
-pub fn connect(global: &Global, engine: Arc<dyn Engine>) -> Result<Connection> {
+/// The store of the global options on `engine`, with the configuration's read-ahead.
+pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match global.backend {
         Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store)),
         Backend::Ram => Arc::new(RamStore::new()),
     };
-    Ok(Connection::new(store, engine)?)
+    let pipeline = PipelineOptions {
+        read_ahead: config.read_ahead,
+        ..Default::default()
+    };
+    Ok(Connection::new(store, engine)?.with_pipeline(pipeline))
+}
+
+/// The configuration of `--config` (or `CHUNKWISE_CONFIG`) and the environment.
+pub fn config(global: &Global) -> Result<Config> {
+    Ok(Config::load(global.config.as_deref())?)
 }
 
 /// The engine of the global options (under MPI: initialises MPI).
-pub fn engine(global: &Global) -> Result<Arc<dyn Engine>> {
-    let engine: Arc<dyn Engine> = match (global.engine, global.threads) {
-        (EngineKind::Sequential, Some(n)) => {
+pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
+    let threads = global.threads.or(config.threads);
+    let engine: Arc<dyn Engine> = match (global.engine, threads) {
+        (EngineKind::Sequential, Some(n)) if global.threads.is_some() => {
             bail!("--threads {n} applies to the threads engine; the sequential engine uses one thread")
         }
-        (EngineKind::Sequential, None) => Arc::new(SequentialEngine),
+        (EngineKind::Sequential, _) => Arc::new(SequentialEngine),
         (EngineKind::Threads, threads) => Arc::new(ThreadsEngine::new(threads)?),
         (EngineKind::Mpi, threads) => {
             let partition = match global.partition {
-                PartitionKind::Cyclic => Partition::Cyclic,
-                PartitionKind::Block => Partition::Block,
+                Some(PartitionKind::Cyclic) => Partition::Cyclic,
+                Some(PartitionKind::Block) => Partition::Block,
+                None => config.partition,
             };
             Arc::new(MpiEngine::init(MpiOptions { threads, partition })?)
         }

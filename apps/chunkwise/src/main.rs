@@ -18,14 +18,30 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let engine = match connect::engine(&cli.global) {
+    let config = match connect::config(&cli.global) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("chunkwise: error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let cli::Command::Config(cli::ConfigCommand::Show) = cli.command {
+        return match commands::config_show(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("chunkwise: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let engine = match connect::engine(&cli.global, &config) {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("chunkwise: error: {error:#}");
             return ExitCode::FAILURE;
         }
     };
-    let conn = match connect::connect(&cli.global, engine.clone()) {
+    let conn = match connect::connect(&cli.global, &config, engine.clone()) {
         Ok(conn) => conn,
         Err(error) => {
             // Every rank reaches the same verdict on the store: rank 0 reports it.

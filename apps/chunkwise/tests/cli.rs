@@ -514,3 +514,32 @@ fn filter_gaussian_equals_the_in_memory_filter() {
     assert_eq!(tree(d), before_ints);
     assert!(before.len() < before_ints.len());
 }
+
+#[test]
+fn config_show_and_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("c.yaml"),
+        "resources:\n  max_memory: 1GiB\n  memory_usage: 0.5\nio:\n  read_ahead: 2\n",
+    )
+    .unwrap();
+    let out = ok(d, &["--config", "c.yaml", "config", "show"]);
+    assert!(
+        out.contains("resources.max_memory")
+            && out.contains("1073741824")
+            && out.contains("(file c.yaml)"),
+        "{out}"
+    );
+    assert!(out.contains("io.read_ahead") && out.contains("2 "), "{out}");
+    assert!(out.contains("memory budget: 536870912 bytes"), "{out}");
+    // The configuration applies to every command, and a bad one stops them with its origin.
+    assert_eq!(ok(d, &["--config", "c.yaml", "ls"]), "");
+    std::fs::write(d.join("bad.yaml"), "resources:\n  memory_usage: 2\n").unwrap();
+    fails(
+        d,
+        &["--config", "bad.yaml", "ls"],
+        "invalid configuration resources.memory_usage = 2 (from file bad.yaml)",
+    );
+    fails(d, &["--config", "missing.yaml", "ls"], "missing.yaml");
+}

@@ -91,6 +91,14 @@ pub enum Error {
     /// A communication error between processes.
     #[error("communication error: {0}")]
     Communication(String),
+    /// A configuration value that is unknown, out of range or unparsable.
+    #[error("invalid configuration {key} = {value} (from {origin}): {expected}")]
+    Config {
+        key: String,
+        value: String,
+        origin: String,
+        expected: String,
+    },
     /// A bad setting (thread count, partition, …).
     #[error("invalid setting {name} = {value}: {expected}")]
     InvalidSetting {

@@ -25,6 +25,7 @@ pub mod boundary;
 pub mod chunk;
 mod chunk_cache;
 mod collective;
+pub mod config;
 pub mod connection;
 pub mod dataset;
 pub mod dtype;

@@ -15,6 +15,19 @@ use chunkwise::Connection;
 
 use crate::cli::Command;
 
+/// `config show`: every setting with its source, and the memory budget (no engine needed).
+pub fn config_show(config: &chunkwise::config::Config) -> Result<()> {
+    print!("{}", config.show());
+    let budget = config.budget_bytes()?;
+    println!(
+        "memory budget: {budget} bytes ({:.2} GiB) = max_memory {} × memory_usage {}",
+        budget as f64 / (1u64 << 30) as f64,
+        config.max_memory_bytes()?,
+        config.memory_usage
+    );
+    Ok(())
+}
+
 /// Runs the command on this rank.
 pub fn run(conn: &Connection, command: Command) -> Result<()> {
     match command {
@@ -46,6 +59,7 @@ pub fn run(conn: &Connection, command: Command) -> Result<()> {
             value,
         } => write::write(conn, &name, &select, from.as_deref(), value.as_deref()),
         Command::Filter(filter) => filter::filter(conn, filter),
+        Command::Config(_) => unreachable!("config commands run in main, before the engine starts"),
         Command::Demo {
             name,
             shape,
