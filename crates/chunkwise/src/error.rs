@@ -99,6 +99,14 @@ pub enum Error {
         origin: String,
         expected: String,
     },
+    /// An array that fits neither the memory budget nor the temporary storage.
+    #[error("cannot hold an array of {asked} bytes: {memory_free} bytes of the memory budget and {temp_free} bytes of temporary storage in {temp_dir} are free; raise resources.max_memory or resources.max_temp_storage, or work on smaller pieces")]
+    OutOfMemory {
+        asked: u64,
+        memory_free: u64,
+        temp_free: u64,
+        temp_dir: PathBuf,
+    },
     /// A bad setting (thread count, partition, …).
     #[error("invalid setting {name} = {value}: {expected}")]
     InvalidSetting {

@@ -32,6 +32,7 @@ pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod layout;
+pub mod memory;
 mod overlap;
 pub mod pipeline;
 pub mod region;

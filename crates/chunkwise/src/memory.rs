@@ -1,0 +1,303 @@
+//! A memory budget, and arrays that live in RAM while they fit it and in memory-mapped temporary
+//! files when they do not — so a large read or buffer degrades to disk speed instead of failing
+//! or being killed by the kernel.
+//!
+//! Reservations are counted against the budget and returned when dropped. A mapped array's file
+//! lives in the configured temporary directory as `chunkwise-mmap-<pid>-<n>.tmp` and is removed
+//! when the array is dropped; files left by a process that crashed are removed by the next
+//! [`MemoryBudget::new`] in the same directory.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use memmap2::MmapMut;
+use ndarray::{ArrayViewD, ArrayViewMutD, IxDyn};
+
+use crate::config::Config;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+
+const PREFIX: &str = "chunkwise-mmap-";
+
+static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// How many bytes may be held in memory, and where larger arrays go.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    used: Mutex<u64>,
+    temp_dir: PathBuf,
+    temp_limit: Option<u64>,
+    temp_used: Mutex<u64>,
+}
+
+/// Bytes of a budget held until dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<MemoryBudget>,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(self.bytes);
+    }
+}
+
+/// An N-d array in RAM or in a memory-mapped temporary file.
+#[derive(Debug)]
+pub struct BudgetArray<T: Element> {
+    shape: Vec<usize>,
+    storage: Storage<T>,
+}
+
+#[derive(Debug)]
+enum Storage<T> {
+    Ram {
+        values: Vec<T>,
+        _reservation: Reservation,
+    },
+    Mapped {
+        map: MmapMut,
+        path: PathBuf,
+        budget: Arc<MemoryBudget>,
+        bytes: u64,
+    },
+}
+
+impl<T: Element> Drop for BudgetArray<T> {
+    fn drop(&mut self) {
+        if let Storage::Mapped {
+            path,
+            budget,
+            bytes,
+            ..
+        } = &self.storage
+        {
+            let _ = std::fs::remove_file(path);
+            let mut used = budget.temp_used.lock().unwrap_or_else(|p| p.into_inner());
+            *used = used.saturating_sub(*bytes);
+        }
+    }
+}
+
+impl<T: Element> BudgetArray<T> {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// True when the array lives in a memory-mapped file.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.storage, Storage::Mapped { .. })
+    }
+
+    /// The file of a mapped array.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.storage {
+            Storage::Mapped { path, .. } => Some(path),
+            Storage::Ram { .. } => None,
+        }
+    }
+
+    fn slice(&self) -> &[T] {
+        match &self.storage {
+            Storage::Ram { values, .. } => values,
+            // SAFETY: the map is page-aligned (aligned for every element type), holds exactly
+            // `len · size_of::<T>()` bytes, starts zeroed (a valid value of every element type)
+            // and is only reached through this array's borrows.
+            Storage::Mapped { map, .. } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().cast::<T>(), self.shape.iter().product())
+            },
+        }
+    }
+
+    fn slice_mut(&mut self) -> &mut [T] {
+        let len = self.shape.iter().product();
+        match &mut self.storage {
+            Storage::Ram { values, .. } => values,
+            // SAFETY: as in `slice`, with the exclusive borrow of `self`.
+            Storage::Mapped { map, .. } => unsafe {
+                std::slice::from_raw_parts_mut(map.as_mut_ptr().cast::<T>(), len)
+            },
+        }
+    }
+
+    /// A view of the array.
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        ArrayViewD::from_shape(IxDyn(&self.shape), self.slice())
+            .expect("storage holds one element per index")
+    }
+
+    /// A mutable view of the array.
+    pub fn view_mut(&mut self) -> ArrayViewMutD<'_, T> {
+        let shape = self.shape.clone();
+        ArrayViewMutD::from_shape(IxDyn(&shape), self.slice_mut())
+            .expect("storage holds one element per index")
+    }
+}
+
+/// Whether process `pid` is running (Linux: its /proc entry exists).
+fn alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
+}
+
+/// Removes `chunkwise-mmap-<pid>-*.tmp` files of processes that are gone; returns how many.
+pub fn remove_stale_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(PREFIX)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Free bytes of the file system holding `dir` (the longest matching mount point).
+fn free_space(dir: &Path) -> u64 {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(disks) = sysinfo::Disks::new_with_refreshed_list() else {
+        return 0;
+    };
+    disks
+        .iter()
+        .filter(|d| dir.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map_or(0, |d| d.available_space())
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes; arrays beyond it go to `temp_dir`, at most `temp_limit` bytes
+    /// of them (`None`: the free space there). Removes files crashed processes left in
+    /// `temp_dir`.
+    pub fn new(limit: u64, temp_dir: PathBuf, temp_limit: Option<u64>) -> Arc<Self> {
+        remove_stale_temp_files(&temp_dir);
+        Arc::new(MemoryBudget {
+            limit,
+            used: Mutex::new(0),
+            temp_dir,
+            temp_limit,
+            temp_used: Mutex::new(0),
+        })
+    }
+
+    /// The budget of a configuration: `max_memory × memory_usage`, its temp dir and limit.
+    ///
+    /// # Errors
+    /// When the machine's memory size cannot be read.
+    pub fn from_config(config: &Config) -> Result<Arc<Self>> {
+        Ok(MemoryBudget::new(
+            config.budget_bytes()?,
+            config.temp_dir(),
+            config.max_temp_storage,
+        ))
+    }
+
+    /// Bytes of the budget.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes not reserved.
+    pub fn available(&self) -> u64 {
+        self.limit
+            .saturating_sub(*self.used.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reserves `bytes` if they fit the rest of the budget.
+    pub fn reserve(self: &Arc<Self>, bytes: u64) -> Option<Reservation> {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if used.saturating_add(bytes) > self.limit {
+            return None;
+        }
+        *used += bytes;
+        Some(Reservation {
+            budget: Arc::clone(self),
+            bytes,
+        })
+    }
+
+    /// A zeroed array of `shape`: in RAM if it fits the rest of the budget, else in a
+    /// memory-mapped temporary file.
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] with the sizes when it fits neither; [`Error::Io`] when the
+    /// temporary file cannot be made.
+    pub fn alloc_array<T: Element>(self: &Arc<Self>, shape: &[usize]) -> Result<BudgetArray<T>> {
+        let len: usize = shape.iter().product();
+        let bytes = (len * std::mem::size_of::<T>()) as u64;
+        if let Some(reservation) = self.reserve(bytes) {
+            let storage = Storage::Ram {
+                values: vec![T::default(); len],
+                _reservation: reservation,
+            };
+            return Ok(BudgetArray {
+                shape: shape.to_vec(),
+                storage,
+            });
+        }
+        let temp_free = {
+            let used = *self.temp_used.lock().unwrap_or_else(|p| p.into_inner());
+            let limit = self
+                .temp_limit
+                .unwrap_or_else(|| free_space(&self.temp_dir).saturating_add(used));
+            limit.saturating_sub(used)
+        };
+        if bytes > temp_free {
+            return Err(Error::OutOfMemory {
+                asked: bytes,
+                memory_free: self.available(),
+                temp_free,
+                temp_dir: self.temp_dir.clone(),
+            });
+        }
+        let n = FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .temp_dir
+            .join(format!("{PREFIX}{}-{n}.tmp", std::process::id()));
+        let file: File = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let mapped = file.set_len(bytes.max(1)).and_then(|()| {
+            // SAFETY: the file was just created by this process under a unique name and is only
+            // reached through this map.
+            unsafe { MmapMut::map_mut(&file) }
+        });
+        let map = match mapped {
+            Ok(map) => map,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(Error::io(&path, e));
+            }
+        };
+        *self.temp_used.lock().unwrap_or_else(|p| p.into_inner()) += bytes;
+        Ok(BudgetArray {
+            shape: shape.to_vec(),
+            storage: Storage::Mapped {
+                map,
+                path,
+                budget: Arc::clone(self),
+                bytes,
+            },
+        })
+    }
+}
