@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     };
     drop(engine);
     let (rank, size) = (conn.rank(), conn.size());
-    let result = commands::run(&conn, cli.command);
+    let result = commands::run(&conn, &config, cli.command);
     let Err(error) = result else {
         return ExitCode::SUCCESS;
     };

@@ -543,3 +543,44 @@ fn config_show_and_bad_configuration() {
     );
     fails(d, &["--config", "missing.yaml", "ls"], "missing.yaml");
 }
+
+#[test]
+fn export_under_a_small_memory_budget_spills_to_a_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    std::fs::create_dir(d.join("tmp")).unwrap();
+    // 20·30·41 f32 = 98 400 bytes; the budget is 16 KiB, so the read goes through a mapped file.
+    std::fs::write(
+        d.join("small.yaml"),
+        "resources:\n  max_memory: 16KiB\n  memory_usage: 1\n  temp_dir: tmp\n",
+    )
+    .unwrap();
+    ok(
+        d,
+        &["import", "src.h5:/group/data", "vol", "--chunks", "8,8,8"],
+    );
+    ok(
+        d,
+        &["--config", "small.yaml", "export", "vol", "out.h5:/vol"],
+    );
+    assert_eq!(
+        read_h5::<f32>(&d.join("out.h5"), "vol"),
+        volume().into_dyn()
+    );
+    assert!(
+        std::fs::read_dir(d.join("tmp")).unwrap().next().is_none(),
+        "a temporary file was left behind"
+    );
+    std::fs::write(
+        d.join("tiny.yaml"),
+        "resources:\n  max_memory: 1KiB\n  max_temp_storage: 2KiB\n  temp_dir: tmp\n",
+    )
+    .unwrap();
+    fails(
+        d,
+        &["--config", "tiny.yaml", "export", "vol", "x.h5:/vol"],
+        "cannot hold an array of 98400 bytes",
+    );
+    assert!(!d.join("x.h5").exists());
+}

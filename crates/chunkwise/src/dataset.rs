@@ -181,6 +181,46 @@ impl Dataset {
         self.check_type::<T>()?;
         self.check_region(region)?;
         let mut out = ArrayD::from_elem(IxDyn(&region.shape()), self.fill::<T>());
+        self.read_region_into(region, out.view_mut())?;
+        Ok(out)
+    }
+
+    /// Reads a selection into an array of `budget`: in RAM while it fits the budget, else in a
+    /// memory-mapped temporary file (integer-selected axes dropped, as [`Dataset::read`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::read`], and [`Error::OutOfMemory`] when the result fits neither.
+    pub fn read_in<T: Element>(
+        &self,
+        budget: &std::sync::Arc<crate::memory::MemoryBudget>,
+        selection: &Selection,
+    ) -> Result<crate::memory::BudgetArray<T>> {
+        self.check_type::<T>()?;
+        let resolved = self.resolve(selection)?;
+        let mut out = budget.alloc_array::<T>(&resolved.output_shape())?;
+        {
+            let mut view = out.view_mut();
+            view.fill(self.fill::<T>());
+            let block_shape = resolved.region.shape();
+            let block = view
+                .into_shape_with_order(IxDyn(&block_shape))
+                .map_err(|e| Error::ShapeMismatch {
+                    context: format!("reading the selection \"{selection}\" ({e})"),
+                    expected: fmt_tuple(&block_shape),
+                    got: fmt_tuple(&resolved.output_shape()),
+                })?;
+            self.read_region_into(&resolved.region, block)?;
+        }
+        Ok(out)
+    }
+
+    /// Copies the stored elements of `region` into `out` (of the region's shape); elements of
+    /// missing chunks are left as they are.
+    fn read_region_into<T: Element>(
+        &self,
+        region: &Region,
+        mut out: ndarray::ArrayViewMutD<'_, T>,
+    ) -> Result<()> {
         for part in self.meta.layout.chunk_parts(region) {
             if let Some(data) = self.read_stored_region(&part.chunk, &part.in_chunk)? {
                 let values = T::from_chunk(data).map_err(|other| Error::DTypeMismatch {
@@ -200,7 +240,7 @@ impl Dataset {
                 crate::array::copy_into(part.in_output.view_mut_of(&mut out), block);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Writes an array of the selection's output shape into the selection.

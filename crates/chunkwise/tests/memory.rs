@@ -134,3 +134,50 @@ fn the_budget_of_a_configuration() {
     let big = budget.alloc_array::<f32>(&[8 << 20]).unwrap();
     assert!(big.is_mapped() && big.path().unwrap().starts_with(dir.path()));
 }
+
+#[test]
+fn reading_a_large_dataset_under_a_tiny_budget_goes_through_a_mapped_file() {
+    use std::sync::Arc;
+
+    use chunkwise::{Connection, Hdf5Store, Selection, ThreadsEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let temp = dir.path().join("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    let conn = Connection::new(
+        Arc::new(Hdf5Store::new(dir.path().join("store"))),
+        Arc::new(ThreadsEngine::new(Some(2)).unwrap()),
+    )
+    .unwrap();
+    let ds = conn
+        .create::<f32>("big", &[256, 256, 256], &[64, 64, 64], -1.0)
+        .unwrap();
+    ds.load_with::<f32, _>(|_, bounds| {
+        let start = bounds.start();
+        Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+            ((start[0] + i[0]) * 65536 + (start[1] + i[1]) * 256 + start[2] + i[2]) as f32
+        }))
+    })
+    .unwrap();
+    ds.delete_chunk(&[3, 3, 3]).unwrap(); // a missing chunk reads as the fill value
+    let budget = MemoryBudget::new(1 << 20, temp.clone(), None);
+    let mapped = ds.read_in::<f32>(&budget, &Selection::all()).unwrap();
+    assert!(
+        mapped.is_mapped(),
+        "64 MiB under a 1 MiB budget must be mapped"
+    );
+    assert_eq!(mapped.view(), ds.read_all::<f32>().unwrap().view());
+    assert_eq!(mapped.view()[[255, 255, 255]], -1.0);
+    let plane = ds
+        .read_in::<f32>(&budget, &Selection::parse("7, :, 100:").unwrap())
+        .unwrap();
+    assert_eq!(plane.shape(), &[256, 156]);
+    assert!(!plane.is_mapped(), "160 KB fits the 1 MiB budget");
+    assert_eq!(
+        plane.view(),
+        ds.read::<f32>(&Selection::parse("7, :, 100:").unwrap())
+            .unwrap()
+            .view()
+    );
+    drop((mapped, plane));
+    assert!(temp_files(&temp).is_empty(), "temporary files left behind");
+}

@@ -1,23 +1,31 @@
 //! `export`: a dataset or a selection of it into an ordinary HDF5 file.
 
 use anyhow::Result;
+use chunkwise::config::Config;
+use chunkwise::memory::MemoryBudget;
 use chunkwise::{with_element_type, Connection, Selection};
 
 use crate::agree::on_root;
 use crate::h5file::{write_new, H5Location};
 
 /// Exports `name` (or the selection) to `destination` (rank 0).
+/// The selection is read into the memory budget of the configuration: in RAM while it fits,
+/// else through a memory-mapped temporary file.
 pub fn export(
     conn: &Connection,
+    config: &Config,
     name: &str,
     destination: &str,
     select: Option<&str>,
 ) -> Result<()> {
-    on_root(conn, || export_here(conn, name, destination, select))
+    on_root(conn, || {
+        export_here(conn, config, name, destination, select)
+    })
 }
 
 fn export_here(
     conn: &Connection,
+    config: &Config,
     name: &str,
     destination: &str,
     select: Option<&str>,
@@ -29,8 +37,9 @@ fn export_here(
         None => Selection::all(),
     };
     dataset.resolve(&selection)?;
+    let budget = MemoryBudget::from_config(config)?;
     with_element_type!(dataset.dtype(), T => {
-        let values = dataset.read::<T>(&selection)?;
+        let values = dataset.read_in::<T>(&budget, &selection)?;
         write_new(&location, values.view())
     })
 }

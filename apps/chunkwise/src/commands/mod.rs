@@ -29,7 +29,7 @@ pub fn config_show(config: &chunkwise::config::Config) -> Result<()> {
 }
 
 /// Runs the command on this rank.
-pub fn run(conn: &Connection, command: Command) -> Result<()> {
+pub fn run(conn: &Connection, config: &chunkwise::config::Config, command: Command) -> Result<()> {
     match command {
         Command::Ls => info::ls(conn),
         Command::Info { name } => info::info(conn, &name),
@@ -51,7 +51,7 @@ pub fn run(conn: &Connection, command: Command) -> Result<()> {
             name,
             destination,
             select,
-        } => export::export(conn, &name, &destination, select.as_deref()),
+        } => export::export(conn, config, &name, &destination, select.as_deref()),
         Command::Write {
             name,
             select,
