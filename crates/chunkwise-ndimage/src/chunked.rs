@@ -26,11 +26,7 @@ pub fn gaussian_filter_dataset(
     truncate: f64,
 ) -> Result<Dataset> {
     let sigmas = sigma.into().per_axis(input.layout().ndim())?;
-    dispatch(
-        input,
-        |ds| filter_typed_f32(ds, out_name, &sigmas, mode, truncate),
-        |ds| filter_typed_f64(ds, out_name, &sigmas, mode, truncate),
-    )
+    filter_any(input, out_name, &sigmas, mode, truncate)
 }
 
 /// `gaussian_filter1d` of dataset `input` along `axis` into a new dataset `out_name`
@@ -53,43 +49,22 @@ pub fn gaussian_filter1d_dataset(
     crate::kernel::check_sigma_truncate(sigma, truncate)?;
     let mut sigmas = vec![0.0; ndim];
     sigmas[axis] = sigma;
-    dispatch(
-        input,
-        |ds| filter_typed_f32(ds, out_name, &sigmas, mode, truncate),
-        |ds| filter_typed_f64(ds, out_name, &sigmas, mode, truncate),
-    )
+    filter_any(input, out_name, &sigmas, mode, truncate)
 }
 
-fn dispatch(
+/// The filter in the dataset's element type (f32 or f64).
+fn filter_any(
     input: &Dataset,
-    f32_case: impl FnOnce(&Dataset) -> Result<Dataset>,
-    f64_case: impl FnOnce(&Dataset) -> Result<Dataset>,
+    out_name: &str,
+    sigmas: &[f64],
+    mode: Boundary,
+    truncate: f64,
 ) -> Result<Dataset> {
     match input.dtype() {
-        DType::F32 => f32_case(input),
-        DType::F64 => f64_case(input),
+        DType::F32 => filter_typed::<f32>(input, out_name, sigmas, mode, truncate),
+        DType::F64 => filter_typed::<f64>(input, out_name, sigmas, mode, truncate),
         other => Err(NdimageError::UnsupportedDType(other)),
     }
-}
-
-fn filter_typed_f32(
-    input: &Dataset,
-    out: &str,
-    sigmas: &[f64],
-    mode: Boundary,
-    truncate: f64,
-) -> Result<Dataset> {
-    filter_typed::<f32>(input, out, sigmas, mode, truncate)
-}
-
-fn filter_typed_f64(
-    input: &Dataset,
-    out: &str,
-    sigmas: &[f64],
-    mode: Boundary,
-    truncate: f64,
-) -> Result<Dataset> {
-    filter_typed::<f64>(input, out, sigmas, mode, truncate)
 }
 
 fn filter_typed<T: FilterFloat>(

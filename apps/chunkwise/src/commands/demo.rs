@@ -48,13 +48,11 @@ pub fn demo(conn: &Connection, name: &str, shape: &str, chunks: &str, seed: u64)
     let apply_seconds = started.elapsed().as_secs_f64();
 
     // Each rank verifies its own chunks.
-    let verified = layout
-        .chunk_indices()
-        .enumerate()
-        .try_for_each(|(flat, chunk)| {
-            if !engine.local_items(layout.num_chunks()).contains(&flat) {
-                return Ok(());
-            }
+    let verified = engine
+        .local_items(layout.num_chunks())
+        .into_iter()
+        .try_for_each(|flat| {
+            let chunk = layout.chunk_index(flat);
             let expected =
                 chunk_values(seed, flat, &layout.chunk_valid_shape(&chunk)).mapv(|x| x * 2.0 + 1.0);
             ensure!(
