@@ -7,6 +7,7 @@
 //! cache holds more than its byte budget.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::dtype::ChunkData;
@@ -19,7 +20,7 @@ struct Entry {
 
 /// Whole chunks by index, least recently used dropped first.
 pub(crate) struct ChunkCache {
-    budget_bytes: usize,
+    budget_bytes: AtomicUsize,
     chunk_bytes: usize,
     state: Mutex<(HashMap<Vec<usize>, Entry>, u64)>,
 }
@@ -28,10 +29,15 @@ impl ChunkCache {
     /// A cache holding at most `budget_bytes` of chunks of `chunk_bytes` each (at least one).
     pub(crate) fn new(budget_bytes: usize, chunk_bytes: usize) -> Self {
         ChunkCache {
-            budget_bytes,
+            budget_bytes: AtomicUsize::new(budget_bytes),
             chunk_bytes: chunk_bytes.max(1),
             state: Mutex::new((HashMap::new(), 0)),
         }
+    }
+
+    /// Changes the byte budget (before the cache is used: entries already held stay).
+    pub(crate) fn set_budget(&self, budget_bytes: usize) {
+        self.budget_bytes.store(budget_bytes, Ordering::Relaxed);
     }
 
     /// The chunk (`None`: never written), from the cache or from `load`.
@@ -53,7 +59,7 @@ impl ChunkCache {
         let data = load()?.map(Arc::new);
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (entries, clock) = &mut *guard;
-        let capacity = (self.budget_bytes / self.chunk_bytes).max(1);
+        let capacity = (self.budget_bytes.load(Ordering::Relaxed) / self.chunk_bytes).max(1);
         while entries.len() >= capacity {
             let oldest = entries
                 .iter()

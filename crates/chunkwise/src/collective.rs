@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ndarray::{ArrayD, ArrayViewD};
 
 use crate::array::{check_shape, valid_array};
+use crate::chunk_cache::ChunkCache;
 use crate::dataset::Dataset;
 use crate::dtype::ChunkData;
 use crate::dtype::Element;
@@ -18,6 +19,7 @@ use crate::engine::{
 };
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::pipeline::run_pipeline;
+use crate::plan::{plan, BlockSizes};
 use crate::region::Region;
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
@@ -71,8 +73,15 @@ impl Dataset {
     /// Runs `read → compute → write` for every chunk, split over ranks: this rank's share goes
     /// through the read-ahead pipeline (in order on engines that do not overlap I/O), then every
     /// rank agrees on the outcome.
+    ///
+    /// With a memory budget on the connection, the blocks in flight (and `cache`) are fitted to
+    /// it first (see [`crate::plan`]); a budget too small for one block per stage fails on
+    /// this rank before any chunk is read, and every rank returns that error.
     pub(crate) fn pipeline_chunks<I: Send, C: Send>(
         &self,
+        operation: &str,
+        sizes: BlockSizes,
+        cache: Option<&ChunkCache>,
         read: impl Fn(&[usize]) -> Result<I> + Sync,
         compute: impl Fn(&[usize], I) -> Result<C> + Sync,
         write: impl Fn(&[usize], C) -> Result<()> + Sync,
@@ -80,26 +89,50 @@ impl Dataset {
         let layout = &self.meta.layout;
         let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
-        let local = if engine.overlaps_io() {
-            run_pipeline(
-                engine,
-                &mine,
-                self.connection.pipeline_options(),
-                |flat| read(&layout.chunk_index(flat)),
-                |flat, block| compute(&layout.chunk_index(flat), block),
-                |flat, done| write(&layout.chunk_index(flat), done),
-            )
-        } else {
-            guard_panics(|| {
-                mine.iter().try_for_each(|&flat| {
-                    let chunk = layout.chunk_index(flat);
-                    let block = read(&chunk)?;
-                    let done = compute(&chunk, block)?;
-                    write(&chunk, done)
+        let pipelined = engine.overlaps_io();
+        let local = plan(
+            &format!("{operation} of dataset \"{}\"", self.name),
+            self.connection.pipeline_options(),
+            self.connection.memory_budget(),
+            engine.threads(),
+            pipelined,
+            sizes,
+        )
+        .and_then(|plan| {
+            if let Some(cache) = cache {
+                cache.set_budget(plan.options.cache_bytes);
+            }
+            if pipelined {
+                run_pipeline(
+                    engine,
+                    &mine,
+                    plan.options,
+                    |flat| read(&layout.chunk_index(flat)),
+                    |flat, block| compute(&layout.chunk_index(flat), block),
+                    |flat, done| write(&layout.chunk_index(flat), done),
+                )
+            } else {
+                guard_panics(|| {
+                    mine.iter().try_for_each(|&flat| {
+                        let chunk = layout.chunk_index(flat);
+                        let block = read(&chunk)?;
+                        let done = compute(&chunk, block)?;
+                        write(&chunk, done)
+                    })
                 })
-            })
-        };
+            }
+        });
         finish_collective(engine, local, Some(self.connection.timers()))
+    }
+
+    /// Bytes of chunk-sized blocks, with `per_worker` of them held by each computing worker.
+    pub(crate) fn chunk_blocks(&self, per_worker: u64) -> BlockSizes {
+        let bytes = self.meta.chunk_bytes() as u64;
+        BlockSizes {
+            queued: bytes,
+            worker: per_worker * bytes,
+            cached: false,
+        }
     }
 
     /// The valid part of a stored chunk (the fill value when missing) passed to the user's `f`;
@@ -154,7 +187,11 @@ impl Dataset {
         F: Fn(&[usize], &Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
         self.check_type::<T>()?;
+        // A worker holds the array `make` returns and its padded copy.
         self.pipeline_chunks(
+            "load",
+            self.chunk_blocks(2),
+            None,
             |_| Ok(()),
             |chunk, ()| {
                 let bounds = self.layout().chunk_bounds(chunk);
@@ -182,7 +219,11 @@ impl Dataset {
     {
         self.check_type::<T>()?;
         let out = self.clone_as(out_name, false)?;
+        // A worker holds the chunk read, the callback's result and its padded copy.
         let result = self.pipeline_chunks(
+            "map",
+            self.chunk_blocks(3),
+            None,
             |chunk| self.read_stored(chunk),
             |chunk, stored| Ok(out.padded(self.transform_stored(chunk, stored, &f)?)),
             |chunk, data| out.write_stored(chunk, &data),
@@ -215,6 +256,9 @@ impl Dataset {
     {
         self.check_type::<T>()?;
         self.pipeline_chunks(
+            "apply",
+            self.chunk_blocks(3),
+            None,
             |chunk| self.read_stored(chunk),
             |chunk, stored| Ok(self.padded(self.transform_stored(chunk, stored, &f)?)),
             |chunk, data| self.write_stored(chunk, &data),

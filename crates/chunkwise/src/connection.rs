@@ -7,6 +7,7 @@ use crate::dtype::Element;
 use crate::engine::{on_root, Engine};
 use crate::error::Result;
 use crate::layout::Layout;
+use crate::memory::MemoryBudget;
 use crate::pipeline::PipelineOptions;
 use crate::store::{check_dataset_name, DatasetMeta, Store};
 use crate::timers::Timers;
@@ -18,6 +19,7 @@ pub struct Connection {
     engine: Arc<dyn Engine>,
     timers: Arc<Timers>,
     pipeline: PipelineOptions,
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl Connection {
@@ -33,6 +35,7 @@ impl Connection {
             engine,
             timers: Arc::new(Timers::new()),
             pipeline: PipelineOptions::default(),
+            budget: None,
         })
     }
 
@@ -61,6 +64,21 @@ impl Connection {
     /// The read-ahead and timeout bounds of collective operations.
     pub fn pipeline_options(&self) -> PipelineOptions {
         self.pipeline
+    }
+
+    /// This connection with a memory budget: collective operations reserve their blocks in
+    /// flight and chunk caches from it, shrinking read-ahead, workers and caches to fit (and
+    /// failing with [`Error::BudgetTooSmall`](crate::Error::BudgetTooSmall) before doing any work
+    /// when one block per stage does not fit). The budget is per process: under MPI every rank
+    /// has its own.
+    pub fn with_memory_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The memory budget, if any.
+    pub fn memory_budget(&self) -> Option<&Arc<MemoryBudget>> {
+        self.budget.as_ref()
     }
 
     /// This process's rank.

@@ -198,18 +198,39 @@ impl Dataset {
         self.check_type::<T>()?;
         let resolved = self.resolve(selection)?;
         let mut out = budget.alloc_array::<T>(&resolved.output_shape())?;
-        {
-            let mut view = out.view_mut();
-            view.fill(self.fill::<T>());
-            let block_shape = resolved.region.shape();
-            let block = view
+        let region = &resolved.region;
+        // A mapped array is filled in slabs of whole chunk rows along the first axis, releasing
+        // the resident pages after each, so memory stays near a quarter of the budget.
+        let slabs = match (out.is_mapped(), region.axes().first()) {
+            (true, Some(&first)) => {
+                let row_bytes = (region.len() / first.count.max(1)) * std::mem::size_of::<T>();
+                let rows = (budget.limit() / 4 / row_bytes.max(1) as u64).max(1) as usize;
+                self.layout().chunk_row_slabs(first, rows)
+            }
+            _ => vec![(0, region.axes().first().map_or(1, |a| a.count))],
+        };
+        for (first_row, rows) in slabs {
+            let block_shape = region.shape();
+            let block = out
+                .view_mut()
                 .into_shape_with_order(IxDyn(&block_shape))
                 .map_err(|e| Error::ShapeMismatch {
                     context: format!("reading the selection \"{selection}\" ({e})"),
                     expected: fmt_tuple(&block_shape),
                     got: fmt_tuple(&resolved.output_shape()),
                 })?;
-            self.read_region_into(&resolved.region, block)?;
+            let (slab, mut rows_view) = if region.ndim() == 0 {
+                (region.clone(), block)
+            } else {
+                let rows_view = block.slice_axis_move(
+                    ndarray::Axis(0),
+                    ndarray::Slice::from(first_row..first_row + rows),
+                );
+                (region.with_axis0_rows(first_row, rows), rows_view)
+            };
+            rows_view.fill(self.fill::<T>());
+            self.read_region_into(&slab, rows_view)?;
+            out.release_resident();
         }
         Ok(out)
     }

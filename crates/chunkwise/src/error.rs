@@ -107,6 +107,13 @@ pub enum Error {
         temp_free: u64,
         temp_dir: PathBuf,
     },
+    /// An operation whose smallest working set does not fit the free memory budget.
+    #[error("{operation} needs at least {needed} bytes of memory (one block per pipeline stage and worker), but {available} bytes of the memory budget are free; raise resources.max_memory or use smaller chunks")]
+    BudgetTooSmall {
+        operation: String,
+        needed: u64,
+        available: u64,
+    },
     /// A bad setting (thread count, partition, …).
     #[error("invalid setting {name} = {value}: {expected}")]
     InvalidSetting {

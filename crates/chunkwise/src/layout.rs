@@ -184,6 +184,23 @@ impl Layout {
         self.chunk_valid_shape(chunk) != self.chunk_shape
     }
 
+    /// Splits the indices `first` selects along axis 0 into slabs of whole chunk rows, each of
+    /// about `rows` indices (more when one chunk row holds more), as (first index, count) in
+    /// the selection's numbering. Reading slab by slab reads every chunk once.
+    pub fn chunk_row_slabs(&self, first: AxisSlice, rows: usize) -> Vec<(usize, usize)> {
+        let Some(&chunk) = self.chunk_shape.first() else {
+            return vec![(0, first.count)];
+        };
+        let mut slabs: Vec<(usize, usize)> = Vec::new();
+        for (_, _, out) in axis_parts(&first, chunk) {
+            match slabs.last_mut() {
+                Some((_, count)) if *count + out.count <= rows.max(1) => *count += out.count,
+                _ => slabs.push((out.start, out.count)),
+            }
+        }
+        slabs
+    }
+
     /// Splits `region` (which must fit the shape) into the parts of each chunk it touches, in C
     /// order of the chunks. Work is proportional to the number of chunks touched, not elements.
     pub fn chunk_parts(&self, region: &Region) -> Vec<ChunkPart> {
@@ -296,6 +313,29 @@ fn axis_parts(sel: &AxisSlice, c: usize) -> Vec<(usize, AxisSlice, AxisSlice)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_row_slabs_group_whole_chunk_rows() {
+        let layout = Layout::new(&[100, 10], &[32, 10]).unwrap();
+        // Rows 0..100 in chunks of 32: 32, 32, 32, 4.
+        let all = AxisSlice::range(0, 100);
+        assert_eq!(
+            layout.chunk_row_slabs(all, 1),
+            vec![(0, 32), (32, 32), (64, 32), (96, 4)]
+        );
+        assert_eq!(layout.chunk_row_slabs(all, 64), vec![(0, 64), (64, 36)]);
+        assert_eq!(layout.chunk_row_slabs(all, 1000), vec![(0, 100)]);
+        // Every third row from 5: indices 5, 8, …, 98 (32 of them); chunk 0 holds 9 of them, chunks 1 and 2 hold 11, chunk 3 one.
+        let strided = AxisSlice {
+            start: 5,
+            step: 3,
+            count: 32,
+        };
+        assert_eq!(
+            layout.chunk_row_slabs(strided, 10),
+            vec![(0, 9), (9, 11), (20, 11), (31, 1)]
+        );
+    }
 
     #[test]
     fn grid_and_edges() {

@@ -35,6 +35,7 @@ pub mod layout;
 pub mod memory;
 mod overlap;
 pub mod pipeline;
+mod plan;
 pub mod region;
 pub mod selection;
 pub mod store;

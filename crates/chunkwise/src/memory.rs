@@ -126,6 +126,26 @@ impl<T: Element> BudgetArray<T> {
         }
     }
 
+    /// Drops this process's resident pages of a mapped array; the values stay in its file and
+    /// are paged in again when touched. Code that walks a mapped array piece by piece calls it
+    /// between pieces, so the process's resident memory stays near one piece instead of growing
+    /// to the whole array. Does nothing for an array in RAM.
+    pub fn release_resident(&self) {
+        if let Storage::Mapped { map, .. } = &self.storage {
+            // SAFETY: the map is a shared mapping of a file, for which MADV_DONTNEED only
+            // unmaps pages: their contents are kept in the page cache and the file, and the next
+            // access reads them back, so no value visible through this array changes.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+
+    /// Rows of axis 0 per piece when walking the array in pieces of about `bytes` (at least
+    /// one row).
+    pub fn rows_per_piece(&self, bytes: u64) -> usize {
+        let row_bytes = self.shape.iter().skip(1).product::<usize>() * std::mem::size_of::<T>();
+        ((bytes / row_bytes.max(1) as u64) as usize).max(1)
+    }
+
     /// A view of the array.
     pub fn view(&self) -> ArrayViewD<'_, T> {
         ArrayViewD::from_shape(IxDyn(&self.shape), self.slice())

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
 use crate::chunk_cache::ChunkCache;
+use crate::plan::BlockSizes;
 
 use crate::array::check_dtype;
 use crate::boundary::Boundary;
@@ -249,7 +250,25 @@ impl Dataset {
             self.connection.pipeline_options().cache_bytes,
             self.meta.chunk_bytes(),
         );
+        let padded_bytes = (self
+            .layout()
+            .chunk_shape()
+            .iter()
+            .zip(depth)
+            .map(|(&n, &d)| n + 2 * d)
+            .product::<usize>()
+            * std::mem::size_of::<T>()) as u64;
+        // Queued: grown inputs and finished chunks. A worker holds the grown block, the
+        // callback's result and scratch of the same size, and the trimmed output chunk.
+        let sizes = BlockSizes {
+            queued: padded_bytes,
+            worker: 3 * padded_bytes + self.meta.chunk_bytes() as u64,
+            cached: true,
+        };
         let result = self.pipeline_chunks(
+            "map_overlap",
+            sizes,
+            Some(&cache),
             |chunk| self.read_padded_with::<T>(chunk, depth, boundary, Some(&cache)),
             |chunk, padded| {
                 let valid_shape = self.layout().chunk_valid_shape(chunk);

@@ -27,6 +27,8 @@ pub struct PipelineOptions {
     /// Bytes of whole input chunks a stencil operation (`map_overlap`) keeps for the halos of
     /// the chunks that follow.
     pub cache_bytes: usize,
+    /// Most workers computing at once (`None`: the engine's threads).
+    pub max_workers: Option<usize>,
 }
 
 impl Default for PipelineOptions {
@@ -35,6 +37,7 @@ impl Default for PipelineOptions {
             read_ahead: 4,
             stage_timeout: Duration::from_secs(600),
             cache_bytes: 256 << 20,
+            max_workers: None,
         }
     }
 }
@@ -158,7 +161,11 @@ where
             // Unblock workers waiting to hand over results.
             drop(done_rx);
         });
-        let workers = engine.threads().max(1).min(items.len().max(1));
+        let workers = options
+            .max_workers
+            .unwrap_or_else(|| engine.threads())
+            .max(1)
+            .min(items.len().max(1));
         let computed = engine.for_each_local(workers, &|_| {
             while let Some((item, block)) = recv(&read_rx, &stop, "compute", timeout)? {
                 let result = compute(item, block)?;

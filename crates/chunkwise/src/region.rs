@@ -144,6 +144,19 @@ impl Region {
         hdf5::Hyperslab::from(slab)
     }
 
+    /// The `rows` indices of axis 0 starting at its `first`-th index (other axes unchanged).
+    pub fn with_axis0_rows(&self, first: usize, rows: usize) -> Region {
+        let mut axes = self.axes.clone();
+        if let Some(a) = axes.first_mut() {
+            *a = AxisSlice {
+                start: a.start + first * a.step,
+                step: a.step,
+                count: rows.min(a.count.saturating_sub(first)),
+            };
+        }
+        Region::new(axes)
+    }
+
     /// True when every index of the region is inside `shape`.
     pub fn fits(&self, shape: &[usize]) -> bool {
         self.axes.len() == shape.len()

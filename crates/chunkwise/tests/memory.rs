@@ -181,3 +181,107 @@ fn reading_a_large_dataset_under_a_tiny_budget_goes_through_a_mapped_file() {
     drop((mapped, plane));
     assert!(temp_files(&temp).is_empty(), "temporary files left behind");
 }
+
+#[test]
+fn strided_selections_read_in_mapped_slabs_equal_plain_reads() {
+    use std::sync::Arc;
+
+    use chunkwise::{Connection, RamStore, Selection, SequentialEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::new(Arc::new(RamStore::new()), Arc::new(SequentialEngine)).unwrap();
+    let ds = conn
+        .create::<f64>("d", &[90, 41, 37], &[8, 10, 16], 0.5)
+        .unwrap();
+    ds.load_with::<f64, _>(|_, bounds| {
+        let start = bounds.start();
+        Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+            ((start[0] + i[0]) * 10_000 + (start[1] + i[1]) * 100 + start[2] + i[2]) as f64
+        }))
+    })
+    .unwrap();
+    ds.delete_chunk(&[2, 1, 1]).unwrap(); // reads as the fill value
+                                          // A 2 KiB budget: every selection below is mapped and read in many slabs.
+    let budget = MemoryBudget::new(2048, dir.path().to_path_buf(), None);
+    for text in [":", "3:88:7, :, 1::2", "5, ::3, 2:30", "-1, 4:"] {
+        let selection = Selection::parse(text).unwrap();
+        let mapped = ds.read_in::<f64>(&budget, &selection).unwrap();
+        assert!(mapped.is_mapped(), "{text}");
+        assert_eq!(
+            mapped.view(),
+            ds.read::<f64>(&selection).unwrap().view(),
+            "{text}"
+        );
+    }
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn collective_operations_fit_their_blocks_in_flight_to_the_budget() {
+    use std::sync::Arc;
+
+    use chunkwise::{Boundary, Connection, RamStore, ThreadsEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(ThreadsEngine::new(Some(2)).unwrap());
+    let unlimited = Connection::new(Arc::new(RamStore::new()), engine.clone()).unwrap();
+    let make = |conn: &Connection| {
+        let ds = conn
+            .create::<f32>("in", &[40, 40, 40], &[16, 16, 16], 0.0)
+            .unwrap();
+        ds.load_with::<f32, _>(|_, bounds| {
+            let start = bounds.start();
+            Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+                ((start[0] + i[0]) * 7 + (start[1] + i[1]) * 3 + start[2] + i[2]) as f32
+            }))
+        })
+        .unwrap();
+        ds
+    };
+    let box_sum = |_: &[usize], block: ndarray::ArrayViewD<'_, f32>| {
+        let s = block.shape().to_vec();
+        Ok(ArrayD::from_shape_fn(
+            IxDyn(&[s[0] - 4, s[1] - 4, s[2] - 4]),
+            |i| block[[i[0], i[1], i[2]]] + block[[i[0] + 4, i[1] + 4, i[2] + 4]],
+        ))
+    };
+    let expected = make(&unlimited)
+        .map_overlap("out", &[2, 2, 2], Boundary::Reflect, box_sum)
+        .unwrap()
+        .read_all::<f32>()
+        .unwrap();
+
+    // A grown block is 20³ f32 = 32 000 bytes; one per stage and worker needs 4·32 000 +
+    // 3·32 000 + 16 384 = 240 384 bytes.
+    let tight = MemoryBudget::new(250_000, dir.path().to_path_buf(), None);
+    let conn = Connection::new(Arc::new(RamStore::new()), engine.clone())
+        .unwrap()
+        .with_memory_budget(tight.clone());
+    let got = make(&conn)
+        .map_overlap("out", &[2, 2, 2], Boundary::Reflect, box_sum)
+        .unwrap();
+    assert_eq!(got.read_all::<f32>().unwrap(), expected);
+    assert_eq!(
+        tight.available(),
+        250_000,
+        "the operation kept its reservation"
+    );
+
+    let too_small = MemoryBudget::new(200_000, dir.path().to_path_buf(), None);
+    let conn = Connection::new(Arc::new(RamStore::new()), engine)
+        .unwrap()
+        .with_memory_budget(too_small);
+    let input = make(&conn);
+    let error = input
+        .map_overlap("out", &[2, 2, 2], Boundary::Reflect, box_sum)
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("map_overlap of dataset \"in\"")
+            && text.contains("240384 bytes")
+            && text.contains("200000 bytes"),
+        "{text}"
+    );
+    assert!(
+        !conn.has_dataset("out").unwrap(),
+        "a failed map left its output"
+    );
+}

@@ -1,0 +1,188 @@
+//! How much one collective operation keeps in memory, derived from the memory budget.
+//!
+//! A pipelined operation holds blocks in four places: the one the reader is reading, up to
+//! `read_ahead` waiting for a worker, one per worker being computed (with whatever the worker
+//! allocates for its result), up to `read_ahead` finished ones waiting for the writer, and the one
+//! being written. A stencil operation also keeps a cache of whole input chunks. With a memory
+//! budget on the connection, the operation reserves all of that up front: read-ahead shrinks
+//! first, then the number of workers, then the cache gets what is left (at most its configured
+//! size). Only when a single block per stage does not fit is it an error — before any work is
+//! done. Without a budget the configured bounds are used as they are.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::memory::{MemoryBudget, Reservation};
+use crate::pipeline::PipelineOptions;
+
+/// What the blocks of one operation weigh.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockSizes {
+    /// Bytes of one block waiting in a queue (read, or finished and waiting to be written).
+    pub queued: u64,
+    /// Bytes a worker holds while computing one block (its input, result and scratch).
+    pub worker: u64,
+    /// Whether the operation uses a chunk cache.
+    pub cached: bool,
+}
+
+/// The bounds an operation runs with, and the memory it reserved for them.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub options: PipelineOptions,
+    /// Held until the operation ends.
+    _reservation: Option<Reservation>,
+}
+
+/// Bytes held with `read_ahead` and `workers` (see the module docs).
+fn in_flight(sizes: BlockSizes, pipelined: bool, read_ahead: usize, workers: usize) -> u64 {
+    let queued_blocks = if pipelined {
+        2 * read_ahead as u64 + 2
+    } else {
+        0
+    };
+    queued_blocks * sizes.queued + workers as u64 * sizes.worker
+}
+
+/// The bounds of `configured` fitted to `budget`, for an operation on `threads` workers that is
+/// `pipelined` (reads ahead on its own thread) or runs block by block.
+///
+/// # Errors
+/// [`Error::BudgetTooSmall`] when one block per stage does not fit the free budget.
+pub(crate) fn plan(
+    operation: &str,
+    configured: PipelineOptions,
+    budget: Option<&Arc<MemoryBudget>>,
+    threads: usize,
+    pipelined: bool,
+    sizes: BlockSizes,
+) -> Result<Plan> {
+    let threads = configured.max_workers.unwrap_or(threads).max(1);
+    let Some(budget) = budget else {
+        return Ok(Plan {
+            options: PipelineOptions {
+                max_workers: Some(threads),
+                ..configured
+            },
+            _reservation: None,
+        });
+    };
+    let free = budget.available();
+    let mut read_ahead = configured.read_ahead.max(1);
+    let mut workers = if pipelined { threads } else { 1 };
+    while read_ahead > 1 && in_flight(sizes, pipelined, read_ahead, workers) > free {
+        read_ahead -= 1;
+    }
+    while workers > 1 && in_flight(sizes, pipelined, read_ahead, workers) > free {
+        workers -= 1;
+    }
+    let needed = in_flight(sizes, pipelined, read_ahead, workers);
+    if needed > free {
+        return Err(Error::BudgetTooSmall {
+            operation: operation.to_string(),
+            needed,
+            available: free,
+        });
+    }
+    let cache_bytes = if sizes.cached {
+        (configured.cache_bytes as u64).min(free - needed)
+    } else {
+        0
+    };
+    let reservation = budget.reserve(needed + cache_bytes);
+    Ok(Plan {
+        options: PipelineOptions {
+            read_ahead,
+            max_workers: Some(if pipelined { workers } else { threads }),
+            cache_bytes: cache_bytes as usize,
+            ..configured
+        },
+        _reservation: reservation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(bytes: u64) -> Arc<MemoryBudget> {
+        MemoryBudget::new(bytes, std::env::temp_dir(), Some(0))
+    }
+
+    const SIZES: BlockSizes = BlockSizes {
+        queued: 100,
+        worker: 300,
+        cached: true,
+    };
+
+    #[test]
+    fn without_a_budget_the_configuration_is_kept() {
+        let configured = PipelineOptions::default();
+        let planned = plan("op", configured, None, 3, true, SIZES).unwrap();
+        assert_eq!(planned.options.read_ahead, configured.read_ahead);
+        assert_eq!(planned.options.cache_bytes, configured.cache_bytes);
+        assert_eq!(planned.options.max_workers, Some(3));
+    }
+
+    #[test]
+    fn a_large_budget_keeps_the_bounds_and_gives_the_cache_its_size() {
+        let b = budget(1 << 30);
+        let configured = PipelineOptions {
+            cache_bytes: 5000,
+            ..Default::default()
+        };
+        let planned = plan("op", configured, Some(&b), 2, true, SIZES).unwrap();
+        assert_eq!(planned.options.read_ahead, 4);
+        assert_eq!(planned.options.max_workers, Some(2));
+        assert_eq!(planned.options.cache_bytes, 5000);
+        // (2·4 + 2)·100 + 2·300 + 5000 reserved while the plan lives.
+        assert_eq!(b.available(), (1 << 30) - 6600);
+        drop(planned);
+        assert_eq!(b.available(), 1 << 30);
+    }
+
+    #[test]
+    fn read_ahead_shrinks_first_then_workers_then_the_cache() {
+        // read_ahead 1, 2 workers: 4·100 + 600 = 1000 bytes.
+        let b = budget(1050);
+        let planned = plan("op", PipelineOptions::default(), Some(&b), 2, true, SIZES).unwrap();
+        assert_eq!(planned.options.read_ahead, 1);
+        assert_eq!(planned.options.max_workers, Some(2));
+        assert_eq!(planned.options.cache_bytes, 50);
+        assert_eq!(b.available(), 0);
+        drop(planned);
+        // read_ahead 1, 1 worker: 400 + 300.
+        let b = budget(800);
+        let planned = plan("op", PipelineOptions::default(), Some(&b), 2, true, SIZES).unwrap();
+        assert_eq!(planned.options.read_ahead, 1);
+        assert_eq!(planned.options.max_workers, Some(1));
+        assert_eq!(planned.options.cache_bytes, 100);
+    }
+
+    #[test]
+    fn one_block_per_stage_that_does_not_fit_is_an_error_naming_the_sizes() {
+        let b = budget(699);
+        let error = plan(
+            "map_overlap of \"a\"",
+            PipelineOptions::default(),
+            Some(&b),
+            2,
+            true,
+            SIZES,
+        )
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("map_overlap of \"a\""), "{text}");
+        assert!(text.contains("700 bytes"), "{text}");
+        assert!(text.contains("699 bytes"), "{text}");
+        assert_eq!(b.available(), 699, "nothing stays reserved after a refusal");
+    }
+
+    #[test]
+    fn block_by_block_operations_hold_one_worker_block() {
+        let b = budget(300);
+        let planned = plan("op", PipelineOptions::default(), Some(&b), 2, false, SIZES).unwrap();
+        assert_eq!(planned.options.cache_bytes, 0);
+        assert_eq!(b.available(), 0);
+    }
+}
