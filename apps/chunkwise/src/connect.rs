@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use chunkwise::config::Config;
+use chunkwise::memory::MemoryBudget;
 use chunkwise::{
     Connection, Engine, Hdf5Store, Partition, PipelineOptions, RamStore, SequentialEngine, Store,
     ThreadsEngine,
@@ -12,7 +13,8 @@ use chunkwise_mpi::{MpiEngine, MpiOptions};
 
 use crate::cli::{Backend, EngineKind, Global, PartitionKind};
 
-/// The store of the global options on `engine`, with the configuration's read-ahead.
+/// The store of the global options on `engine`, with the configuration's read-ahead and memory
+/// budget.
 pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match global.backend {
         Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store)),
@@ -22,7 +24,9 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
         read_ahead: config.read_ahead,
         ..Default::default()
     };
-    Ok(Connection::new(store, engine)?.with_pipeline(pipeline))
+    Ok(Connection::new(store, engine)?
+        .with_pipeline(pipeline)
+        .with_memory_budget(MemoryBudget::from_config(config)?))
 }
 
 /// The configuration of `--config` (or `CHUNKWISE_CONFIG`) and the environment.

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use chunkwise::{DType, Element};
-use ndarray::ArrayViewD;
+use chunkwise::memory::BudgetArray;
+use chunkwise::{DType, Element, Region};
+use ndarray::{Axis, Slice};
 
 /// A dataset inside an ordinary HDF5 file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +89,23 @@ pub fn dtype_of(location: &H5Location, dataset: &hdf5::Dataset) -> Result<DType>
     DType::from_hdf5(&datatype).with_context(|| format!("{location} cannot be used"))
 }
 
-/// Creates the dataset `location` holding `values`. A new file is written under a temporary name
-/// and renamed into place; in an existing file a failed write removes the new dataset again.
-pub fn write_new<T: Element>(location: &H5Location, values: ArrayViewD<'_, T>) -> Result<()> {
+/// Creates the dataset `location` holding `values`, written in pieces of about `piece_bytes` along
+/// the first axis; the resident pages of a mapped array are released after each piece, so
+/// exporting an array larger than memory stays within memory. A new file is written under a
+/// temporary name and renamed into place; in an existing file a failed write removes the new
+/// dataset again.
+pub fn write_new<T: Element>(
+    location: &H5Location,
+    values: &BudgetArray<T>,
+    piece_bytes: u64,
+) -> Result<()> {
     if location.file.exists() {
         let file = hdf5::File::open_rw(&location.file)
             .with_context(|| format!("cannot open {} for writing", location.file.display()))?;
         if link_exists(&file, &location.path) {
             bail!("{location} already exists; choose another path or remove it first");
         }
-        if let Err(error) = create_and_write(&file, &location.path, values) {
+        if let Err(error) = create_and_write(&file, &location.path, values, piece_bytes) {
             let _ = file.unlink(&location.path);
             return Err(error.context(format!("cannot write {location}")));
         }
@@ -109,7 +117,7 @@ pub fn write_new<T: Element>(location: &H5Location, values: ArrayViewD<'_, T>) -
         let written = hdf5::File::create(&temp)
             .with_context(|| format!("cannot create {}", location.file.display()))
             .and_then(|file| {
-                create_and_write(&file, &location.path, values)?;
+                create_and_write(&file, &location.path, values, piece_bytes)?;
                 file.close()
                     .with_context(|| format!("cannot close {}", location.file.display()))
             })
@@ -131,7 +139,8 @@ pub fn write_new<T: Element>(location: &H5Location, values: ArrayViewD<'_, T>) -
 fn create_and_write<T: Element>(
     file: &hdf5::File,
     path: &str,
-    values: ArrayViewD<'_, T>,
+    values: &BudgetArray<T>,
+    piece_bytes: u64,
 ) -> Result<()> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (name, parents) = parts.split_last().context("empty dataset path")?;
@@ -143,11 +152,27 @@ fn create_and_write<T: Element>(
             group.create_group(parent)?
         };
     }
-    let standard = values.as_standard_layout();
-    group
-        .new_dataset_builder()
-        .with_data(&standard)
+    let shape = values.shape().to_vec();
+    let dataset = group
+        .new_dataset::<T>()
+        .shape(shape.clone())
         .create(*name)?;
+    let Some(&rows) = shape.first() else {
+        dataset.write_raw(values.view().as_slice().unwrap_or(&[]))?;
+        return Ok(());
+    };
+    let step = values.rows_per_piece(piece_bytes);
+    for first in (0..rows).step_by(step) {
+        let last = (first + step).min(rows);
+        let mut start = vec![0; shape.len()];
+        start[0] = first;
+        let mut stop = shape.clone();
+        stop[0] = last;
+        let piece = values.view();
+        let piece = piece.slice_axis(Axis(0), Slice::from(first..last));
+        dataset.write_slice(&piece, Region::from_bounds(&start, &stop).hyperslab())?;
+        values.release_resident();
+    }
     Ok(())
 }
 

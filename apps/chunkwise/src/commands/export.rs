@@ -10,7 +10,8 @@ use crate::h5file::{write_new, H5Location};
 
 /// Exports `name` (or the selection) to `destination` (rank 0).
 /// The selection is read into the memory budget of the configuration: in RAM while it fits,
-/// else through a memory-mapped temporary file.
+/// else through a memory-mapped temporary file, read and written in pieces of a quarter of the
+/// budget so the process's resident memory stays within it.
 pub fn export(
     conn: &Connection,
     config: &Config,
@@ -37,9 +38,12 @@ fn export_here(
         None => Selection::all(),
     };
     dataset.resolve(&selection)?;
-    let budget = MemoryBudget::from_config(config)?;
+    let budget = match conn.memory_budget() {
+        Some(budget) => budget.clone(),
+        None => MemoryBudget::from_config(config)?,
+    };
     with_element_type!(dataset.dtype(), T => {
         let values = dataset.read_in::<T>(&budget, &selection)?;
-        write_new(&location, values.view())
+        write_new(&location, &values, budget.limit() / 4)
     })
 }
