@@ -14,8 +14,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use chunkwise::config::Config;
+use chunkwise::memory::MemoryBudget;
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, RamStore, SequentialEngine, Store, ThreadsEngine,
+    Boundary, Connection, Engine, Hdf5Store, PipelineOptions, RamStore, SequentialEngine, Store,
+    ThreadsEngine,
 };
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 use clap::Parser;
@@ -25,18 +28,29 @@ use crate::options::{Dtype, EngineKind, Options};
 use crate::results::RunInfo;
 use crate::sweep::Sweep;
 
-fn engine(options: &Options) -> Result<Arc<dyn Engine>> {
+fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
+    let threads = options.threads.or(config.threads);
     Ok(match options.engine {
         EngineKind::Sequential => Arc::new(SequentialEngine),
-        EngineKind::Threads => Arc::new(ThreadsEngine::new(options.threads)?),
+        EngineKind::Threads => Arc::new(ThreadsEngine::new(threads)?),
         EngineKind::Mpi => Arc::new(MpiEngine::init(MpiOptions {
-            threads: options.threads,
-            ..Default::default()
+            threads,
+            partition: config.partition,
         })?),
     })
 }
 
-fn connect(options: &Options, engine: Arc<dyn Engine>) -> Result<Connection> {
+/// The memory budget of the configuration; `--tmp` takes the place of its temp_dir.
+fn budget(options: &Options, config: &Config) -> Result<Arc<MemoryBudget>> {
+    let temp_dir = options.tmp.clone().unwrap_or_else(|| config.temp_dir());
+    Ok(MemoryBudget::new(
+        config.budget_bytes()?,
+        temp_dir,
+        config.max_temp_storage,
+    ))
+}
+
+fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match options.backend {
         options::Backend::Hdf5 => {
             let dir = match (&options.store, &options.tmp) {
@@ -48,10 +62,16 @@ fn connect(options: &Options, engine: Arc<dyn Engine>) -> Result<Connection> {
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };
-    Ok(Connection::new(store, engine)?)
+    let pipeline = PipelineOptions {
+        read_ahead: config.read_ahead,
+        ..Default::default()
+    };
+    Ok(Connection::new(store, engine)?
+        .with_pipeline(pipeline)
+        .with_memory_budget(budget(options, config)?))
 }
 
-fn run(options: &Options, conn: &Connection) -> Result<()> {
+fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
     let root = conn.is_root();
     let ranks = conn.size();
     let backend = options.backend.name();
@@ -111,6 +131,7 @@ fn run(options: &Options, conn: &Connection) -> Result<()> {
         mode: mode.to_string(),
         dtype: format!("{:?}", options.dtype).to_lowercase(),
         seed: options.seed,
+        configuration: config.show(),
     };
     let replaced = results::write(&options.out, &info, &results)?;
     let plots = match plots::write_plots(&options.out, backend, &results) {
@@ -155,7 +176,14 @@ fn main() -> ExitCode {
         eprintln!("gaussian-bench: error: {error:#}");
         return ExitCode::FAILURE;
     }
-    let engine = match engine(&options).context("cannot start the engine") {
+    let config = match Config::load(options.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("gaussian-bench: error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = match engine(&options, &config).context("cannot start the engine") {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("gaussian-bench: error: {error:#}");
@@ -163,7 +191,7 @@ fn main() -> ExitCode {
         }
     };
     let (rank, size) = (engine.rank(), engine.size());
-    let conn = match connect(&options, engine.clone()) {
+    let conn = match connect(&options, &config, engine.clone()) {
         Ok(conn) => conn,
         Err(error) => {
             // Every rank reaches the same verdict on the store: rank 0 reports it.
@@ -173,7 +201,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = run(&options, &conn);
+    let outcome = run(&options, &config, &conn);
     drop(conn);
     let Err(error) = outcome else {
         return ExitCode::SUCCESS;

@@ -30,9 +30,16 @@ pub struct Options {
     /// Where result.h5, images and plots go.
     #[arg(long, value_name = "DIR", default_value = "./gaussian-bench-out")]
     pub out: PathBuf,
-    /// Directory for temporary data (the default store lives here) [default: the system's].
+    /// Directory for temporary data: the default store and the memory-mapped files of arrays
+    /// beyond the memory budget [default: resources.temp_dir of the configuration].
     #[arg(long, value_name = "DIR")]
     pub tmp: Option<PathBuf>,
+    /// Configuration file (YAML; see `chunkwise config show`) [default: $CHUNKWISE_CONFIG, else
+    /// the built-in defaults]. Its memory budget (max_memory × memory_usage) bounds the blocks
+    /// in flight and the chunk caches, and the whole-array reference goes to memory-mapped
+    /// files when it does not fit; engine.threads and io.read_ahead apply too.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Edge lengths of the cubic datasets.
     #[arg(long, num_args = 1.., value_name = "DS", default_values_t = [128, 256, 512])]
     pub data_sizes: Vec<usize>,

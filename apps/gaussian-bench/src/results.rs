@@ -11,7 +11,8 @@
 //!                              phase (load, 3D, 1D): read, compute, write, barrier seconds
 //!                              (summed over the rank's threads), bytes read, bytes written
 //! /<backend>/<nprocs>_run      group; attributes: engine, ranks, threads_per_rank, host,
-//!                              version, command, sigma, truncate, mode, dtype, seed, ntest
+//!                              version, command, sigma, truncate, mode, dtype, seed, ntest,
+//!                              configuration (every setting with its origin)
 //! ```
 
 use std::path::Path;
@@ -77,6 +78,8 @@ pub struct RunInfo {
     pub mode: String,
     pub dtype: String,
     pub seed: u64,
+    /// The effective configuration, each value with its origin (`chunkwise config show`).
+    pub configuration: String,
 }
 
 fn path_of(backend: &str, ranks: usize) -> String {
@@ -212,6 +215,7 @@ pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
         ("command", info.command.as_str()),
         ("mode", info.mode.as_str()),
         ("dtype", info.dtype.as_str()),
+        ("configuration", info.configuration.as_str()),
     ] {
         run.new_attr::<VarLenUnicode>()
             .create(attr)?

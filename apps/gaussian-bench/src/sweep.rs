@@ -19,7 +19,7 @@ impl std::fmt::Display for AgreedFailure {
 
 impl std::error::Error for AgreedFailure {}
 use chunkwise_ndimage::{
-    gaussian_filter, gaussian_filter1d_dataset, gaussian_filter_dataset, FilterFloat,
+    gaussian_filter1d_dataset, gaussian_filter_dataset, gaussian_filter_into, FilterFloat,
 };
 use indicatif::ProgressBar;
 use ndarray::Array2;
@@ -140,6 +140,49 @@ fn max_difference<T: FilterFloat>(conn: &Connection, a: &str, b: &str) -> Result
             .filter_map(|bytes| bytes.as_slice().try_into().ok().map(f64::from_le_bytes))
             .fold(0.0, f64::max)
     }))
+}
+
+impl Sweep<'_> {
+    /// Max |3D result − gaussian_filter of the whole input| (on the calling rank).
+    fn reference_difference<T: FilterFloat>(&self, names: &Names) -> Result<f64> {
+        let conn = self.conn;
+        let o = self.options;
+        let budget = conn
+            .memory_budget()
+            .context("the connection has no memory budget")?;
+        let input = conn.dataset(&names.input)?;
+        let whole = input.read_in::<T>(budget, &Selection::all())?;
+        let mut expected = budget.alloc_array::<T>(whole.shape())?;
+        gaussian_filter_into(
+            whole.view(),
+            expected.view_mut(),
+            o.sigma,
+            self.mode,
+            o.truncate,
+        )?;
+        drop(whole);
+        let got = conn.dataset(&names.conv3d)?;
+        let expected = expected.view();
+        let mut max = 0.0f64;
+        for chunk in got.layout().chunk_indices() {
+            let values = got.chunk(&chunk)?.read::<T>()?;
+            let bounds = got.layout().chunk_bounds(&chunk);
+            let want = bounds.view_of(&expected);
+            anyhow::ensure!(
+                values.shape() == want.shape(),
+                "chunk {chunk:?} of {} has shape {:?}, expected {:?}",
+                names.conv3d,
+                values.shape(),
+                want.shape()
+            );
+            max = values
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a.to_f64() - b.to_f64()).abs())
+                .fold(max, f64::max);
+        }
+        Ok(max)
+    }
 }
 
 fn centre_slice<T: FilterFloat>(conn: &Connection, name: &str, ds: usize) -> Result<Array2<f64>> {
@@ -288,6 +331,10 @@ impl Sweep<'_> {
 
     /// The last test of a cell: 3D against 3×1D (always), against the in-memory filter of the
     /// whole array (data ≤ 128 or --verify), and the images of the centre slices.
+    ///
+    /// The reference lives in the connection's memory budget: the input and the filtered whole
+    /// array go to memory-mapped temporary files when they do not fit, and the 3D result is
+    /// compared with it chunk by chunk.
     fn verify<T: FilterFloat>(
         &self,
         names: &Names,
@@ -305,13 +352,7 @@ impl Sweep<'_> {
         let ranks = conn.size();
         let reference = on_root(conn, || {
             let diff = if ds <= 128 || o.verify {
-                let whole = conn.dataset(&names.input)?.read_all::<T>()?;
-                let expected = gaussian_filter(whole.view(), o.sigma, self.mode, o.truncate)?;
-                let got = conn.dataset(&names.conv3d)?.read_all::<T>()?;
-                got.iter()
-                    .zip(expected.iter())
-                    .map(|(a, b)| (a.to_f64() - b.to_f64()).abs())
-                    .fold(0.0, f64::max)
+                self.reference_difference::<T>(names)?
             } else {
                 f64::NAN
             };

@@ -337,3 +337,89 @@ fn runs_under_mpi_with_per_rank_timers() {
     assert_eq!(verify[[0, 0, 0]], 0.0);
     assert_eq!(verify[[0, 1, 1]], 0.0);
 }
+
+#[test]
+fn a_small_memory_budget_maps_the_reference_and_keeps_results_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("tmp")).unwrap();
+    // 96³ f32 is 3.4 MiB: the whole-array reference and its filtered copy do not fit 3 MiB and
+    // go to mapped files; the blocks in flight shrink to fit (one worker for 32³ chunks).
+    std::fs::write(
+        d.join("small.yaml"),
+        "resources:\n  max_memory: 3MiB\n  memory_usage: 1\n  temp_dir: tmp\n",
+    )
+    .unwrap();
+    let args = [
+        "--config",
+        "small.yaml",
+        "--data-sizes",
+        "96",
+        "--chunk-sizes",
+        "16",
+        "32",
+        "--ntest",
+        "1",
+        "--threads",
+        "2",
+    ];
+    let run = bench(d, &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let verify = file
+        .dataset("/hdf5/1_verify")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    for j in 0..2 {
+        assert_eq!(verify[[0, j, 0]], 0.0, "3D and 3×1D differ");
+        assert_eq!(
+            verify[[0, j, 1]],
+            0.0,
+            "3D differs from the whole-array filter"
+        );
+    }
+    let configuration = text_attr(&file.group("/hdf5/1_run").unwrap(), "configuration");
+    assert!(
+        configuration.contains("resources.max_memory")
+            && configuration.contains("3145728")
+            && configuration.contains("small.yaml"),
+        "{configuration}"
+    );
+    assert!(
+        std::fs::read_dir(d.join("tmp")).unwrap().next().is_none(),
+        "a temporary file was left behind"
+    );
+
+    // One block per stage of the 3D pass (16³ chunks grown by 6: 28³ f32) does not fit 256 KiB.
+    let tiny = d.join("tiny");
+    std::fs::create_dir(&tiny).unwrap();
+    std::fs::write(
+        tiny.join("tiny.yaml"),
+        "resources:\n  max_memory: 256KiB\n  memory_usage: 1\n",
+    )
+    .unwrap();
+    let run = bench(
+        &tiny,
+        &[
+            "--config",
+            "tiny.yaml",
+            "--data-sizes",
+            "48",
+            "--chunk-sizes",
+            "16",
+            "--ntest",
+            "1",
+        ],
+    );
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("map_overlap of dataset \"input_48\" needs at least")
+            && run
+                .stderr
+                .contains("262144 bytes of the memory budget are free"),
+        "{}",
+        run.stderr
+    );
+}
