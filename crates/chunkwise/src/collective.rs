@@ -18,6 +18,7 @@ use crate::engine::{
     finish_collective, guard_panics, on_root, panic_message, run_collective, Engine,
 };
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
+use crate::memory::HeapTrim;
 use crate::pipeline::run_pipeline;
 use crate::plan::{plan, BlockSizes};
 use crate::region::Region;
@@ -102,6 +103,7 @@ impl Dataset {
             if let Some(cache) = cache {
                 cache.set_budget(plan.options.cache_bytes);
             }
+            let trim = HeapTrim::new(self.connection.memory_budget(), sizes.worker);
             if pipelined {
                 run_pipeline(
                     engine,
@@ -109,7 +111,11 @@ impl Dataset {
                     plan.options,
                     |flat| read(&layout.chunk_index(flat)),
                     |flat, block| compute(&layout.chunk_index(flat), block),
-                    |flat, done| write(&layout.chunk_index(flat), done),
+                    |flat, done| {
+                        write(&layout.chunk_index(flat), done)?;
+                        trim.block_done();
+                        Ok(())
+                    },
                 )
             } else {
                 guard_panics(|| {
@@ -117,11 +123,16 @@ impl Dataset {
                         let chunk = layout.chunk_index(flat);
                         let block = read(&chunk)?;
                         let done = compute(&chunk, block)?;
-                        write(&chunk, done)
+                        write(&chunk, done)?;
+                        trim.block_done();
+                        Ok(())
                     })
                 })
             }
         });
+        if self.connection.memory_budget().is_some() {
+            crate::memory::release_free_heap();
+        }
         finish_collective(engine, local, Some(self.connection.timers()))
     }
 
