@@ -568,6 +568,34 @@ fn export_under_a_small_memory_budget_spills_to_a_temporary_file() {
         read_h5::<f32>(&d.join("out.h5"), "vol"),
         volume().into_dyn()
     );
+    // write --from reads its source into the budget too.
+    ok(
+        d,
+        &[
+            "create", "copy", "--shape", "20,30,41", "--chunks", "8,8,8", "--dtype", "f32",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "--config",
+            "small.yaml",
+            "write",
+            "copy",
+            "--select",
+            ":",
+            "--from",
+            "src.h5:/group/data",
+        ],
+    );
+    ok(
+        d,
+        &["--config", "small.yaml", "export", "copy", "copy.h5:/copy"],
+    );
+    assert_eq!(
+        read_h5::<f32>(&d.join("copy.h5"), "copy"),
+        volume().into_dyn()
+    );
     assert!(
         std::fs::read_dir(d.join("tmp")).unwrap().next().is_none(),
         "a temporary file was left behind"

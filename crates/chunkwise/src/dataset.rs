@@ -147,11 +147,13 @@ impl Dataset {
         selection.resolve(self.shape())
     }
 
-    /// Reads a selection; integer-selected axes are dropped, as numpy does.
+    /// Reads a selection into RAM; integer-selected axes are dropped, as numpy does. For
+    /// selections that may not fit in memory use [`Dataset::read_in`].
     ///
     /// # Errors
-    /// [`Error::Selection`], [`Error::DTypeMismatch`] when `T` is not the dataset's type, or a
-    /// storage error.
+    /// [`Error::Selection`], [`Error::DTypeMismatch`] when `T` is not the dataset's type,
+    /// [`Error::BudgetTooSmall`] when the connection has a memory budget and the result does not
+    /// fit what is free of it, or a storage error.
     pub fn read<T: Element>(&self, selection: &Selection) -> Result<ArrayD<T>> {
         let resolved = self.resolve(selection)?;
         let block = self.read_region::<T>(&resolved.region)?;
@@ -180,6 +182,18 @@ impl Dataset {
     pub fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
         self.check_type::<T>()?;
         self.check_region(region)?;
+        if let Some(budget) = self.connection.memory_budget() {
+            let needed = (region.len() * std::mem::size_of::<T>()) as u64;
+            if needed > budget.available() {
+                return Err(Error::BudgetTooSmall {
+                    operation: format!("reading {} of dataset \"{}\"", region, self.name),
+                    what: "the array in RAM (Dataset::read_in can use a memory-mapped file)"
+                        .to_string(),
+                    needed,
+                    available: budget.available(),
+                });
+            }
+        }
         let mut out = ArrayD::from_elem(IxDyn(&region.shape()), self.fill::<T>());
         self.read_region_into(region, out.view_mut())?;
         Ok(out)

@@ -108,9 +108,10 @@ pub enum Error {
         temp_dir: PathBuf,
     },
     /// An operation whose smallest working set does not fit the free memory budget.
-    #[error("{operation} needs at least {needed} bytes of memory (one block per pipeline stage and worker), but {available} bytes of the memory budget are free; raise resources.max_memory or use smaller chunks")]
+    #[error("{operation} needs at least {needed} bytes of memory for {what}, but {available} bytes of the memory budget are free; raise resources.max_memory or work on smaller pieces")]
     BudgetTooSmall {
         operation: String,
+        what: String,
         needed: u64,
         available: u64,
     },

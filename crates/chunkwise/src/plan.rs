@@ -80,6 +80,7 @@ pub(crate) fn plan(
     if needed > free {
         return Err(Error::BudgetTooSmall {
             operation: operation.to_string(),
+            what: "one block per pipeline stage and worker".to_string(),
             needed,
             available: free,
         });

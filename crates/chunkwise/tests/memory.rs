@@ -258,7 +258,13 @@ fn collective_operations_fit_their_blocks_in_flight_to_the_budget() {
     let got = make(&conn)
         .map_overlap("out", &[2, 2, 2], Boundary::Reflect, box_sum)
         .unwrap();
-    assert_eq!(got.read_all::<f32>().unwrap(), expected);
+    // 256 000 bytes do not fit in RAM under this budget: read through a mapped file.
+    let got_values = got
+        .read_in::<f32>(&tight, &chunkwise::Selection::all())
+        .unwrap();
+    assert!(got_values.is_mapped());
+    assert_eq!(got_values.view(), expected.view());
+    drop(got_values);
     assert_eq!(
         tight.available(),
         250_000,
@@ -284,4 +290,37 @@ fn collective_operations_fit_their_blocks_in_flight_to_the_budget() {
         !conn.has_dataset("out").unwrap(),
         "a failed map left its output"
     );
+}
+
+#[test]
+fn plain_reads_beyond_the_budget_are_refused_with_the_sizes() {
+    use std::sync::Arc;
+
+    use chunkwise::{Connection, RamStore, Selection, SequentialEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let budget = MemoryBudget::new(4000, dir.path().to_path_buf(), None);
+    let conn = Connection::new(Arc::new(RamStore::new()), Arc::new(SequentialEngine))
+        .unwrap()
+        .with_memory_budget(budget.clone());
+    let ds = conn.create::<f64>("d", &[30, 30], &[10, 10], 1.0).unwrap();
+    // 10 rows of 30 f64 = 2 400 bytes fit; all 7 200 bytes do not.
+    let rows = ds.read::<f64>(&Selection::parse(":10").unwrap()).unwrap();
+    assert_eq!(rows.shape(), &[10, 30]);
+    let error = ds.read_all::<f64>().unwrap_err();
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            Error::BudgetTooSmall {
+                needed: 7200,
+                available: 4000,
+                ..
+            }
+        ) && text.contains("dataset \"d\"")
+            && text.contains("read_in"),
+        "{text}"
+    );
+    // read_in is the way: the same selection through a mapped file.
+    let mapped = ds.read_in::<f64>(&budget, &Selection::all()).unwrap();
+    assert!(mapped.is_mapped() && mapped.view().iter().all(|&v| v == 1.0));
 }

@@ -1,11 +1,50 @@
 //! `write`: values from an HDF5 dataset, or one value, into a selection.
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context, Result};
 use chunkwise::error::fmt_tuple;
-use chunkwise::{with_element_type, Connection, Scalar, Selection};
+use chunkwise::memory::{BudgetArray, MemoryBudget};
+use chunkwise::{with_element_type, Connection, Element, Region, Scalar, Selection};
+use ndarray::{Axis, IxDyn, Slice};
 
 use crate::agree::on_root;
 use crate::h5file::{dtype_of, H5Location};
+
+/// The whole source dataset in the memory budget (a memory-mapped file when it does not fit),
+/// read in slabs of a quarter of the budget with the resident pages released between them.
+fn read_source<T: Element>(
+    budget: &Arc<MemoryBudget>,
+    location: &H5Location,
+    source: &hdf5::Dataset,
+) -> Result<BudgetArray<T>> {
+    let shape = source.shape();
+    let mut values = budget.alloc_array::<T>(&shape)?;
+    let Some(&rows) = shape.first() else {
+        let value = source
+            .read_dyn::<T>()
+            .with_context(|| format!("cannot read {location}"))?;
+        values.view_mut().assign(&value);
+        return Ok(values);
+    };
+    let step = values.rows_per_piece(budget.limit() / 4);
+    for first in (0..rows).step_by(step) {
+        let last = (first + step).min(rows);
+        let mut start = vec![0; shape.len()];
+        start[0] = first;
+        let mut stop = shape.clone();
+        stop[0] = last;
+        let piece = source
+            .read_slice::<T, _, IxDyn>(Region::from_bounds(&start, &stop).hyperslab())
+            .with_context(|| format!("cannot read {location}"))?;
+        values
+            .view_mut()
+            .slice_axis_mut(Axis(0), Slice::from(first..last))
+            .assign(&piece);
+        values.release_resident();
+    }
+    Ok(values)
+}
 
 /// Writes into the selection of `name` (rank 0); everything is checked before anything is
 /// written.
@@ -48,8 +87,11 @@ fn write_here(
                     fmt_tuple(&source.shape())
                 );
             }
+            let budget = conn
+                .memory_budget()
+                .context("the connection has no memory budget")?;
             with_element_type!(dataset.dtype(), T => {
-                let values = source.read_dyn::<T>().with_context(|| format!("cannot read {location}"))?;
+                let values = read_source::<T>(budget, &location, &source)?;
                 dataset.write::<T>(&selection, values.view())?;
             });
         }
