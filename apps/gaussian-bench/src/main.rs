@@ -1,8 +1,10 @@
 //! gaussian-bench: how chunk size and data size drive the cost of an exact distributed 3D
 //! Gaussian on a store and a cluster. See `gaussian-bench --help`.
 
+mod cells;
 mod data;
 mod images;
+mod merge;
 mod options;
 mod plots;
 mod report;
@@ -24,8 +26,8 @@ use chunkwise_mpi::{MpiEngine, MpiOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::options::{Dtype, EngineKind, Options};
-use crate::results::RunInfo;
+use crate::options::{Command, Dtype, EngineKind, Options};
+use crate::results::{Results, RunInfo};
 use crate::sweep::Sweep;
 
 fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
@@ -71,27 +73,16 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
         .with_memory_budget(budget(options, config)?))
 }
 
-fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
+/// Runs the sweep of `options` (with a progress bar on rank 0) and returns, on rank 0, what the
+/// run was and its figures.
+pub(crate) fn measure(
+    options: &Options,
+    config: &Config,
+    conn: &Connection,
+) -> Result<Option<(RunInfo, Results)>> {
     let root = conn.is_root();
-    let ranks = conn.size();
-    let backend = options.backend.name();
     let mode = Boundary::parse(&options.mode, 0.0)?;
-    let cells: usize = options
-        .data_sizes
-        .iter()
-        .map(|&ds| options.chunk_sizes.iter().filter(|&&cs| cs <= ds).count())
-        .sum();
-    // Refuse to run when result.h5 holds figures of another shape (agreed on by every rank).
-    let shape = [
-        options.data_sizes.len(),
-        options.chunk_sizes.len(),
-        3,
-        options.ntest,
-    ];
-    sweep::on_root(conn, || {
-        results::check_existing(&options.out, backend, ranks, &shape)
-    })?;
-
+    let cells = cells::cells(options).len();
     let progress = (root && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new((cells * options.ntest) as u64);
         if let Ok(style) =
@@ -114,39 +105,57 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let Some(results) = results else {
+    Ok(results.map(|results| {
+        let info = RunInfo {
+            backend: options.backend.name().to_string(),
+            engine: conn.engine().name().to_string(),
+            ranks: conn.size(),
+            threads_per_rank: conn.engine().threads(),
+            host: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            sigma: options.sigma,
+            truncate: options.truncate,
+            mode: mode.to_string(),
+            dtype: format!("{:?}", options.dtype).to_lowercase(),
+            seed: options.seed,
+            configuration: config.show(),
+            cell: None,
+        };
+        (info, results)
+    }))
+}
+
+/// The first line of the summary: what ran and how.
+pub(crate) fn headline(info: &RunInfo, ntest: usize) -> String {
+    format!(
+        "gaussian-bench: {} backend, {} engine, {} rank(s) × {} thread(s), sigma {}, {} mode, {ntest} tests",
+        info.backend, info.engine, info.ranks, info.threads_per_rank, info.sigma, info.mode
+    )
+}
+
+/// The whole sweep in one run, into <out>/result.h5.
+fn run_sweep(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
+    let ranks = conn.size();
+    let backend = options.backend.name();
+    // Refuse to run when result.h5 holds figures of another shape (agreed on by every rank).
+    let shape = [
+        options.data_sizes.len(),
+        options.chunk_sizes.len(),
+        3,
+        options.ntest,
+    ];
+    sweep::on_root(conn, || {
+        results::check_existing(&options.out, backend, ranks, &shape)
+    })?;
+    let Some((info, results)) = measure(options, config, conn)? else {
         return Ok(());
     };
-    let info = RunInfo {
-        backend: backend.to_string(),
-        engine: conn.engine().name().to_string(),
-        ranks,
-        threads_per_rank: conn.engine().threads(),
-        host: hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        sigma: options.sigma,
-        truncate: options.truncate,
-        mode: mode.to_string(),
-        dtype: format!("{:?}", options.dtype).to_lowercase(),
-        seed: options.seed,
-        configuration: config.show(),
-    };
     let replaced = results::write(&options.out, &info, &results)?;
-    let plots = match plots::write_plots(&options.out, backend, &results) {
-        Ok(paths) => paths,
-        Err(error) => {
-            eprintln!("gaussian-bench: warning: no plots: {error:#}");
-            Vec::new()
-        }
-    };
+    let plots = plots_or_warning(&options.out, backend, &results);
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "gaussian-bench: {backend} backend, {} engine, {ranks} rank(s) × {} thread(s), sigma {}, {} mode, {} tests",
-        info.engine, info.threads_per_rank, options.sigma, info.mode, options.ntest
-    )?;
+    writeln!(stdout, "{}", headline(&info, options.ntest))?;
     write!(stdout, "{}", report::summary(&results))?;
     let result_path = options.out.join("result.h5");
     writeln!(
@@ -170,8 +179,59 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// The plots of `results`, or a warning (plots are a convenience; the figures are written).
+pub(crate) fn plots_or_warning(
+    out: &std::path::Path,
+    backend: &str,
+    results: &Results,
+) -> Vec<std::path::PathBuf> {
+    match plots::write_plots(out, backend, results) {
+        Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("gaussian-bench: warning: no plots: {error:#}");
+            Vec::new()
+        }
+    }
+}
+
+fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
+    if options.list_cells {
+        return cells::list(options, conn);
+    }
+    match options.cell {
+        Some(k) => cells::run_cell(options, config, conn, k),
+        None => run_sweep(options, config, conn),
+    }
+}
+
+/// Whether every rank failed with this error (so rank 0 alone reports it).
+pub(crate) fn agreed(error: &anyhow::Error, size: usize) -> bool {
+    size == 1
+        || error.chain().any(|c| {
+            c.downcast_ref::<sweep::AgreedFailure>().is_some()
+                || matches!(
+                    c.downcast_ref::<chunkwise::Error>(),
+                    Some(chunkwise::Error::Rank { .. })
+                )
+        })
+}
+
 fn main() -> ExitCode {
     let options = Options::parse();
+    if let Some(command) = &options.command {
+        // merge and status read files only: no engine, no store.
+        let outcome = match command {
+            Command::Merge { out } => cells::merge(out),
+            Command::Status { out } => cells::status(out),
+        };
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gaussian-bench: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(error) = options.check() {
         eprintln!("gaussian-bench: error: {error:#}");
         return ExitCode::FAILURE;
@@ -207,13 +267,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     // Collective steps fail on every rank with the same error: rank 0 reports it.
-    let agreed = error.chain().any(|c| {
-        c.downcast_ref::<sweep::AgreedFailure>().is_some()
-            || matches!(
-                c.downcast_ref::<chunkwise::Error>(),
-                Some(chunkwise::Error::Rank { .. })
-            )
-    }) || size == 1;
+    let agreed = agreed(&error, size);
     if rank == 0 || !agreed {
         let prefix = if size > 1 && rank != 0 {
             format!("rank {rank}: ")

@@ -12,9 +12,23 @@ use clap::{Parser, ValueEnum};
 /// dataset). Timings go to <out>/result.h5 (DosNa's layout, plus per-rank timers, bytes moved,
 /// verification and the run's configuration beside it), with images of the centre slices and
 /// plots of time against chunk size. Run it with `mpiexec -n N gaussian-bench --engine mpi`.
+///
+/// On a cluster, one job can run the whole sweep, or a job array can run one cell (data size,
+/// chunk size) per task: `--list-cells` numbers the cells, `--cell K` runs cell K into
+/// <out>/cells/<uid>.h5, skipping cells already done; `gaussian-bench merge <out>` then builds
+/// result.h5 from the cells and `gaussian-bench status <out>` shows what is done, failed or
+/// missing. See slurm/ for sbatch scripts.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "gaussian-bench", version, about, long_about)]
+#[command(
+    name = "gaussian-bench",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Options {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Storage backend (ram only with one process).
     #[arg(long, value_enum, default_value_t = Backend::Hdf5)]
     pub backend: Backend,
@@ -71,6 +85,47 @@ pub struct Options {
     /// 128 (always done up to 128).
     #[arg(long)]
     pub verify: bool,
+    /// Print the sweep's cells (one per data size and chunk size ≤ it) as
+    /// `K DS CS UID` and exit. The uid depends on the number of ranks: list under the same
+    /// launcher as the run (without one, for 1 rank).
+    #[arg(long, conflicts_with = "cell")]
+    pub list_cells: bool,
+    /// Run only cell K of the sweep (numbered by --list-cells) and write its figures to
+    /// <out>/cells/<uid>.h5 (atomically). For job arrays: `--cell $SLURM_ARRAY_TASK_ID`.
+    /// A failed cell leaves <uid>.failed with the error, the job id and the log file.
+    /// (GAUSSIAN_BENCH_FAIL_CELLS=K[,K…] makes those cells fail, to test the failure path.)
+    #[arg(long, value_name = "K")]
+    pub cell: Option<usize>,
+    /// With --cell: `cached` skips a cell already done and refuses to rerun a failed one;
+    /// `retry` also reruns a failed cell; `force` reruns the cell whatever its state. (Named
+    /// --cell-mode because --mode is the boundary mode.)
+    #[arg(long, value_enum, default_value_t = CellMode::Cached, requires = "cell")]
+    pub cell_mode: CellMode,
+}
+
+/// Work on an output directory's cells.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Build <out>/result.h5 (DosNa's layout, as a full run writes it) and the plots from
+    /// every finished cell in <out>/cells. Cells of different ranks or backends go to their own
+    /// /<backend>/<nprocs> datasets; missing cells stay 0. Replaces an earlier result.h5.
+    Merge {
+        /// The --out directory of the cell runs.
+        out: PathBuf,
+    },
+    /// List the sweep's cells as done, failed or missing, with the job id and log file of each.
+    Status {
+        /// The --out directory of the cell runs.
+        out: PathBuf,
+    },
+}
+
+/// What --cell does with a cell that already ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CellMode {
+    Cached,
+    Retry,
+    Force,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -80,6 +80,19 @@ pub struct RunInfo {
     pub seed: u64,
     /// The effective configuration, each value with its origin (`chunkwise config show`).
     pub configuration: String,
+    /// Set when the figures are one cell of a sweep run with --cell.
+    pub cell: Option<CellRecord>,
+}
+
+/// Which cell a cell file holds and the job that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRecord {
+    pub index: usize,
+    pub uid: String,
+    /// SLURM job id (`<array job>_<task>` in an array), or empty outside SLURM.
+    pub job: String,
+    /// The job's log file, or empty when unknown.
+    pub log: String,
 }
 
 fn path_of(backend: &str, ranks: usize) -> String {
@@ -119,8 +132,13 @@ fn text(value: &str) -> Result<VarLenUnicode> {
 /// Returns whether an earlier run's figures were replaced.
 pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let file_path = out.join("result.h5");
     check_existing(out, &info.backend, info.ranks, results.times.shape())?;
+    write_file(&out.join("result.h5"), info, results)
+}
+
+/// Writes the run's datasets into the HDF5 file `file_path` (created if missing), replacing
+/// `/<backend>/<ranks>` and its companions. Returns whether they existed.
+pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     let file = if file_path.exists() {
         hdf5::File::open_rw(&file_path)
     } else {
@@ -239,6 +257,109 @@ pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     run.new_attr::<f64>()
         .create("truncate")?
         .write_scalar(&info.truncate)?;
+    if let Some(cell) = &info.cell {
+        for (attr, value) in [
+            ("cell_uid", cell.uid.as_str()),
+            ("job", cell.job.as_str()),
+            ("log", cell.log.as_str()),
+        ] {
+            run.new_attr::<VarLenUnicode>()
+                .create(attr)?
+                .write_scalar(&text(value)?)?;
+        }
+        run.new_attr::<i64>()
+            .create("cell_index")?
+            .write_scalar(&(cell.index as i64))?;
+    }
     file.close()?;
     Ok(replaced)
+}
+
+/// The one run a file written by [`write_file`] holds (a cell file): its description and
+/// figures.
+pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
+    let context = || format!("cannot read {}", file_path.display());
+    let file = hdf5::File::open(file_path).with_context(context)?;
+    let backends = file.member_names().with_context(context)?;
+    let [backend] = backends.as_slice() else {
+        bail!(
+            "{} holds {} backends; expected one run",
+            file_path.display(),
+            backends.len()
+        );
+    };
+    let group = file.group(backend).with_context(context)?;
+    let runs: Vec<usize> = group
+        .member_names()?
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    let [ranks] = runs.as_slice() else {
+        bail!(
+            "{} holds {} runs; expected one",
+            file_path.display(),
+            runs.len()
+        );
+    };
+    let base = ranks.to_string();
+    let times = group.dataset(&base).with_context(context)?;
+    let axis = |name: &str| -> Result<Vec<usize>> {
+        Ok(times
+            .attr(name)?
+            .read_raw::<i64>()?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect())
+    };
+    let run = group.group(&format!("{base}_run"))?;
+    let text_attr = |name: &str| -> Result<String> {
+        Ok(run
+            .attr(name)?
+            .read_scalar::<VarLenUnicode>()?
+            .as_str()
+            .to_string())
+    };
+    let int_attr = |name: &str| -> Result<i64> { Ok(run.attr(name)?.read_scalar::<i64>()?) };
+    let cell = if run.attr_names()?.iter().any(|n| n == "cell_uid") {
+        Some(CellRecord {
+            index: int_attr("cell_index")? as usize,
+            uid: text_attr("cell_uid")?,
+            job: text_attr("job")?,
+            log: text_attr("log")?,
+        })
+    } else {
+        None
+    };
+    let info = RunInfo {
+        backend: backend.clone(),
+        engine: text_attr("engine")?,
+        ranks: *ranks,
+        threads_per_rank: int_attr("threads_per_rank")? as usize,
+        host: text_attr("host")?,
+        command: text_attr("command")?,
+        sigma: run.attr("sigma")?.read_scalar::<f64>()?,
+        truncate: run.attr("truncate")?.read_scalar::<f64>()?,
+        mode: text_attr("mode")?,
+        dtype: text_attr("dtype")?,
+        seed: run.attr("seed")?.read_scalar::<u64>()?,
+        configuration: text_attr("configuration")?,
+        cell,
+    };
+    let results = Results {
+        data_sizes: axis("axis0_value")?,
+        chunk_sizes: axis("axis1_value")?,
+        ntest: int_attr("ntest")? as usize,
+        ranks: *ranks,
+        times: times.read_dyn::<f32>()?,
+        delete: group
+            .dataset(&format!("{base}_delete"))?
+            .read_dyn::<f32>()?,
+        verify: group
+            .dataset(&format!("{base}_verify"))?
+            .read_dyn::<f64>()?,
+        timers: group
+            .dataset(&format!("{base}_timers"))?
+            .read_dyn::<f64>()?,
+    };
+    Ok((info, results))
 }

@@ -30,6 +30,20 @@ fn bench(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// gaussian-bench without --store and --out (for merge and status).
+fn bench_plain(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_gaussian-bench"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 const SWEEP: [&str; 8] = [
     "--data-sizes",
     "32",
@@ -422,4 +436,187 @@ fn a_small_memory_budget_maps_the_reference_and_keeps_results_exact() {
         "{}",
         run.stderr
     );
+}
+
+fn cell_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("out/cells"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sweep = [
+        "--data-sizes",
+        "24",
+        "32",
+        "--chunk-sizes",
+        "16",
+        "32",
+        "--ntest",
+        "2",
+        "--threads",
+        "2",
+    ];
+    fn with<'a>(sweep: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [sweep, extra].concat()
+    }
+
+    let listing = bench(d, &with(&sweep, &["--list-cells"]));
+    assert_eq!(listing.code, 0, "{}", listing.stderr);
+    let cells: Vec<Vec<String>> = listing
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    // (24, 32) is skipped: chunk larger than the data.
+    let sizes: Vec<(&str, &str, &str)> = cells
+        .iter()
+        .map(|c| (c[0].as_str(), c[1].as_str(), c[2].as_str()))
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![("0", "24", "16"), ("1", "32", "16"), ("2", "32", "32")]
+    );
+    let uid = |k: usize| cells[k][3].clone();
+    assert!(uid(1).starts_with("ds=32,cs=16,sigma=1.5-"), "{}", uid(1));
+
+    // Cell 1 fails on purpose: <uid>.failed, non-zero exit, nothing else written.
+    let failed = Command::new(env!("CARGO_BIN_EXE_gaussian-bench"))
+        .env("HDF5_USE_FILE_LOCKING", "FALSE")
+        .env("GAUSSIAN_BENCH_FAIL_CELLS", "1")
+        .env("SLURM_JOB_ID", "4242")
+        .env("GAUSSIAN_BENCH_LOG", "/logs/4242.out")
+        .current_dir(d)
+        .args(["--store", "store", "--out", "out"])
+        .args(with(&sweep, &["--cell", "1"]))
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let record = std::fs::read_to_string(d.join(format!("out/cells/{}.failed", uid(1)))).unwrap();
+    assert!(
+        record.contains("job: 4242")
+            && record.contains("log: /logs/4242.out")
+            && record.contains("failed on purpose"),
+        "{record}"
+    );
+    for k in [0, 2] {
+        let run = bench(d, &with(&sweep, &["--cell", &k.to_string()]));
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.contains(&format!("cell {k} done")),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(
+        cell_files(d),
+        vec![
+            format!("{}.h5", uid(0)),
+            format!("{}.failed", uid(1)),
+            format!("{}.h5", uid(2)),
+            "sweep.txt".to_string()
+        ]
+    );
+
+    let status = bench_plain(d, &["status", "out"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let state_of = |k: usize| {
+        status
+            .stdout
+            .lines()
+            .find(|l| l.ends_with(&uid(k)))
+            .unwrap_or_else(|| panic!("cell {k} not in {}", status.stdout))
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        (state_of(0), state_of(1), state_of(2)),
+        ("done".into(), "failed".into(), "done".into())
+    );
+    assert!(status.stdout.contains("4242") && status.stdout.contains("/logs/4242.out"));
+    assert!(
+        status.stdout.contains("2 done, 1 failed, 0 missing"),
+        "{}",
+        status.stdout
+    );
+
+    // Done cells are skipped (their files untouched); a failed one is refused until retried.
+    let before = std::fs::metadata(d.join(format!("out/cells/{}.h5", uid(0))))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let skipped = bench(d, &with(&sweep, &["--cell", "0"]));
+    assert_eq!(skipped.code, 0);
+    assert!(
+        skipped.stdout.contains("already done"),
+        "{}",
+        skipped.stdout
+    );
+    let refused = bench(d, &with(&sweep, &["--cell", "1"]));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("--cell-mode retry"),
+        "{}",
+        refused.stderr
+    );
+    let retried = bench(d, &with(&sweep, &["--cell", "1", "--cell-mode", "retry"]));
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    assert!(!d.join(format!("out/cells/{}.failed", uid(1))).exists());
+    let after = std::fs::metadata(d.join(format!("out/cells/{}.h5", uid(0))))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "a done cell was rerun");
+    let forced = bench(d, &with(&sweep, &["--cell", "0", "--cell-mode", "force"]));
+    assert!(forced.stdout.contains("cell 0 done"), "{}", forced.stdout);
+
+    let out_of_range = bench(d, &with(&sweep, &["--cell", "3"]));
+    assert!(
+        out_of_range.stderr.contains("this sweep has 3 cells"),
+        "{}",
+        out_of_range.stderr
+    );
+
+    // Merge: DosNa's layout with the cells' figures in place; (24, 32) stays 0.
+    let merged = bench_plain(d, &["merge", "out"]);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    assert!(
+        merged.stdout.contains("merged from 3 cells"),
+        "{}",
+        merged.stdout
+    );
+    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let times = file.dataset("/hdf5/1").unwrap();
+    assert_eq!(times.shape(), vec![2, 2, 3, 2]);
+    let values = times.read_dyn::<f32>().unwrap();
+    for (i, j, k) in [(0, 0, 0), (1, 0, 1), (1, 1, 2)] {
+        let cell = hdf5::File::open(d.join(format!("out/cells/{}.h5", uid(k)))).unwrap();
+        let own = cell.dataset("/hdf5/1").unwrap().read_dyn::<f32>().unwrap();
+        for kind in 0..3 {
+            for t in 0..2 {
+                assert_eq!(values[[i, j, kind, t]], own[[0, 0, kind, t]]);
+                assert!(values[[i, j, kind, t]] > 0.0);
+            }
+        }
+    }
+    assert!(values
+        .slice(ndarray::s![0, 1, .., ..])
+        .iter()
+        .all(|&v| v == 0.0));
+    let verify = file
+        .dataset("/hdf5/1_verify")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    assert_eq!(verify[[1, 1, 0]], 0.0);
+    assert_eq!(verify[[1, 1, 1]], 0.0);
+    assert!(d.join("out/plot_3d_hdf5_1.png").is_file());
 }
