@@ -140,9 +140,9 @@ pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
 /// `/<backend>/<ranks>` and its companions. Returns whether they existed.
 pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     let file = if file_path.exists() {
-        hdf5::File::open_rw(&file_path)
+        hdf5::File::open_rw(file_path)
     } else {
-        hdf5::File::create(&file_path)
+        hdf5::File::create(file_path)
     }
     .with_context(|| format!("cannot open {} for writing", file_path.display()))?;
     let group = if file.link_exists(&info.backend) {
