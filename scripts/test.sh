@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: set up if needed (system packages, release build), then formatting, lints, and the
-# whole workspace's unit, integration, property and CLI tests. CI runs exactly this.
+# Every test: set up if needed (system packages, release build), then formatting, lints, the
+# whole workspace's unit, integration, property and CLI tests, and the SLURM integration test on
+# a real single-node SLURM (installed and started by scripts/slurm-local.sh). CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,4 +13,6 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --release --quiet
+echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"
+scripts/test-slurm.sh
 echo "== all tests passed"
