@@ -6,7 +6,8 @@
 #     job id and log file;
 #  3. resubmits the whole array with CELL_MODE=retry: only cell 2 runs again (the others are
 #     skipped and their files untouched), and the merged result.h5 is complete again;
-#  4. submits slurm/gaussian-bench.sbatch (one job, whole sweep) and checks its result.h5.
+#  4. submits slurm/gaussian-bench.sbatch (one job, whole sweep) and checks its result.h5;
+#  5. the same with LAUNCHER=mpiexec.
 # Fails (non-zero) on any difference, and when SLURM cannot be installed or started.
 #
 #   scripts/test-slurm.sh            (needs a release build: scripts/setup.sh)
@@ -132,5 +133,14 @@ grep -q "JobId=$single .*JobState=COMPLETED" "$slurm_dir/jobcomp.log" || fail "j
 [[ -f $work/gaussian-bench-$single.out ]] || fail "no log gaussian-bench-$single.out"
 check_result
 
+echo "test-slurm: 5. the whole sweep as one job launched with mpiexec"
+export OUT=$work/out-mpiexec LAUNCHER=mpiexec
+# Open MPI refuses root without these (containers, CI).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+viaexec=$(submit_and_wait "$repo/slurm/gaussian-bench.sbatch")
+grep -q "JobId=$viaexec .*JobState=COMPLETED" "$slurm_dir/jobcomp.log" || fail "job $viaexec did not complete"
+grep -q "2 rank(s)" "$work/gaussian-bench-$viaexec.out" || fail "the mpiexec job did not run 2 ranks"
+check_result
+
 cd / && rm -rf "$work"
-echo "test-slurm: passed (array ${array}, failure ${failing}, retry ${retry}, single ${single})"
+echo "test-slurm: passed (array ${array}, failure ${failing}, retry ${retry}, one job ${single}, mpiexec ${viaexec})"
