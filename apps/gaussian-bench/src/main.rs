@@ -9,6 +9,7 @@ mod options;
 mod plots;
 mod report;
 mod results;
+mod status;
 mod sweep;
 
 use std::io::{IsTerminal, Write};
@@ -221,8 +222,8 @@ fn main() -> ExitCode {
     if let Some(command) = &options.command {
         // merge and status read files only: no engine, no store.
         let outcome = match command {
-            Command::Merge { out } => cells::merge(out),
-            Command::Status { out } => cells::status(out),
+            Command::Merge { out } => merge::merge(out, &cells::cells_dir(out)),
+            Command::Status { out } => status::status(out),
         };
         return match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -134,7 +134,7 @@ pub fn merge(out: &Path, cells: &Path) -> Result<()> {
     }
     let mut groups: BTreeMap<(String, usize), Group> = BTreeMap::new();
     let mut count = 0;
-    for uid in crate::cells::uids_in(cells)? {
+    for uid in crate::status::uids_in(cells)? {
         let path = cells.join(format!("{uid}.h5"));
         if !path.is_file() {
             continue; // failed, never finished
@@ -150,7 +150,7 @@ pub fn merge(out: &Path, cells: &Path) -> Result<()> {
     if count == 0 {
         bail!("no finished cell in {}; nothing to merge", cells.display());
     }
-    let listed: Vec<(usize, usize)> = crate::cells::sweep_listing(cells)?
+    let listed: Vec<(usize, usize)> = crate::status::sweep_listing(cells)?
         .into_iter()
         .map(|(_, ds, cs, _)| (ds, cs))
         .collect();
