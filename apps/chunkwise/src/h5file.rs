@@ -157,20 +157,15 @@ fn create_and_write<T: Element>(
         .new_dataset::<T>()
         .shape(shape.clone())
         .create(*name)?;
-    let Some(&rows) = shape.first() else {
+    if shape.is_empty() {
         dataset.write_raw(values.view().as_slice().unwrap_or(&[]))?;
         return Ok(());
-    };
-    let step = values.rows_per_piece(piece_bytes);
-    for first in (0..rows).step_by(step) {
-        let last = (first + step).min(rows);
-        let mut start = vec![0; shape.len()];
-        start[0] = first;
-        let mut stop = shape.clone();
-        stop[0] = last;
+    }
+    for (first, rows) in values.row_pieces(piece_bytes) {
         let piece = values.view();
-        let piece = piece.slice_axis(Axis(0), Slice::from(first..last));
-        dataset.write_slice(&piece, Region::from_bounds(&start, &stop).hyperslab())?;
+        let piece = piece.slice_axis(Axis(0), Slice::from(first..first + rows));
+        let region = Region::full(&shape).with_axis0_rows(first, rows);
+        dataset.write_slice(&piece, region.hyperslab())?;
         values.release_resident();
     }
     Ok(())

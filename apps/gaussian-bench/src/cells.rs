@@ -169,29 +169,32 @@ pub fn state(dir: &Path, uid: &str) -> Result<State> {
     Ok(State::Missing)
 }
 
-/// Writes `contents` to `path` under a temporary name, then renames it into place.
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let temp = temp_name(path);
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(contents)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(error).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
-}
-
-/// A hidden temporary name beside `path`, unique to this process.
-fn temp_name(path: &Path) -> PathBuf {
+/// Makes `path` with `write`, which gets a hidden temporary name beside it (unique to this
+/// process); the file is renamed into place only when `write` succeeded, else removed. So a
+/// file under `path` is always complete.
+pub fn replace_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let written = write(&temp).and_then(|()| {
+        std::fs::rename(&temp, path).context("cannot rename the temporary file into place")
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error.context(format!("cannot write {}", path.display())));
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` atomically (see [`replace_atomically`]).
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    replace_atomically(path, |temp| {
+        let mut file = std::fs::File::create(temp)?;
+        file.write_all(contents)?;
+        Ok(file.sync_all()?)
+    })
 }
 
 /// `--list-cells`: one line per cell, `K DS CS UID` (rank 0).
@@ -345,13 +348,9 @@ fn run_cell_figures(
         log: job.log.clone(),
     });
     let path = done_path(dir, uid);
-    let temp = temp_name(&path);
-    let written = results::write_file(&temp, &info, &figures)
-        .and_then(|_| std::fs::rename(&temp, &path).context("cannot rename the cell file"));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(error.context(format!("cannot write {}", path.display())));
-    }
+    replace_atomically(&path, |temp| {
+        results::write_file(temp, &info, &figures).map(drop)
+    })?;
     let failed = failed_path(dir, uid);
     if failed.exists() {
         std::fs::remove_file(&failed)

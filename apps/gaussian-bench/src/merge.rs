@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ndarray::s;
 
 use crate::results::{self, Results, RunInfo};
@@ -155,20 +155,15 @@ pub fn merge(out: &Path, cells: &Path) -> Result<()> {
         .map(|(_, ds, cs, _)| (ds, cs))
         .collect();
     let target = out.join("result.h5");
-    let temp = out.join(format!(".result.h5.tmp-{}", std::process::id()));
     let mut merged_groups = Vec::new();
-    let written = (|| -> Result<()> {
+    crate::cells::replace_atomically(&target, |temp| {
         for group in groups.values() {
             let (info, figures) = merged(group, &listed)?;
-            results::write_file(&temp, &info, &figures)?;
+            results::write_file(temp, &info, &figures)?;
             merged_groups.push((info, figures));
         }
-        std::fs::rename(&temp, &target).context("cannot move the merged file into place")
-    })();
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(error.context(format!("cannot write {}", target.display())));
-    }
+        Ok(())
+    })?;
     let mut stdout = std::io::stdout().lock();
     for (info, figures) in &merged_groups {
         writeln!(stdout, "{}", crate::headline(info, figures.ntest))?;

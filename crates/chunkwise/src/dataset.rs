@@ -184,13 +184,14 @@ impl Dataset {
         self.check_region(region)?;
         if let Some(budget) = self.connection.memory_budget() {
             let needed = (region.len() * std::mem::size_of::<T>()) as u64;
-            if needed > budget.available() {
+            let available = budget.available();
+            if needed > available {
                 return Err(Error::BudgetTooSmall {
                     operation: format!("reading {} of dataset \"{}\"", region, self.name),
                     what: "the array in RAM (Dataset::read_in can use a memory-mapped file)"
                         .to_string(),
                     needed,
-                    available: budget.available(),
+                    available,
                 });
             }
         }

@@ -139,11 +139,16 @@ impl<T: Element> BudgetArray<T> {
         }
     }
 
-    /// Rows of axis 0 per piece when walking the array in pieces of about `bytes` (at least
-    /// one row).
-    pub fn rows_per_piece(&self, bytes: u64) -> usize {
+    /// The array's axis 0 cut into pieces of about `bytes` (at least one row each), as
+    /// (first row, rows): the walk that [`BudgetArray::release_resident`] is called between.
+    /// Empty for a 0-d array.
+    pub fn row_pieces(&self, bytes: u64) -> impl Iterator<Item = (usize, usize)> {
+        let rows = self.shape.first().copied().unwrap_or(0);
         let row_bytes = self.shape.iter().skip(1).product::<usize>() * std::mem::size_of::<T>();
-        ((bytes / row_bytes.max(1) as u64) as usize).max(1)
+        let step = ((bytes / row_bytes.max(1) as u64) as usize).max(1);
+        (0..rows)
+            .step_by(step)
+            .map(move |first| (first, step.min(rows - first)))
     }
 
     /// A view of the array.

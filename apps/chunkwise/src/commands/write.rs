@@ -20,26 +20,22 @@ fn read_source<T: Element>(
 ) -> Result<BudgetArray<T>> {
     let shape = source.shape();
     let mut values = budget.alloc_array::<T>(&shape)?;
-    let Some(&rows) = shape.first() else {
+    if shape.is_empty() {
         let value = source
             .read_dyn::<T>()
             .with_context(|| format!("cannot read {location}"))?;
         values.view_mut().assign(&value);
         return Ok(values);
-    };
-    let step = values.rows_per_piece(budget.limit() / 4);
-    for first in (0..rows).step_by(step) {
-        let last = (first + step).min(rows);
-        let mut start = vec![0; shape.len()];
-        start[0] = first;
-        let mut stop = shape.clone();
-        stop[0] = last;
+    }
+    let pieces: Vec<(usize, usize)> = values.row_pieces(budget.limit() / 4).collect();
+    for (first, rows) in pieces {
+        let region = Region::full(&shape).with_axis0_rows(first, rows);
         let piece = source
-            .read_slice::<T, _, IxDyn>(Region::from_bounds(&start, &stop).hyperslab())
+            .read_slice::<T, _, IxDyn>(region.hyperslab())
             .with_context(|| format!("cannot read {location}"))?;
         values
             .view_mut()
-            .slice_axis_mut(Axis(0), Slice::from(first..last))
+            .slice_axis_mut(Axis(0), Slice::from(first..first + rows))
             .assign(&piece);
         values.release_resident();
     }
