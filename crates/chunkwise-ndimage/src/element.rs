@@ -16,12 +16,25 @@ mod sealed {
 pub trait FilterFloat: Element + Add<Output = Self> + Mul<Output = Self> + sealed::Sealed {
     /// Zero.
     const ZERO: Self;
+
+    /// `self · a + b` rounded once (a fused multiply-add).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl FilterFloat for f32 {
     const ZERO: Self = 0.0;
+
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
 }
 
 impl FilterFloat for f64 {
     const ZERO: Self = 0.0;
+
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
 }
