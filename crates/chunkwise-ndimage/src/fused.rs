@@ -6,6 +6,10 @@
 //! written once instead of once per axis, and only the output is newly allocated. The
 //! operations per element are those of the axis-by-axis passes, so the result is the same to
 //! the bit.
+//!
+//! Arrays of three or more axes go to [`crate::blocked`] instead, which also keeps the input
+//! under the axis-0 taps in cache; the slabs remain for 1-D and 2-D arrays and for rows too
+//! long to block.
 
 use chunkwise::Boundary;
 use rayon::prelude::*;
@@ -39,9 +43,15 @@ pub(crate) fn filter_fused_into<T: FilterFloat>(
     if input.is_empty() {
         return;
     }
+    let threads = rayon::current_num_threads().max(1);
+    if shape.len() >= 3 {
+        if let Some(blocking) = crate::blocked::blocking(shape, taps, threads) {
+            crate::blocked::filter_blocked_into(input, shape, taps, mode, blocking, output);
+            return;
+        }
+    }
     let n0 = shape[0];
     let plane: usize = shape[1..].iter().product();
-    let threads = rayon::current_num_threads().max(1);
     let by_cache = (SLAB_BYTES / (plane * std::mem::size_of::<T>()).max(1)).max(1);
     let by_balance = n0.div_ceil(4 * threads).max(1);
     let slab = by_cache.min(by_balance);

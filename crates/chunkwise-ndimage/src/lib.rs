@@ -24,6 +24,7 @@
 //! ```
 
 mod alloc;
+mod blocked;
 mod chunked;
 mod correlate;
 mod element;
