@@ -38,18 +38,18 @@ pub(crate) struct Blocking {
     pub planes: usize,
 }
 
-/// The blocking for `shape` (at least 3 axes), or `None` when rows are so long that a block
-/// would hold fewer rows than the axis-1 reach around it (the recomputed rows would then cost
-/// more than blocking saves).
+/// The blocking for an input of `shape` (at least 3 axes) whose output has `out0` planes of
+/// `out1` rows, or `None` when rows are so long that a block would hold fewer rows than the
+/// axis-1 reach around it (the recomputed rows would then cost more than blocking saves).
 pub(crate) fn blocking<T>(
     shape: &[usize],
+    (n0, n1): (usize, usize),
     taps: &[Option<Taps<T>>],
     threads: usize,
 ) -> Option<Blocking>
 where
     T: FilterFloat,
 {
-    let (n0, n1) = (shape[0], shape[1]);
     let rest: usize = shape[2..].iter().product();
     let row_bytes = (rest * std::mem::size_of::<T>()).max(1);
     let taps0 = taps[0].as_ref().map_or(1, |t| t.tap_count());
@@ -69,22 +69,35 @@ where
 }
 
 /// The separable filter `taps[axis]` (`None`: skip the axis) of a C-order array of at least 3
-/// axes into `output` (the input's length), cut as `blocking` says.
+/// axes into `output`, cut as `blocking` says. `windows[axis]` is `(start, len)`: the output
+/// covers input positions `start..start + len` along each axis (`(0, n)` for the whole array;
+/// a block grown by the kernel reach is trimmed back with `(reach, n - 2·reach)`), and
+/// `output` holds the product of the `len`s.
 pub(crate) fn filter_blocked_into<T: FilterFloat>(
     input: &[T],
     shape: &[usize],
     taps: &[Option<Taps<T>>],
     mode: Boundary,
     blocking: Blocking,
+    windows: &[(usize, usize)],
     output: &mut [T],
 ) {
     assert!(shape.len() >= 3, "blocked filtering needs at least 3 axes");
-    assert_eq!(input.len(), output.len(), "input and output lengths");
-    if input.is_empty() {
+    assert_eq!(windows.len(), shape.len(), "one window per axis");
+    for (axis, &(start, len)) in windows.iter().enumerate() {
+        let none = taps[axis].is_none();
+        assert!(
+            start + len <= shape[axis] && (!none || (start, len) == (0, shape[axis])),
+            "window {start}+{len} on axis {axis} of {shape:?}"
+        );
+    }
+    let out_len: usize = windows.iter().map(|w| w.1).product();
+    assert_eq!(output.len(), out_len, "output length");
+    if out_len == 0 {
         return;
     }
-    let sweep = Sweep::new(input, shape, taps, mode, blocking.rows);
-    let (n0, n1) = (shape[0], shape[1]);
+    let sweep = Sweep::new(input, shape, taps, mode, blocking.rows, windows);
+    let (n0, n1) = (windows[0].1, windows[1].1);
     let units: Vec<(Range<usize>, Range<usize>)> = (0..n1)
         .step_by(blocking.rows)
         .flat_map(|y0| {
@@ -101,8 +114,8 @@ pub(crate) fn filter_blocked_into<T: FilterFloat>(
         || (Vec::new(), Vec::new()),
         |(a, b), (rows, planes)| {
             for z in planes.clone() {
-                let start = (z * n1 + rows.start) * sweep.rest;
-                let len = rows.len() * sweep.rest;
+                let start = (z * n1 + rows.start) * sweep.rest_out;
+                let len = rows.len() * sweep.rest_out;
                 // SAFETY: the units cover disjoint (plane, row range) parts of `output`, so no
                 // two workers write the same elements, and `start + len` is at most
                 // `output.len()`; `output` is borrowed mutably for the whole call.
@@ -135,8 +148,15 @@ struct Sweep<'a, T> {
     input: &'a [T],
     n0: usize,
     n1: usize,
-    /// Elements of one row (the product of axes 2 and on).
+    /// Elements of one input row (the product of axes 2 and on).
     rest: usize,
+    /// Elements of one output row.
+    rest_out: usize,
+    /// The output's first input position along axes 0 and 1.
+    start0: usize,
+    start1: usize,
+    /// The output window `(start, len)` of every axis.
+    windows: Vec<(usize, usize)>,
     /// The shape of a block of one row: `[1, shape[2..]]`; axis 0 becomes the block's rows.
     block_tail: Vec<usize>,
     taps0: Option<&'a Taps<T>>,
@@ -155,6 +175,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         taps: &'a [Option<Taps<T>>],
         mode: Boundary,
         rows: usize,
+        windows: &[(usize, usize)],
     ) -> Self {
         let rest: usize = shape[2..].iter().product();
         let taps1 = taps[1].as_ref();
@@ -172,6 +193,10 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             n0: shape[0],
             n1: shape[1],
             rest,
+            rest_out: windows[2..].iter().map(|w| w.1).product(),
+            start0: windows[0].0,
+            start1: windows[1].0,
+            windows: windows.to_vec(),
             block_tail: shape[2..].to_vec(),
             taps0: taps[0].as_ref(),
             taps1,
@@ -187,7 +212,8 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         }
     }
 
-    /// Output plane `z`, rows `rows`, into `target`, with two scratch buffers.
+    /// Output plane `z`, rows `rows` (output coordinates), into `target`, with two scratch
+    /// buffers.
     fn plane(
         &self,
         z: usize,
@@ -198,6 +224,8 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
     ) {
         let rest = self.rest;
         let m = rows.len();
+        let z = z + self.start0;
+        let rows = rows.start + self.start1..rows.end + self.start1;
         let (before, after) = self.taps1.map_or((0, 0), Taps::reach);
         let grown = rows.start as isize - before as isize..(rows.end + after) as isize;
         let grown_len = m + before + after;
@@ -233,14 +261,25 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         // The other axes, inside the block of `m` rows.
         let mut block_shape = vec![m];
         block_shape.extend_from_slice(&self.block_tail);
+        let mut len = m * rest;
         for (k, (axis, taps)) in self.later.iter().enumerate() {
             let view = AxisView::new(&block_shape, axis - 1);
-            let pass = Pass::new(&current[..m * rest], view, taps, 0, view.n, self.mode);
+            let (start, out_len) = self.windows[*axis];
+            let pass = Pass::new(
+                &current[..len],
+                view,
+                taps,
+                start as isize,
+                out_len,
+                self.mode,
+            );
+            block_shape[axis - 1] = out_len;
+            len = pass.output_len();
             if k + 1 == self.later.len() {
                 pass.run_rows(0, target);
                 return;
             }
-            pass.run_rows(0, &mut next[..m * rest]);
+            pass.run_rows(0, &mut next[..len]);
             std::mem::swap(&mut current, &mut next);
         }
     }
@@ -349,7 +388,8 @@ mod tests {
             let expected = axis_by_axis(&input, shape, &taps, mode);
             for &b in blockings {
                 let mut out = vec![T::ZERO; input.len()];
-                filter_blocked_into(&input, shape, &taps, mode, b, &mut out);
+                let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
+                filter_blocked_into(&input, shape, &taps, mode, b, &whole, &mut out);
                 assert!(
                     out == expected,
                     "shape {shape:?} sigma {sigmas:?} {mode} {b:?}"
@@ -385,14 +425,66 @@ mod tests {
     }
 
     #[test]
+    fn a_trimmed_window_equals_the_inside_of_the_whole_result() {
+        let shape = [19, 23, 17];
+        let input = values::<f32>(shape.iter().product());
+        for sigmas in [[1.5, 1.0, 0.8], [0.0, 1.2, 1.5], [1.1, 0.0, 0.0]] {
+            let taps: Vec<Option<Taps<f32>>> = sigmas
+                .iter()
+                .map(|&s| axis_taps::<f32>(s, 4.0).unwrap())
+                .collect();
+            let whole = axis_by_axis(&input, &shape, &taps, Boundary::Reflect);
+            let windows: Vec<(usize, usize)> = taps
+                .iter()
+                .zip(shape)
+                .map(|(t, n)| {
+                    t.as_ref()
+                        .map_or((0, n), |t| (t.reach().0, n - t.tap_count() + 1))
+                })
+                .collect();
+            let len: usize = windows.iter().map(|w| w.1).product();
+            for b in [
+                Blocking { rows: 2, planes: 3 },
+                Blocking {
+                    rows: 64,
+                    planes: 64,
+                },
+            ] {
+                let mut out = vec![0f32; len];
+                filter_blocked_into(
+                    &input,
+                    &shape,
+                    &taps,
+                    Boundary::Reflect,
+                    b,
+                    &windows,
+                    &mut out,
+                );
+                let mut k = 0;
+                for z in 0..windows[0].1 {
+                    for y in 0..windows[1].1 {
+                        for x in 0..windows[2].1 {
+                            let (zz, yy, xx) =
+                                (z + windows[0].0, y + windows[1].0, x + windows[2].0);
+                            let expected = whole[(zz * shape[1] + yy) * shape[2] + xx];
+                            assert!(out[k] == expected, "{sigmas:?} {b:?} at {z},{y},{x}");
+                            k += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn long_rows_are_not_blocked() {
         let taps: Vec<Option<Taps<f32>>> = (0..3).map(|_| axis_taps(1.5, 4.0).unwrap()).collect();
-        let b = blocking(&[256, 256, 256], &taps, 2).unwrap();
+        let b = blocking(&[256, 256, 256], (256, 256), &taps, 2).unwrap();
         assert!(b.rows >= 12 && b.rows <= 256, "{b:?}");
         assert!(
             256usize.div_ceil(b.rows) * 256usize.div_ceil(b.planes) >= 6,
             "{b:?}"
         );
-        assert_eq!(blocking(&[64, 64, 1 << 16], &taps, 2), None);
+        assert_eq!(blocking(&[64, 64, 1 << 16], (64, 64), &taps, 2), None);
     }
 }

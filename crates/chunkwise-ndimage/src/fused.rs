@@ -45,8 +45,10 @@ pub(crate) fn filter_fused_into<T: FilterFloat>(
     }
     let threads = rayon::current_num_threads().max(1);
     if shape.len() >= 3 {
-        if let Some(blocking) = crate::blocked::blocking(shape, taps, threads) {
-            crate::blocked::filter_blocked_into(input, shape, taps, mode, blocking, output);
+        if let Some(blocking) = crate::blocked::blocking(shape, (shape[0], shape[1]), taps, threads)
+        {
+            let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
+            crate::blocked::filter_blocked_into(input, shape, taps, mode, blocking, &whole, output);
             return;
         }
     }

@@ -242,6 +242,11 @@ pub(crate) fn gaussian_trimmed<T: FilterFloat>(
     taps: &[Option<Taps<T>>],
     constant: Option<&ConstantHalo>,
 ) -> ArrayD<T> {
+    if constant.is_none() && block.ndim() >= 3 {
+        if let Some(trimmed) = trimmed_blocked(block.view(), taps) {
+            return trimmed;
+        }
+    }
     let mut shape = block.shape().to_vec();
     let mut current = block.as_standard_layout().into_owned();
     for (axis, axis_taps) in taps.iter().enumerate() {
@@ -275,4 +280,42 @@ pub(crate) fn gaussian_trimmed<T: FilterFloat>(
         }
     }
     current
+}
+
+/// [`gaussian_trimmed`] as one blocked sweep ([`crate::blocked`]), or `None` when the block's
+/// rows are too long to block.
+fn trimmed_blocked<T: FilterFloat>(
+    block: ArrayViewD<'_, T>,
+    taps: &[Option<Taps<T>>],
+) -> Option<ArrayD<T>> {
+    let shape = block.shape().to_vec();
+    let windows: Vec<(usize, usize)> = shape
+        .iter()
+        .zip(taps)
+        .map(|(&n, t)| match t {
+            Some(t) => {
+                let (before, after) = t.reach();
+                (before, n - before - after)
+            }
+            None => (0, n),
+        })
+        .collect();
+    let threads = rayon::current_num_threads().max(1);
+    let blocking = crate::blocked::blocking(&shape, (windows[0].1, windows[1].1), taps, threads)?;
+    let contiguous = block.as_standard_layout();
+    let values = contiguous
+        .as_slice()
+        .expect("a standard-layout array is one slice");
+    let out_shape: Vec<usize> = windows.iter().map(|w| w.1).collect();
+    let mut out = crate::alloc::zeroed::<T>(out_shape.iter().product());
+    crate::blocked::filter_blocked_into(
+        values,
+        &shape,
+        taps,
+        Boundary::Nearest,
+        blocking,
+        &windows,
+        &mut out,
+    );
+    Some(shaped(&out_shape, out))
 }
