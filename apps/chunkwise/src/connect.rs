@@ -24,9 +24,12 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
         read_ahead: config.read_ahead,
         ..Default::default()
     };
+    let budget = MemoryBudget::from_config(config)?;
+    // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
+    chunkwise::memory::keep_freed_blocks(budget.limit());
     Ok(Connection::new(store, engine)?
         .with_pipeline(pipeline)
-        .with_memory_budget(MemoryBudget::from_config(config)?))
+        .with_memory_budget(budget))
 }
 
 /// The configuration of `--config` (or `CHUNKWISE_CONFIG`) and the environment.

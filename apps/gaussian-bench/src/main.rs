@@ -46,11 +46,10 @@ fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
 /// The memory budget of the configuration; `--tmp` takes the place of its temp_dir.
 fn budget(options: &Options, config: &Config) -> Result<Arc<MemoryBudget>> {
     let temp_dir = options.tmp.clone().unwrap_or_else(|| config.temp_dir());
-    Ok(MemoryBudget::new(
-        config.budget_bytes()?,
-        temp_dir,
-        config.max_temp_storage,
-    ))
+    let bytes = config.budget_bytes()?;
+    // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
+    chunkwise::memory::keep_freed_blocks(bytes);
+    Ok(MemoryBudget::new(bytes, temp_dir, config.max_temp_storage))
 }
 
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {

@@ -21,9 +21,9 @@ use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::region::{AxisSlice, Region};
 
 /// Runs of consecutive indices: `[3, 4, 5, 9, 10]` → `[(3, 3), (9, 2)]` as (start, len).
-fn runs(sorted: &BTreeSet<usize>) -> Vec<(usize, usize)> {
+fn runs(indices: impl IntoIterator<Item = usize>) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    for &i in sorted {
+    for i in indices {
         match runs.last_mut() {
             Some((start, len)) if *start + *len == i => *len += 1,
             _ => runs.push((i, 1)),
@@ -32,7 +32,8 @@ fn runs(sorted: &BTreeSet<usize>) -> Vec<(usize, usize)> {
     runs
 }
 
-/// `compact[ix_(z, y, x)]` for a 3-D array: rows gathered with the index maps of each axis.
+/// `compact[ix_(z, y, x)]` for a 3-D array: rows gathered with the index maps of each axis,
+/// runs of consecutive `x` indices (the whole inside of a row) copied as slices.
 fn gather3<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> {
     let (zs, ys, xs) = (&indices[0], &indices[1], &indices[2]);
     let shape = compact.shape();
@@ -40,11 +41,14 @@ fn gather3<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T>
     let values = compact
         .as_slice()
         .expect("the compact block is built in standard layout");
+    let x_runs = runs(xs.iter().copied());
     let mut out = Vec::with_capacity(zs.len() * ys.len() * xs.len());
     for &z in zs {
         for &y in ys {
             let row = &values[(z * ny + y) * nx..][..nx];
-            out.extend(xs.iter().map(|&x| row[x]));
+            for &(start, len) in &x_runs {
+                out.extend_from_slice(&row[start..start + len]);
+            }
         }
     }
     ArrayD::from_shape_vec(IxDyn(&[zs.len(), ys.len(), xs.len()]), out)
@@ -89,7 +93,7 @@ impl Dataset {
             for (k, &i) in needed.iter().enumerate() {
                 position[i] = k;
             }
-            axis_runs.push(runs(&needed));
+            axis_runs.push(runs(needed.iter().copied()));
             compact_position.push(position);
         }
 
