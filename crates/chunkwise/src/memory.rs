@@ -233,10 +233,9 @@ pub fn release_free_heap() {
 /// budget instead of 1.09 ×). Memory is still handed back by [`release_free_heap`].
 /// For applications: call once at start with the budget's limit. A no-op on other C libraries.
 pub fn keep_freed_blocks(budget: u64) {
-    let keep = (budget / 16).min(256 << 20);
-    if keep < 32 << 20 {
+    let Some(keep) = freed_bytes_kept(budget) else {
         return;
-    }
+    };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator thresholds; both values are within glibc's limits
     // (the mmap threshold's maximum is 32 MiB on 64-bit systems).
@@ -244,6 +243,12 @@ pub fn keep_freed_blocks(budget: u64) {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, keep as libc::c_int);
     }
+}
+
+/// The free memory [`keep_freed_blocks`] lets each arena keep under `budget`, if any.
+fn freed_bytes_kept(budget: u64) -> Option<u64> {
+    let keep = (budget / 16).min(256 << 20);
+    (keep >= 32 << 20).then_some(keep)
 }
 
 impl MemoryBudget {
@@ -390,5 +395,20 @@ impl HeapTrim {
                 release_free_heap();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::freed_bytes_kept;
+
+    #[test]
+    fn freed_blocks_are_kept_only_under_budgets_with_room_for_them() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(freed_bytes_kept(256 * MIB), None);
+        assert_eq!(freed_bytes_kept(511 * MIB), None);
+        assert_eq!(freed_bytes_kept(512 * MIB), Some(32 * MIB));
+        assert_eq!(freed_bytes_kept(1024 * MIB), Some(64 * MIB));
+        assert_eq!(freed_bytes_kept(22 * 1024 * MIB), Some(256 * MIB));
     }
 }
