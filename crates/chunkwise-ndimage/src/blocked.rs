@@ -21,7 +21,7 @@ use std::ops::Range;
 use chunkwise::Boundary;
 use rayon::prelude::*;
 
-use crate::correlate::{combine_rows, AxisView, Pass, Taps};
+use crate::correlate::{combine_planes, combine_rows, AxisView, Pass, Taps, PLANES};
 use crate::element::FilterFloat;
 
 /// Bytes of input rows under the axis-0 taps that a block keeps in cache: about half a core's
@@ -111,16 +111,24 @@ pub(crate) fn filter_blocked_into<T: FilterFloat>(
         .collect();
     let out = OutPtr(output.as_mut_ptr());
     units.par_iter().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(a, b), (rows, planes)| {
-            for z in planes.clone() {
-                let start = (z * n1 + rows.start) * sweep.rest_out;
+        || (vec![Vec::new(); PLANES], Vec::new()),
+        |(firsts, second), (rows, planes)| {
+            let mut z = planes.start;
+            while z < planes.end {
+                let count = PLANES.min(planes.end - z);
                 let len = rows.len() * sweep.rest_out;
-                // SAFETY: the units cover disjoint (plane, row range) parts of `output`, so no
-                // two workers write the same elements, and `start + len` is at most
-                // `output.len()`; `output` is borrowed mutably for the whole call.
-                let target = unsafe { out.slice(start, len) };
-                sweep.plane(z, rows.clone(), target, a, b);
+                let mut targets: Vec<&mut [T]> = (z..z + count)
+                    .map(|plane| {
+                        let start = (plane * n1 + rows.start) * sweep.rest_out;
+                        // SAFETY: the units cover disjoint (plane, row range) parts of
+                        // `output`, so no two workers write the same elements, and
+                        // `start + len` is at most `output.len()`; `output` is borrowed
+                        // mutably for the whole call.
+                        unsafe { out.slice(start, len) }
+                    })
+                    .collect();
+                sweep.planes(z, rows.clone(), &mut targets, firsts, second);
+                z += count;
             }
         },
     );
@@ -212,37 +220,53 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         }
     }
 
-    /// Output plane `z`, rows `rows` (output coordinates), into `target`, with two scratch
-    /// buffers.
-    fn plane(
+    /// Output planes `z..z + targets.len()` (at most [`PLANES`]), rows `rows` (output
+    /// coordinates), into `targets`, with scratch buffers.
+    fn planes(
         &self,
         z: usize,
         rows: Range<usize>,
-        target: &mut [T],
-        first: &mut Vec<T>,
+        targets: &mut [&mut [T]],
+        firsts: &mut [Vec<T>],
         second: &mut Vec<T>,
     ) {
         let rest = self.rest;
         let m = rows.len();
+        let count = targets.len();
         let z = z + self.start0;
         let rows = rows.start + self.start1..rows.end + self.start1;
         let (before, after) = self.taps1.map_or((0, 0), Taps::reach);
         let grown = rows.start as isize - before as isize..(rows.end + after) as isize;
         let grown_len = m + before + after;
-        first.resize(grown_len * rest, T::ZERO);
-        second.resize(m * rest, T::ZERO);
         // Axis 0, for the rows and the axis-1 reach around them.
         if self.taps1.is_none() && self.later.is_empty() {
-            self.axis0(z, grown, target);
+            self.axis0(z, grown, targets);
             return;
         }
-        self.axis0(z, grown, &mut first[..grown_len * rest]);
+        let mut outs: Vec<&mut [T]> = firsts[..count]
+            .iter_mut()
+            .map(|first| {
+                first.resize(grown_len * rest, T::ZERO);
+                &mut first[..grown_len * rest]
+            })
+            .collect();
+        self.axis0(z, grown, &mut outs);
+        second.resize(m * rest, T::ZERO);
+        for (first, target) in firsts.iter_mut().zip(targets.iter_mut()) {
+            self.after_axis0(first, second, m, target);
+        }
+    }
+
+    /// Axis 1 and the later axes of one plane, from its axis-0 result `first` (the grown rows)
+    /// into `target`; `first` and `second` are scratch afterwards.
+    fn after_axis0(&self, first: &mut Vec<T>, second: &mut Vec<T>, m: usize, target: &mut [T]) {
+        let rest = self.rest;
         let (mut current, mut next) = (first, second);
         // Axis 1: the grown rows are already extended, so output row `y` reads rows `y..`.
         if let Some(taps1) = self.taps1 {
             let base = current.as_ptr();
             let pointers: Vec<*const T> = (0..taps1.tap_count())
-                // SAFETY: tap `j` starts at row `j` of the `grown_len` rows in `current`.
+                // SAFETY: tap `j` starts at row `j` of the grown rows in `current`.
                 .map(|j| unsafe { base.add(j * rest) })
                 .collect();
             let out = if self.later.is_empty() {
@@ -250,7 +274,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             } else {
                 &mut next[..m * rest]
             };
-            // SAFETY: each pointer is followed by `(grown_len - j) * rest ≥ m * rest`
+            // SAFETY: each pointer is followed by `(m + tap_count - 1 - j) * rest ≥ m * rest`
             // elements of `current`, which `out` does not overlap.
             unsafe { combine_rows(taps1, &pointers, out) };
             if self.later.is_empty() {
@@ -284,21 +308,25 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         }
     }
 
-    /// Plane `z` of the axis-0 pass (or of the input, when axis 0 is not filtered) at axis-1
-    /// positions `grown` (extended by the boundary mode), into `out`.
-    fn axis0(&self, z: usize, grown: Range<isize>, out: &mut [T]) {
+    /// Planes `z..z + outs.len()` of the axis-0 pass (or of the input, when axis 0 is not
+    /// filtered) at axis-1 positions `grown` (extended by the boundary mode), into `outs`.
+    /// A full group of [`PLANES`] planes is computed in one go ([`combine_planes`]).
+    fn axis0(&self, z: usize, grown: Range<isize>, outs: &mut [&mut [T]]) {
         let rest = self.rest;
+        let count = outs.len();
+        // The input plane under every tap of every output plane: output `p`, tap `j` is
+        // `planes[p + j]`.
         let planes: Vec<Option<usize>> = match self.taps0 {
             Some(taps0) => {
                 let (before, _) = taps0.reach();
-                (0..taps0.tap_count())
-                    .map(|j| {
+                (0..taps0.tap_count() + count - 1)
+                    .map(|r| {
                         self.mode
-                            .source(z as isize + j as isize - before as isize, self.n0)
+                            .source(z as isize + r as isize - before as isize, self.n0)
                     })
                     .collect()
             }
-            None => vec![Some(z)],
+            None => (z..z + count).map(Some).collect(),
         };
         let mut pointers: Vec<*const T> = Vec::with_capacity(planes.len());
         let mut position = grown.start;
@@ -319,13 +347,17 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                 }
                 run += 1;
             }
-            let out = &mut out[done * rest..(done + run) * rest];
+            let span = done * rest..(done + run) * rest;
             match (source, self.taps0) {
                 // Beyond the array along axis 1, the intermediate array holds the constant.
-                (None, _) => out.fill(self.cval),
+                (None, _) => outs
+                    .iter_mut()
+                    .for_each(|o| o[span.clone()].fill(self.cval)),
                 (Some(y), None) => {
-                    let start = (z * self.n1 + y) * rest;
-                    out.copy_from_slice(&self.input[start..start + run * rest]);
+                    for (out, plane) in outs.iter_mut().zip(&planes) {
+                        let start = (plane.unwrap_or(z) * self.n1 + y) * rest;
+                        out[span.clone()].copy_from_slice(&self.input[start..start + run * rest]);
+                    }
                 }
                 (Some(y), Some(taps0)) => {
                     pointers.clear();
@@ -333,8 +365,19 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                         Some(p) => self.input[(p * self.n1 + y) * rest..][..run * rest].as_ptr(),
                         None => self.cval_rows[..run * rest].as_ptr(),
                     }));
-                    // SAFETY: every pointer starts a checked slice of `run * rest` elements.
-                    unsafe { combine_rows(taps0, &pointers, out) };
+                    let taps = taps0.tap_count();
+                    let mut spans: Vec<&mut [T]> =
+                        outs.iter_mut().map(|o| &mut o[span.clone()]).collect();
+                    if count == PLANES {
+                        // SAFETY: every pointer starts a checked slice of `run * rest`
+                        // elements of the input (or the constant), none inside `spans`.
+                        unsafe { combine_planes(taps0, &pointers, &mut spans) };
+                    } else {
+                        for (p, out) in spans.iter_mut().enumerate() {
+                            // SAFETY: as above.
+                            unsafe { combine_rows(taps0, &pointers[p..p + taps], out) };
+                        }
+                    }
                 }
             }
             position += run as isize;

@@ -4,8 +4,7 @@
 //! the last one (`inner == 1`) each line is copied once into a buffer extended by the boundary
 //! and the taps run along it; otherwise whole rows of `inner` contiguous elements are combined,
 //! so the inner loops always run over contiguous memory and the compiler vectorises them
-//! (across the contiguous axis for the outer axes). Symmetric kernels are folded: one multiply
-//! per pair of taps. Rows are processed in tiles so that the rows a tile needs stay in cache
+//! (across the contiguous axis for the outer axes). Rows are processed in tiles so that the rows a tile needs stay in cache
 //! while consecutive output rows reuse them.
 //!
 //! Every output element is computed by the same sequence of operations wherever it lies, so a
@@ -21,44 +20,35 @@ const TILE: usize = 256;
 /// Elements per parallel task (at least), so that task overhead stays small.
 const TASK_ELEMENTS: usize = 1 << 15;
 
-/// The taps of a correlation.
+/// The taps of a correlation: output `i` is `Σ_j weights[j] · x[i + j - center]`.
 #[derive(Debug, Clone)]
-pub(crate) enum Taps<T> {
-    /// `w[0]` at the centre, `w[k]` at both `-k` and `+k`.
-    Symmetric(Vec<T>),
-    /// Any weights; output `i` is `Σ_j w[j] · x[i + j - center]`.
-    General { weights: Vec<T>, center: usize },
+pub(crate) struct Taps<T> {
+    weights: Vec<T>,
+    center: usize,
 }
 
 impl<T: FilterFloat> Taps<T> {
-    /// Taps for `weights` (as scipy's `correlate1d` with origin 0: centre `len / 2`), folded
-    /// when symmetric.
+    /// Taps for `weights` (as scipy's `correlate1d` with origin 0: centre `len / 2`).
     pub(crate) fn new(weights: &[f64]) -> Self {
-        let len = weights.len();
-        let center = len / 2;
-        let symmetric = len % 2 == 1 && (0..center).all(|k| weights[k] == weights[len - 1 - k]);
-        if symmetric {
-            Taps::Symmetric(weights[center..].iter().map(|&w| T::from_f64(w)).collect())
-        } else {
-            Taps::General {
-                weights: weights.iter().map(|&w| T::from_f64(w)).collect(),
-                center,
-            }
+        Taps {
+            weights: weights.iter().map(|&w| T::from_f64(w)).collect(),
+            center: weights.len() / 2,
         }
     }
 
     /// Number of taps.
     pub(crate) fn tap_count(&self) -> usize {
-        let (before, after) = self.reach();
-        before + after + 1
+        self.weights.len()
     }
 
     /// Elements needed before and after an output position.
     pub(crate) fn reach(&self) -> (usize, usize) {
-        match self {
-            Taps::Symmetric(w) => (w.len() - 1, w.len() - 1),
-            Taps::General { weights, center } => (*center, weights.len() - 1 - center),
-        }
+        (self.center, self.weights.len() - 1 - self.center)
+    }
+
+    /// The weights, in tap order.
+    pub(crate) fn weights(&self) -> &[T] {
+        &self.weights
     }
 }
 
@@ -282,6 +272,130 @@ fn vector_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
+/// Output planes [`combine_planes`] computes at once.
+pub(crate) const PLANES: usize = 4;
+
+/// [`PLANES`] outputs of consecutive positions at once: `outs[p][x] = Σ_j w_j · rows[p + j][x]`,
+/// with exactly the operations of [`combine`] for each output, so the results are the same to
+/// the bit. Each input row is loaded once for all the outputs that use it, so the rows are read
+/// from the caches about `PLANES` times less often (what the axis-0 pass, whose rows lie a
+/// plane apart, is limited by).
+///
+/// # Safety
+/// `rows` holds `tap_count + PLANES - 1` pointers, each valid for reading `outs[0].len()`
+/// elements; all `outs` have that length and none overlaps a row.
+pub(crate) unsafe fn combine_planes<T: FilterFloat>(
+    taps: &Taps<T>,
+    rows: &[*const T],
+    outs: &mut [&mut [T]],
+) {
+    assert_eq!(outs.len(), PLANES, "one output per plane");
+    assert_eq!(
+        rows.len(),
+        taps.tap_count() + PLANES - 1,
+        "rows under the taps"
+    );
+    let len = outs[0].len();
+    assert!(outs.iter().all(|o| o.len() == len), "outputs of one length");
+    let outs: [*mut T; PLANES] = std::array::from_fn(|p| outs[p].as_mut_ptr());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vector_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the pointers are the caller's contract and
+            // were checked for count and length above.
+            return unsafe { combine_planes_avx2(taps, rows, outs, len) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe { combine_planes_any(taps, rows, outs, len) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn combine_planes_avx2<T: FilterFloat>(
+    taps: &Taps<T>,
+    rows: &[*const T],
+    outs: [*mut T; PLANES],
+    len: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe { combine_planes_any(taps, rows, outs, len) }
+}
+
+/// [`combine_planes`] with 64 bytes of lanes per output (one cache line of each row).
+#[inline(always)]
+unsafe fn combine_planes_any<T: FilterFloat>(
+    taps: &Taps<T>,
+    rows: &[*const T],
+    outs: [*mut T; PLANES],
+    len: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if std::mem::size_of::<T>() == 4 {
+            combine_planes_lanes::<T, 16>(taps, rows, outs, len);
+        } else {
+            combine_planes_lanes::<T, 8>(taps, rows, outs, len);
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lanes of the accumulators and the rows in lockstep
+unsafe fn combine_planes_lanes<T: FilterFloat, const L: usize>(
+    taps: &Taps<T>,
+    rows: &[*const T],
+    outs: [*mut T; PLANES],
+    len: usize,
+) {
+    let w = taps.weights();
+    let n = w.len();
+    let blocks = len / L * L;
+    // SAFETY (all accesses below): indices stay below `len`; the rows and outputs are valid for
+    // `len` elements (the caller's contract).
+    unsafe {
+        let mut x0 = 0;
+        while x0 < blocks {
+            let mut acc = [[T::ZERO; L]; PLANES];
+            for p in 0..PLANES {
+                let first = rows.get_unchecked(p).add(x0);
+                for l in 0..L {
+                    acc[p][l] = w[0] * *first.add(l);
+                }
+            }
+            // Row `r` is tap `r - p` of output `p`; taps are added in increasing order.
+            for r in 1..n + PLANES - 1 {
+                let source = rows.get_unchecked(r).add(x0);
+                let mut v = [T::ZERO; L];
+                for l in 0..L {
+                    v[l] = *source.add(l);
+                }
+                for p in 0..PLANES {
+                    if r > p && r - p < n {
+                        let wj = *w.get_unchecked(r - p);
+                        for l in 0..L {
+                            acc[p][l] = wj.mul_add(v[l], acc[p][l]);
+                        }
+                    }
+                }
+            }
+            for p in 0..PLANES {
+                std::ptr::copy_nonoverlapping(acc[p].as_ptr(), outs[p].add(x0), L);
+            }
+            x0 += L;
+        }
+        for p in 0..PLANES {
+            for x in blocks..len {
+                let mut acc = w[0] * *rows[p].add(x);
+                for j in 1..n {
+                    acc = w[j].mul_add(*rows[p + j].add(x), acc);
+                }
+                *outs[p].add(x) = acc;
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn combine_avx2<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [T]) {
@@ -292,11 +406,11 @@ unsafe fn combine_avx2<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &
 /// Lanes combined at once: accumulators stay in registers across all taps.
 const LANES: usize = 32;
 
-/// `out[x] = Σ_j taps_j · rows[j][x]`, where `rows` point at the rows (or shifted line windows)
-/// under each tap, in tap order. Symmetric taps: `w0·c + Σ_k w_k·(a_k + b_k)` in order of `k`,
-/// each term added with one fused multiply-add (one rounding instead of two, and a third fewer
-/// instructions). Without hardware FMA (x86 CPUs older than 2013) `mul_add` is computed in
-/// software: the same bits, much slower.
+/// `out[x] = Σ_j w_j · rows[j][x]`, where `rows` point at the rows (or shifted line windows)
+/// under each tap, in tap order: `w_0 · r_0` first, then each further tap added with one fused
+/// multiply-add, in tap order. [`combine_planes`] performs the same operations. Without
+/// hardware FMA (x86 CPUs older than 2013) `mul_add` is computed in software: the same bits,
+/// much slower.
 ///
 /// # Safety
 /// `rows` holds one pointer per tap, each valid for reading `out.len()` elements.
@@ -306,60 +420,33 @@ unsafe fn combine<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [
     let len = out.len();
     let o = out.as_mut_ptr();
     let blocks = len / LANES * LANES;
+    let w = taps.weights();
     // SAFETY (all reads below): every index is below `len`, and every row pointer is valid for
     // `len` elements (the caller's contract); `out` is written only below `len`.
     unsafe {
-        match taps {
-            Taps::Symmetric(w) => {
-                let h = w.len() - 1;
-                let c = rows[h];
-                let w0 = w[0];
-                let mut x0 = 0;
-                while x0 < blocks {
-                    let mut acc = [T::ZERO; LANES];
-                    for l in 0..LANES {
-                        acc[l] = w0 * *c.add(x0 + l);
-                    }
-                    for k in 1..=h {
-                        let a = rows.get_unchecked(h - k).add(x0);
-                        let b = rows.get_unchecked(h + k).add(x0);
-                        let wk = *w.get_unchecked(k);
-                        for l in 0..LANES {
-                            acc[l] = wk.mul_add(*a.add(l) + *b.add(l), acc[l]);
-                        }
-                    }
-                    std::ptr::copy_nonoverlapping(acc.as_ptr(), o.add(x0), LANES);
-                    x0 += LANES;
-                }
-                for x in blocks..len {
-                    let mut acc = w0 * *c.add(x);
-                    for k in 1..=h {
-                        acc = w[k].mul_add(*rows[h - k].add(x) + *rows[h + k].add(x), acc);
-                    }
-                    *o.add(x) = acc;
+        let mut x0 = 0;
+        while x0 < blocks {
+            let mut acc = [T::ZERO; LANES];
+            let first = rows[0].add(x0);
+            for l in 0..LANES {
+                acc[l] = w[0] * *first.add(l);
+            }
+            for j in 1..w.len() {
+                let s = rows.get_unchecked(j).add(x0);
+                let wj = *w.get_unchecked(j);
+                for l in 0..LANES {
+                    acc[l] = wj.mul_add(*s.add(l), acc[l]);
                 }
             }
-            Taps::General { weights, .. } => {
-                let mut x0 = 0;
-                while x0 < blocks {
-                    let mut acc = [T::ZERO; LANES];
-                    for (j, &wj) in weights.iter().enumerate() {
-                        let s = rows.get_unchecked(j).add(x0);
-                        for l in 0..LANES {
-                            acc[l] = wj.mul_add(*s.add(l), acc[l]);
-                        }
-                    }
-                    std::ptr::copy_nonoverlapping(acc.as_ptr(), o.add(x0), LANES);
-                    x0 += LANES;
-                }
-                for x in blocks..len {
-                    let mut acc = T::ZERO;
-                    for (j, &wj) in weights.iter().enumerate() {
-                        acc = wj.mul_add(*rows[j].add(x), acc);
-                    }
-                    *o.add(x) = acc;
-                }
+            std::ptr::copy_nonoverlapping(acc.as_ptr(), o.add(x0), LANES);
+            x0 += LANES;
+        }
+        for x in blocks..len {
+            let mut acc = w[0] * *rows[0].add(x);
+            for j in 1..w.len() {
+                acc = w[j].mul_add(*rows[j].add(x), acc);
             }
+            *o.add(x) = acc;
         }
     }
 }
