@@ -4,8 +4,9 @@
 //! the last one (`inner == 1`) each line is copied once into a buffer extended by the boundary
 //! and the taps run along it; otherwise whole rows of `inner` contiguous elements are combined,
 //! so the inner loops always run over contiguous memory and the compiler vectorises them
-//! (across the contiguous axis for the outer axes). Rows are processed in tiles so that the rows a tile needs stay in cache
-//! while consecutive output rows reuse them.
+//! (across the contiguous axis for the outer axes). Rows are processed in tiles so that the rows
+//! a tile needs stay in cache while consecutive output rows reuse them. [`combine_planes`] makes
+//! several outputs from one load of their rows, for passes limited by reading rows from L2.
 //!
 //! Every output element is computed by the same sequence of operations wherever it lies, so a
 //! block of a larger array (with enough halo) filters to exactly the same bits as the whole.
