@@ -10,8 +10,10 @@
 //! along axis 0 plane by plane. The input rows the axis-0 taps need for a plane are those the
 //! previous planes used, still in the core's cache, so the input is fetched about once. The
 //! price is the axis-1 reach: the rows just beyond a block are filtered along axis 0 by both
-//! neighbouring blocks. Each plane of a block is filtered along axis 0, then axis 1, then the
-//! other axes in scratch buffers of a few rows, and written to the output once.
+//! neighbouring blocks. Planes are taken four at a time: the axis-0 pass makes the four planes
+//! from one load of the rows under their taps (reading those rows from L2 once per output, not
+//! once per tap, was what limited it). Each plane is then filtered along axis 1 and the other
+//! axes in scratch buffers of a block's rows, and written to the output once.
 //!
 //! Every output element goes through the same operations, in the same order, as in the
 //! axis-by-axis passes, so the result is the same to the bit.
@@ -38,18 +40,26 @@ pub(crate) struct Blocking {
     pub planes: usize,
 }
 
-/// The blocking for an input of `shape` (at least 3 axes) whose output has `out0` planes of
-/// `out1` rows, or `None` when rows are so long that a block would hold fewer rows than the
-/// axis-1 reach around it (the recomputed rows would then cost more than blocking saves).
-pub(crate) fn blocking<T>(
+/// The blocking for an input of `shape` (at least 3 axes) and output `windows` (as in
+/// [`filter_blocked_into`]) on rayon's current pool, or `None` when rows are so long that a
+/// block would hold fewer rows than the axis-1 reach around it (the recomputed rows would then
+/// cost more than blocking saves).
+pub(crate) fn blocking<T: FilterFloat>(
+    shape: &[usize],
+    windows: &[(usize, usize)],
+    taps: &[Option<Taps<T>>],
+) -> Option<Blocking> {
+    let threads = rayon::current_num_threads().max(1);
+    blocking_for(shape, (windows[0].1, windows[1].1), taps, threads)
+}
+
+/// [`blocking`] for `threads` workers and an output of `n0` planes of `n1` rows.
+fn blocking_for<T: FilterFloat>(
     shape: &[usize],
     (n0, n1): (usize, usize),
     taps: &[Option<Taps<T>>],
     threads: usize,
-) -> Option<Blocking>
-where
-    T: FilterFloat,
-{
+) -> Option<Blocking> {
     let rest: usize = shape[2..].iter().product();
     let row_bytes = (rest * std::mem::size_of::<T>()).max(1);
     let taps0 = taps[0].as_ref().map_or(1, |t| t.tap_count());
@@ -160,12 +170,9 @@ struct Sweep<'a, T> {
     rest: usize,
     /// Elements of one output row.
     rest_out: usize,
-    /// The output's first input position along axes 0 and 1.
-    start0: usize,
-    start1: usize,
     /// The output window `(start, len)` of every axis.
     windows: Vec<(usize, usize)>,
-    /// The shape of a block of one row: `[1, shape[2..]]`; axis 0 becomes the block's rows.
+    /// The input shape from axis 2 on: a block of `m` rows has the shape `[m, block_tail..]`.
     block_tail: Vec<usize>,
     taps0: Option<&'a Taps<T>>,
     taps1: Option<&'a Taps<T>>,
@@ -202,8 +209,6 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             n1: shape[1],
             rest,
             rest_out: windows[2..].iter().map(|w| w.1).product(),
-            start0: windows[0].0,
-            start1: windows[1].0,
             windows: windows.to_vec(),
             block_tail: shape[2..].to_vec(),
             taps0: taps[0].as_ref(),
@@ -233,8 +238,9 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         let rest = self.rest;
         let m = rows.len();
         let count = targets.len();
-        let z = z + self.start0;
-        let rows = rows.start + self.start1..rows.end + self.start1;
+        let (start0, start1) = (self.windows[0].0, self.windows[1].0);
+        let z = z + start0;
+        let rows = rows.start + start1..rows.end + start1;
         let (before, after) = self.taps1.map_or((0, 0), Taps::reach);
         let grown = rows.start as isize - before as isize..(rows.end + after) as isize;
         let grown_len = m + before + after;
@@ -354,8 +360,8 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                     .iter_mut()
                     .for_each(|o| o[span.clone()].fill(self.cval)),
                 (Some(y), None) => {
-                    for (out, plane) in outs.iter_mut().zip(&planes) {
-                        let start = (plane.unwrap_or(z) * self.n1 + y) * rest;
+                    for (out, plane) in outs.iter_mut().zip(planes.iter().flatten()) {
+                        let start = (plane * self.n1 + y) * rest;
                         out[span.clone()].copy_from_slice(&self.input[start..start + run * rest]);
                     }
                 }
@@ -522,12 +528,12 @@ mod tests {
     #[test]
     fn long_rows_are_not_blocked() {
         let taps: Vec<Option<Taps<f32>>> = (0..3).map(|_| axis_taps(1.5, 4.0).unwrap()).collect();
-        let b = blocking(&[256, 256, 256], (256, 256), &taps, 2).unwrap();
+        let b = blocking_for(&[256, 256, 256], (256, 256), &taps, 2).unwrap();
         assert!(b.rows >= 12 && b.rows <= 256, "{b:?}");
         assert!(
             256usize.div_ceil(b.rows) * 256usize.div_ceil(b.planes) >= 6,
             "{b:?}"
         );
-        assert_eq!(blocking(&[64, 64, 1 << 16], (64, 64), &taps, 2), None);
+        assert_eq!(blocking_for(&[64, 64, 1 << 16], (64, 64), &taps, 2), None);
     }
 }

@@ -43,16 +43,15 @@ pub(crate) fn filter_fused_into<T: FilterFloat>(
     if input.is_empty() {
         return;
     }
-    let threads = rayon::current_num_threads().max(1);
     if shape.len() >= 3 {
-        if let Some(blocking) = crate::blocked::blocking(shape, (shape[0], shape[1]), taps, threads)
-        {
-            let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
+        let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
+        if let Some(blocking) = crate::blocked::blocking(shape, &whole, taps) {
             crate::blocked::filter_blocked_into(input, shape, taps, mode, blocking, &whole, output);
             return;
         }
     }
     let n0 = shape[0];
+    let threads = rayon::current_num_threads().max(1);
     let plane: usize = shape[1..].iter().product();
     let by_cache = (SLAB_BYTES / (plane * std::mem::size_of::<T>()).max(1)).max(1);
     let by_balance = n0.div_ceil(4 * threads).max(1);

@@ -300,8 +300,7 @@ fn trimmed_blocked<T: FilterFloat>(
             None => (0, n),
         })
         .collect();
-    let threads = rayon::current_num_threads().max(1);
-    let blocking = crate::blocked::blocking(&shape, (windows[0].1, windows[1].1), taps, threads)?;
+    let blocking = crate::blocked::blocking(&shape, &windows, taps)?;
     let contiguous = block.as_standard_layout();
     let values = contiguous
         .as_slice()
