@@ -16,12 +16,17 @@
 //! fail on many NFS/Lustre mounts, and a child process forked while a chunk is open (HDF5 does not
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
-//! HDF5 calls are serialised by the `hdf5` crate's global lock; parallelism pays off in the
-//! file-system work and in the compute between reads and writes.
+//! Chunk files are written and read through a per-(chunk shape, dtype) template of their
+//! header (see [`template`]), so the common case needs no HDF5 call; files of any other
+//! structure go through the library, whose calls the `hdf5` crate serialises.
 
+mod template;
+
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use ndarray::ArrayView1;
@@ -34,16 +39,21 @@ use crate::error::{fmt_tuple, Error, Result};
 use crate::layout::Layout;
 use crate::region::Region;
 use crate::{with_chunk_data, with_element_type};
+use template::Template;
 
 /// Name of the attributes-only file of a dataset.
 pub const DATASET_FILE: &str = "dataset.h5";
 /// Name of the HDF5 dataset inside a chunk file.
 pub const CHUNK_DATASET: &str = "data";
 
+/// Templates by (dtype, chunk shape); `None` where the library's files do not fit the scheme.
+type Templates = HashMap<(DType, Vec<usize>), Option<Arc<Template>>>;
+
 /// A store in a directory of per-chunk HDF5 files (DosNa-compatible).
 #[derive(Debug, Clone)]
 pub struct Hdf5Store {
     root: PathBuf,
+    templates: Arc<Mutex<Templates>>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -71,7 +81,29 @@ impl Hdf5Store {
     /// A store rooted at the connection directory `root`. Nothing is created until the first
     /// dataset is.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Hdf5Store { root: root.into() }
+        Hdf5Store {
+            root: root.into(),
+            templates: Arc::default(),
+        }
+    }
+
+    /// The chunk-file template of `meta`'s chunk shape and dtype, built on first use (scratch
+    /// files in the dataset's directory, else the system's temporary directory).
+    fn template(&self, name: &str, meta: &DatasetMeta) -> Option<Arc<Template>> {
+        let key = (meta.dtype, meta.layout.chunk_shape().to_vec());
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        templates
+            .entry(key)
+            .or_insert_with(|| {
+                let shape = meta.layout.chunk_shape();
+                [self.dataset_dir(name), std::env::temp_dir()]
+                    .iter()
+                    .find_map(|dir| {
+                        with_element_type!(meta.dtype, T => Template::build::<T>(dir, shape))
+                    })
+                    .map(Arc::new)
+            })
+            .clone()
     }
 
     /// The connection directory.
@@ -267,11 +299,11 @@ fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
 }
 
 /// Writes `path` through `write` under a temporary sibling name, then renames it into place.
-fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> hdf5::Result<()>) -> Result<()> {
+fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let temp = temp_sibling(path, "tmp");
     if let Err(error) = write(&temp) {
         let _ = fs::remove_file(&temp);
-        return Err(Error::hdf5(path, error));
+        return Err(error);
     }
     fs::rename(&temp, path).map_err(|e| {
         let _ = fs::remove_file(&temp);
@@ -297,6 +329,20 @@ impl StoreRead for Hdf5Store {
     ) -> Result<Option<ChunkData>> {
         meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
+        if let Some(template) = self.template(name, meta) {
+            let read = with_element_type!(meta.dtype, T => {
+                template.read::<T>(&path).map(|values| values.map(T::into_chunk))
+            });
+            match read {
+                Ok(Some(values)) => return Ok(Some(values)),
+                Ok(None) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.require_dataset(name)?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
         if !path.is_file() {
             self.require_dataset(name)?;
             return Ok(None);
@@ -389,7 +435,15 @@ impl StoreWrite for Hdf5Store {
         check_chunk_data(name, meta, chunk, data)?;
         self.require_dataset(name)?;
         let path = self.chunk_path(name, chunk);
-        write_atomically(&path, |temp| write_chunk_file(temp, meta, data))
+        match self.template(name, meta) {
+            Some(template) => write_atomically(&path, |temp| {
+                with_chunk_data!(data, values => template.write(temp, values))
+                    .map_err(|e| Error::io(&path, e))
+            }),
+            None => write_atomically(&path, |temp| {
+                write_chunk_file(temp, meta, data).map_err(|e| Error::hdf5(&path, e))
+            }),
+        }
     }
 
     fn update_chunk(

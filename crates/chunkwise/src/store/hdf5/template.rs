@@ -1,0 +1,185 @@
+//! Chunk files read and written without the HDF5 library on the hot path.
+//!
+//! Every chunk file of a dataset is the same HDF5 file up to its elements: one contiguous dataset
+//! `data` of the chunk shape and dtype, without timestamps, its storage allocated when it is
+//! created. The library writes such a file once, the *template*; its bytes before the elements
+//! (superblock, root group, the dataset's object header) are kept. A chunk is then written as
+//! those bytes followed by its elements, and read by checking those bytes and reading the
+//! elements at their offset.
+//!
+//! Why: the `hdf5` crate runs one HDF5 call at a time per process, and each chunk file costs the
+//! library a file object and a metadata cache to set up and tear down. With thousands of small
+//! chunks that dominated the run time, and it kept threads from reading and writing in parallel.
+//!
+//! Guarantees:
+//! - a template is used only when the library wrote it twice with identical bytes, and the
+//!   elements are the file's tail (file length = data offset + data bytes); otherwise the store
+//!   goes through the library for that chunk shape and dtype;
+//! - a file is read this way only when its length and every byte before the elements equal the
+//!   template's, so it has the template's structure; any other file — written by DosNa, h5py,
+//!   an earlier chunkwise, chunked or compressed — goes through the library;
+//! - the files written are HDF5 files any HDF5 reader opens (the library wrote their header).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
+
+use crate::dtype::Element;
+
+/// The bytes of a chunk file before its elements, for one chunk shape and dtype.
+pub(super) struct Template {
+    header: Vec<u8>,
+    data_bytes: u64,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("header_bytes", &self.header.len())
+            .field("data_bytes", &self.data_bytes)
+            .finish()
+    }
+}
+
+/// Writes `path` as a chunk file of `shape` through the library, elements unwritten; returns
+/// the file's bytes before its elements, or `None` when they are not the file's whole head.
+fn library_header<T: Element>(path: &Path, shape: &[usize]) -> hdf5::Result<Option<Vec<u8>>> {
+    let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
+    let offset = {
+        let file = super::create_file(path)?;
+        let dataset = file
+            .new_dataset::<T>()
+            .shape(shape.to_vec())
+            .no_chunk()
+            .alloc_time(Some(AllocTime::Early))
+            .fill_time(FillTime::Never)
+            .obj_track_times(false)
+            .create(super::CHUNK_DATASET)?;
+        let offset = dataset.offset();
+        drop(dataset);
+        file.close()?;
+        offset
+    };
+    let Some(offset) = offset else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|e| hdf5::Error::from(e.to_string()))?;
+    if bytes.len() as u64 != offset + data_bytes {
+        return Ok(None);
+    }
+    Ok(Some(bytes[..offset as usize].to_vec()))
+}
+
+impl Template {
+    /// Builds the template of chunks of `shape` and element type `T`, writing scratch files
+    /// under `dir` (removed again). `None` when the library's files do not fit the scheme.
+    pub(super) fn build<T: Element>(dir: &Path, shape: &[usize]) -> Option<Template> {
+        let mut headers = Vec::with_capacity(2);
+        for _ in 0..2 {
+            let path = super::temp_sibling(&dir.join("template"), "template");
+            let header = library_header::<T>(&path, shape);
+            let _ = std::fs::remove_file(&path);
+            headers.push(header.ok().flatten()?);
+        }
+        if headers[0] != headers[1] {
+            return None;
+        }
+        let header = headers.pop()?;
+        let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
+        Some(Template { header, data_bytes })
+    }
+
+    /// Writes a chunk file at `path` (created, never overwritten): the header, then `values`.
+    ///
+    /// # Errors
+    /// Any I/O error, and `InvalidInput` when `values` is not the template's size.
+    pub(super) fn write<T: Element>(&self, path: &Path, values: &[T]) -> std::io::Result<()> {
+        let bytes = as_bytes(values);
+        if bytes.len() as u64 != self.data_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} bytes of elements for a chunk file of {} bytes of elements",
+                    bytes.len(),
+                    self.data_bytes
+                ),
+            ));
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        file.write_all_at(&self.header, 0)?;
+        file.write_all_at(bytes, self.header.len() as u64)
+    }
+
+    /// Reads the elements of the chunk file at `path` when its head is the template's;
+    /// `Ok(None)` when it is not (the caller goes through the library).
+    ///
+    /// # Errors
+    /// Any I/O error (a missing file included).
+    pub(super) fn read<T: Element>(&self, path: &Path) -> std::io::Result<Option<Vec<T>>> {
+        let file = File::open(path)?;
+        let header_len = self.header.len() as u64;
+        if file.metadata()?.len() != header_len + self.data_bytes {
+            return Ok(None);
+        }
+        let mut head = vec![0u8; self.header.len()];
+        file.read_exact_at(&mut head, 0)?;
+        if head != self.header {
+            return Ok(None);
+        }
+        let len = self.data_bytes as usize / std::mem::size_of::<T>();
+        read_elements(&file, header_len, len).map(Some)
+    }
+}
+
+/// The bytes of `values` in memory order.
+fn as_bytes<T: Element>(values: &[T]) -> &[u8] {
+    // SAFETY: `Element` types are plain integers and floats: no padding, every byte initialised;
+    // the slice covers exactly the memory of `values` and lives as long as it.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+}
+
+/// Reads `len` elements from `file` at byte `offset` into a new vector, without first zeroing
+/// its memory.
+fn read_elements<T: Element>(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<T>> {
+    use std::os::fd::AsRawFd;
+    let mut values: Vec<T> = Vec::with_capacity(len);
+    let total = len * std::mem::size_of::<T>();
+    let base = values.as_mut_ptr().cast::<u8>();
+    let mut done = 0usize;
+    while done < total {
+        let at = offset + done as u64;
+        // SAFETY: `base + done .. base + total` lies in the vector's allocation (capacity `len`);
+        // the kernel writes bytes into it, no Rust reference to uninitialised memory is made.
+        let got = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                base.add(done).cast::<libc::c_void>(),
+                total - done,
+                at as libc::off_t,
+            )
+        };
+        match got {
+            n if n > 0 => done += n as usize,
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("chunk file ends {} bytes early", total - done),
+                ))
+            }
+            _ => {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    // SAFETY: all `total` bytes were written by `pread`, and any bit pattern is a valid `T`.
+    unsafe { values.set_len(len) };
+    Ok(values)
+}
