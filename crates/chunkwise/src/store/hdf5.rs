@@ -98,9 +98,9 @@ impl Hdf5Store {
                 let shape = meta.layout.chunk_shape();
                 [self.dataset_dir(name), std::env::temp_dir()]
                     .iter()
-                    .find_map(|dir| {
-                        with_element_type!(meta.dtype, T => Template::build::<T>(dir, shape))
-                    })
+                    .find_map(
+                        |dir| with_element_type!(meta.dtype, T => Template::build::<T>(dir, shape)),
+                    )
                     .map(Arc::new)
             })
             .clone()

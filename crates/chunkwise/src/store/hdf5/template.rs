@@ -140,7 +140,9 @@ impl Template {
 fn as_bytes<T: Element>(values: &[T]) -> &[u8] {
     // SAFETY: `Element` types are plain integers and floats: no padding, every byte initialised;
     // the slice covers exactly the memory of `values` and lives as long as it.
-    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
 }
 
 /// Reads `len` elements from `file` at byte `offset` into a new vector, without first zeroing
@@ -182,4 +184,106 @@ fn read_elements<T: Element>(file: &File, offset: u64, len: usize) -> std::io::R
     // SAFETY: all `total` bytes were written by `pread`, and any bit pattern is a valid `T`.
     unsafe { values.set_len(len) };
     Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<T: Element>(n: usize, from: impl Fn(usize) -> T) -> Vec<T> {
+        (0..n).map(from).collect()
+    }
+
+    #[test]
+    fn written_files_are_read_by_the_hdf5_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = [3, 4, 5];
+        let template = Template::build::<f32>(dir.path(), &shape).unwrap();
+        let data = values(60, |i| i as f32 * 0.5 - 3.0);
+        let path = dir.path().join("chunk.h5");
+        template.write(&path, &data).unwrap();
+
+        let file = hdf5::File::open(&path).unwrap();
+        let dataset = file.dataset(super::super::CHUNK_DATASET).unwrap();
+        assert_eq!(dataset.shape(), shape);
+        assert_eq!(dataset.read_raw::<f32>().unwrap(), data);
+        drop(dataset);
+        file.close().unwrap();
+        assert_eq!(template.read::<f32>(&path).unwrap(), Some(data));
+        // The scratch files are gone.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn every_dtype_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk.h5");
+        let template = Template::build::<u16>(dir.path(), &[7]).unwrap();
+        let data = values(7, |i| (i * 9000) as u16);
+        template.write(&path, &data).unwrap();
+        let library = hdf5::File::open(&path).unwrap();
+        let read: Vec<u16> = library.dataset("data").unwrap().read_raw().unwrap();
+        assert_eq!(read, data);
+        std::fs::remove_file(&path).unwrap();
+
+        let template = Template::build::<i64>(dir.path(), &[2, 2]).unwrap();
+        template.write(&path, &[-1i64, i64::MAX, 0, 5]).unwrap();
+        assert_eq!(
+            template.read::<i64>(&path).unwrap(),
+            Some(vec![-1, i64::MAX, 0, 5])
+        );
+    }
+
+    #[test]
+    fn other_files_are_left_to_the_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = Template::build::<f64>(dir.path(), &[4, 4]).unwrap();
+        let data = values(16, |i| i as f64);
+
+        // Written by the library with its defaults (timestamps, late allocation): another head.
+        let library = dir.path().join("library.h5");
+        let file = super::super::create_file(&library).unwrap();
+        file.new_dataset::<f64>()
+            .shape([4, 4])
+            .create("data")
+            .unwrap()
+            .write_raw(&data)
+            .unwrap();
+        file.close().unwrap();
+        assert_eq!(template.read::<f64>(&library).unwrap(), None);
+
+        // A chunk file of this template cut short, or with a byte of its head changed.
+        let ours = dir.path().join("ours.h5");
+        template.write(&ours, &data).unwrap();
+        let bytes = std::fs::read(&ours).unwrap();
+        let cut = dir.path().join("cut.h5");
+        std::fs::write(&cut, &bytes[..bytes.len() - 8]).unwrap();
+        assert_eq!(template.read::<f64>(&cut).unwrap(), None);
+        let mut changed = bytes.clone();
+        changed[template.header.len() - 1] ^= 1;
+        let other = dir.path().join("other.h5");
+        std::fs::write(&other, &changed).unwrap();
+        assert_eq!(template.read::<f64>(&other).unwrap(), None);
+
+        // Another shape's template does not take this file either.
+        let wider = Template::build::<f64>(dir.path(), &[2, 8]).unwrap();
+        assert_eq!(wider.read::<f64>(&ours).unwrap(), None);
+        assert_eq!(template.read::<f64>(&ours).unwrap(), Some(data));
+    }
+
+    #[test]
+    fn a_write_of_the_wrong_size_is_refused_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = Template::build::<f32>(dir.path(), &[4]).unwrap();
+        let path = dir.path().join("chunk.h5");
+        let error = template.write(&path, &[1.0f32; 3]).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("12 bytes"), "{error}");
+        assert!(!path.exists());
+        // An existing file is never overwritten.
+        std::fs::write(&path, b"x").unwrap();
+        let error = template.write(&path, &[1.0f32; 4]).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+    }
 }
