@@ -16,11 +16,15 @@
 //! fail on many NFS/Lustre mounts, and a child process forked while a chunk is open (HDF5 does not
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
+//! A root the store creates is marked as a top directory, so that ext2/3/4 spread the datasets
+//! over block groups (see [`top_directory`]).
+//!
 //! Chunk files are written and read through a per-(chunk shape, dtype) template of their
 //! header (see [`template`]), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
 mod template;
+mod top_directory;
 
 use std::collections::HashMap;
 use std::fs;
@@ -389,7 +393,10 @@ impl StoreWrite for Hdf5Store {
         if target.exists() {
             return Err(Error::DatasetExists(name.to_string()));
         }
-        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        if !self.root.exists() {
+            fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            top_directory::mark(&self.root);
+        }
         // Build the dataset in a hidden directory and rename it into place: a dataset either
         // exists whole or not at all, and two creators of one name cannot both succeed.
         let staging = temp_sibling(&target, "creating");
