@@ -26,7 +26,7 @@ impl Connection {
     /// Connects `engine` to `store`.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] when the engine cannot use the store (e.g. the ram store with more
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when the engine cannot use the store (e.g. the ram store with more
     /// than one MPI rank).
     pub fn new(store: Arc<dyn Store>, engine: Arc<dyn Engine>) -> Result<Self> {
         engine.check_store(store.as_ref())?;
@@ -99,7 +99,7 @@ impl Connection {
     /// Creates a dataset (collective: rank 0 creates, every rank returns a handle).
     ///
     /// # Errors
-    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error — on every rank.
+    /// [`Error::DatasetExists`](crate::Error::DatasetExists), [`Error::InvalidName`](crate::Error::InvalidName), or a storage error — on every rank.
     pub fn create_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
         check_dataset_name(name)?;
         on_root(self.engine.as_ref(), || {
@@ -112,7 +112,7 @@ impl Connection {
     /// (collective).
     ///
     /// # Errors
-    /// As [`Connection::create_dataset`], and [`Error::InvalidLayout`].
+    /// As [`Connection::create_dataset`], and [`Error::InvalidLayout`](crate::Error::InvalidLayout).
     pub fn create<T: Element>(
         &self,
         name: &str,
@@ -127,7 +127,7 @@ impl Connection {
     /// Opens an existing dataset.
     ///
     /// # Errors
-    /// [`Error::DatasetNotFound`], or a storage error.
+    /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error.
     pub fn dataset(&self, name: &str) -> Result<Dataset> {
         let meta = self.store.open_dataset(name)?;
         Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
@@ -152,7 +152,7 @@ impl Connection {
     /// Deletes a dataset and its chunks (collective: rank 0 deletes).
     ///
     /// # Errors
-    /// [`Error::DatasetNotFound`], or a storage error — on every rank.
+    /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error — on every rank.
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
         on_root(self.engine.as_ref(), || self.store.delete_dataset(name))
     }
