@@ -130,8 +130,8 @@ impl Dataset {
                 })
             }
         });
-        if self.connection.memory_budget().is_some() {
-            crate::memory::release_free_heap();
+        if let Some(budget) = self.connection.memory_budget() {
+            crate::memory::release_free_heap_beyond(crate::memory::free_heap_kept(budget));
         }
         finish_collective(engine, local, Some(self.connection.timers()))
     }
