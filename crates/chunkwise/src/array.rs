@@ -174,10 +174,32 @@ pub(crate) fn copy_into<T: Clone>(dst: ndarray::ArrayViewMutD<'_, T>, src: Array
     if dst.ndim() != src.ndim() {
         return;
     }
-    with_fixed_dims!(dst, src, |d, s| {
-        let mut d = d;
-        d.assign(&s)
-    })
+    with_fixed_dims!(dst, src, |d, s| copy_rows(d, s))
+}
+
+/// `dst.assign(&src)`, row by row as slice copies when both have contiguous rows (the last
+/// axis): a halo-grown block is assembled from parts of chunks, whose rows are contiguous but
+/// whose other axes are not, and `assign` then copies element by element.
+fn copy_rows<T: Clone, D: ndarray::Dimension>(
+    mut dst: ndarray::ArrayViewMut<'_, T, D>,
+    src: ndarray::ArrayView<'_, T, D>,
+) {
+    let Some(last) = dst.ndim().checked_sub(1).map(ndarray::Axis) else {
+        dst.assign(&src);
+        return;
+    };
+    let contiguous = |stride: isize, len: usize| stride == 1 || len <= 1;
+    let len = dst.len_of(last);
+    if !(contiguous(dst.stride_of(last), len) && contiguous(src.stride_of(last), len)) {
+        dst.assign(&src);
+        return;
+    }
+    ndarray::Zip::from(dst.lanes_mut(last))
+        .and(src.lanes(last))
+        .for_each(|mut to, from| match (to.as_slice_mut(), from.as_slice()) {
+            (Some(to), Some(from)) => to.clone_from_slice(from),
+            _ => to.assign(&from),
+        });
 }
 
 /// `view.to_owned()` in standard layout, fast for 1 to 4 axes.

@@ -83,6 +83,9 @@ impl Dataset {
         self.layout().check_chunk(chunk)?;
         self.check_depth(depth)?;
         let sources = self.layout().halo_sources(chunk, depth, boundary);
+        if let (Some(cache), 3) = (cache, sources.len()) {
+            return self.gather3_from_chunks(cache, &sources, boundary);
+        }
 
         // The distinct source indices per axis, as runs, and where each lands in a compact block.
         let mut axis_runs = Vec::with_capacity(sources.len());
@@ -183,6 +186,117 @@ impl Dataset {
             }
         }
         Ok(padded)
+    }
+
+    /// The grown block of a 3-D chunk, copied straight out of the whole chunks in `cache`: one
+    /// slice copy per run of consecutive `x` sources within one chunk, nothing else. (The
+    /// general path first assembles a compact block of the distinct sources, then gathers the
+    /// grown block from it: two copies and a fill, which made the reading thread the slowest
+    /// stage of a 3-D `map_overlap` with chunks of 64³ and more.)
+    fn gather3_from_chunks<T: Element>(
+        &self,
+        cache: &ChunkCache,
+        sources: &[Vec<Option<usize>>],
+        boundary: Boundary,
+    ) -> Result<ArrayD<T>> {
+        let layout = self.layout();
+        let chunk_shape = layout.chunk_shape();
+        // Per axis: the chunk coordinates used (slots) and, per grown position, its slot and
+        // offset in that chunk (`None`: the boundary's constant).
+        let mut slots: Vec<Vec<usize>> = Vec::with_capacity(3);
+        let mut places: Vec<Vec<Option<(usize, usize)>>> = Vec::with_capacity(3);
+        for (axis, axis_sources) in sources.iter().enumerate() {
+            let c = chunk_shape[axis];
+            let mut axis_slots: Vec<usize> = Vec::new();
+            let axis_places = axis_sources
+                .iter()
+                .map(|source| {
+                    source.map(|i| {
+                        let slot = match axis_slots.iter().position(|&s| s == i / c) {
+                            Some(slot) => slot,
+                            None => {
+                                axis_slots.push(i / c);
+                                axis_slots.len() - 1
+                            }
+                        };
+                        (slot, i % c)
+                    })
+                })
+                .collect();
+            slots.push(axis_slots);
+            places.push(axis_places);
+        }
+        let (n1, n2) = (slots[1].len(), slots[2].len());
+        let mut held = Vec::with_capacity(slots[0].len() * n1 * n2);
+        for &a in &slots[0] {
+            for &b in &slots[1] {
+                for &c in &slots[2] {
+                    let index = [a, b, c];
+                    held.push(cache.get(&index, || self.read_stored(&index))?);
+                }
+            }
+        }
+        let volume: usize = chunk_shape.iter().product();
+        let chunks = held
+            .iter()
+            .map(|stored| match stored.as_deref() {
+                None => Ok(None),
+                Some(data) => match T::chunk_slice(data) {
+                    Some(values) if values.len() == volume => Ok(Some(values)),
+                    _ => Err(Error::Corrupt {
+                        path: self.name().into(),
+                        problem: format!(
+                            "a cached chunk holds {} {} values; expected {volume} {}",
+                            data.len(),
+                            data.dtype(),
+                            T::DTYPE
+                        ),
+                    }),
+                },
+            })
+            .collect::<Result<Vec<Option<&[T]>>>>()?;
+
+        // Runs of x positions reading consecutive elements of one chunk (or the constant).
+        let mut x_runs: Vec<(Option<(usize, usize)>, usize)> = Vec::new();
+        for &place in &places[2] {
+            match (x_runs.last_mut(), place) {
+                (Some((Some((slot, start)), len)), Some((s, offset)))
+                    if *slot == s && *start + *len == offset =>
+                {
+                    *len += 1
+                }
+                (Some((None, len)), None) => *len += 1,
+                _ => x_runs.push((place, 1)),
+            }
+        }
+        let fill = self.fill::<T>();
+        let constant = match boundary {
+            Boundary::Constant(value) => T::from_f64(value),
+            _ => fill,
+        };
+        let (c1, c2) = (chunk_shape[1], chunk_shape[2]);
+        let grown = [places[0].len(), places[1].len(), places[2].len()];
+        let mut out: Vec<T> = Vec::with_capacity(grown.iter().product());
+        for z in &places[0] {
+            for y in &places[1] {
+                let (Some((sz, oz)), Some((sy, oy))) = (z, y) else {
+                    out.extend(std::iter::repeat_n(constant, grown[2]));
+                    continue;
+                };
+                for &(place, len) in &x_runs {
+                    match place {
+                        Some((sx, ox)) => match chunks[(sz * n1 + sy) * n2 + sx] {
+                            Some(values) => {
+                                out.extend_from_slice(&values[(oz * c1 + oy) * c2 + ox..][..len])
+                            }
+                            None => out.extend(std::iter::repeat_n(fill, len)),
+                        },
+                        None => out.extend(std::iter::repeat_n(constant, len)),
+                    }
+                }
+            }
+        }
+        Ok(ArrayD::from_shape_vec(IxDyn(&grown), out).expect("one element per grown position"))
     }
 
     /// Copies `region` of the dataset into `target`, whole chunks coming from `cache`.

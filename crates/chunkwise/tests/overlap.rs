@@ -151,3 +151,82 @@ fn map_overlap_trims_grown_results_and_rejects_other_shapes() {
         assert!(error.to_string().contains("one depth per axis"), "{error}");
     }
 }
+
+/// The value at any (possibly outside) position of a 3-D array, from the boundary definition.
+fn at3(x: &ArrayD<i64>, p: [isize; 3], mode: Boundary) -> i64 {
+    let sources: Vec<Option<usize>> = (0..3).map(|a| mode.source(p[a], x.shape()[a])).collect();
+    match (sources[0], sources[1], sources[2]) {
+        (Some(a), Some(b), Some(c)) => x[[a, b, c]],
+        _ => match mode {
+            Boundary::Constant(c) => c as i64,
+            _ => unreachable!(),
+        },
+    }
+}
+
+/// An asymmetric 3-D stencil of half-widths `d`, so a flipped or shifted halo shows.
+fn stencil3_at(get: impl Fn([isize; 3]) -> i64, p: [isize; 3], d: [usize; 3]) -> i64 {
+    let d = d.map(|v| v as isize);
+    let mut sum = 0;
+    for a in -d[0]..=d[0] {
+        for b in -d[1]..=d[1] {
+            for c in -d[2]..=d[2] {
+                let weight = (a + d[0] + 1) * (b + 2 * d[1] + 1) * (c + 3 * d[2] + 2);
+                sum += weight as i64 * get([p[0] + a, p[1] + b, p[2] + c]);
+            }
+        }
+    }
+    sum
+}
+
+#[test]
+fn map_overlap_in_3d_equals_the_whole_array_stencil_with_unwritten_chunks() {
+    let shape = [7, 9, 10];
+    let values = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+        (i[0] * 10_000 + i[1] * 100 + i[2]) as i64
+    });
+    for setup in common::all_setups() {
+        let conn = &setup.conn;
+        for (chunks, depth) in [
+            ([3, 4, 3], [2, 1, 4]),
+            ([7, 9, 10], [1, 2, 0]),
+            ([2, 5, 4], [0, 3, 1]),
+        ] {
+            let ds = conn.create::<i64>("x", &shape, &chunks, 5).unwrap();
+            // Everything but the first z-slab of chunks: those chunks stay unwritten (fill 5).
+            let written = chunkwise::Selection::parse(&format!("{}:, :, :", chunks[0])).unwrap();
+            let part = values.slice(ndarray::s![chunks[0].., .., ..]).into_dyn();
+            ds.write(&written, part).unwrap();
+            let x = ds.read_all::<i64>().unwrap();
+            assert!(x.iter().any(|&v| v == 5) || chunks[0] == shape[0]);
+            for mode in MODES {
+                let expected = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+                    let p = [i[0] as isize, i[1] as isize, i[2] as isize];
+                    stencil3_at(|q| at3(&x, q, mode), p, depth)
+                });
+                let out = ds
+                    .map_overlap::<i64, _>("out", &depth, mode, |_, block: ArrayViewD<i64>| {
+                        let valid: Vec<usize> =
+                            (0..3).map(|a| block.shape()[a] - 2 * depth[a]).collect();
+                        Ok(ArrayD::from_shape_fn(IxDyn(&valid), |i| {
+                            let p = [0, 1, 2].map(|a| (i[a] + depth[a]) as isize);
+                            stencil3_at(
+                                |q| block[[q[0] as usize, q[1] as usize, q[2] as usize]],
+                                p,
+                                depth,
+                            )
+                        }))
+                    })
+                    .unwrap();
+                assert_eq!(
+                    out.read_all::<i64>().unwrap(),
+                    expected,
+                    "{} {mode} chunks {chunks:?} depth {depth:?}",
+                    setup.label
+                );
+                out.delete().unwrap();
+            }
+            ds.delete().unwrap();
+        }
+    }
+}
