@@ -186,3 +186,37 @@ fn reads_datasets_written_in_dosna_layout() {
         assert_eq!(column.shape(), &[9]);
     }
 }
+
+#[test]
+fn datasets_of_one_metadata_share_their_dataset_file_bytes_and_reopen_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("conn");
+    let store = Arc::new(Hdf5Store::new(&root));
+    let conn = Connection::new(store.clone(), Arc::new(SequentialEngine)).unwrap();
+    conn.create::<f32>("a", &[10, 12], &[4, 5], 1.5).unwrap();
+    // The second file of the same metadata is written from the first one's bytes.
+    conn.create::<f32>("b", &[10, 12], &[4, 5], 1.5).unwrap();
+    conn.create::<f32>("c", &[10, 12], &[4, 5], 2.5).unwrap();
+    let bytes = |name: &str| std::fs::read(root.join(name).join("dataset.h5")).unwrap();
+    assert_eq!(bytes("a"), bytes("b"));
+    assert_ne!(bytes("a"), bytes("c"));
+    let dump = h5dump(&["-A"], &root.join("b/dataset.h5"));
+    assert!(
+        squash(attribute_block(&dump, "fillvalue")).contains("1.5"),
+        "{dump}"
+    );
+
+    // A fresh store (nothing remembered) and this one read the same metadata.
+    let fresh =
+        Connection::new(Arc::new(Hdf5Store::new(&root)), Arc::new(SequentialEngine)).unwrap();
+    for name in ["a", "b", "c"] {
+        let remembered = conn.dataset(name).unwrap();
+        let parsed = fresh.dataset(name).unwrap();
+        assert_eq!(remembered.layout(), parsed.layout());
+        assert_eq!(remembered.fill_value(), parsed.fill_value(), "{name}");
+    }
+    assert_eq!(
+        fresh.dataset("c").unwrap().fill_value(),
+        chunkwise::Scalar::F32(2.5)
+    );
+}

@@ -23,6 +23,7 @@
 //! header (see [`template`]), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
+mod meta_files;
 mod template;
 mod top_directory;
 
@@ -43,6 +44,7 @@ use crate::error::{fmt_tuple, Error, Result};
 use crate::layout::Layout;
 use crate::region::Region;
 use crate::{with_chunk_data, with_element_type};
+use meta_files::MetaFiles;
 use template::Template;
 
 /// Name of the attributes-only file of a dataset.
@@ -58,6 +60,7 @@ type Templates = HashMap<(DType, Vec<usize>), Option<Arc<Template>>>;
 pub struct Hdf5Store {
     root: PathBuf,
     templates: Arc<Mutex<Templates>>,
+    meta_files: Arc<MetaFiles>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -88,6 +91,7 @@ impl Hdf5Store {
         Hdf5Store {
             root: root.into(),
             templates: Arc::default(),
+            meta_files: Arc::default(),
         }
     }
 
@@ -108,6 +112,41 @@ impl Hdf5Store {
                     .map(Arc::new)
             })
             .clone()
+    }
+
+    /// Writes the dataset file of `meta` at `path` (new): the bytes of an earlier file of the
+    /// same metadata if there is one, else through the library (and remembered).
+    fn write_meta(&self, path: &Path, meta: &DatasetMeta) -> Result<()> {
+        if let Some(bytes) = self.meta_files.bytes_of(meta) {
+            use std::io::Write;
+            return fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .and_then(|mut file| file.write_all(&bytes))
+                .map_err(|e| Error::io(path, e));
+        }
+        write_meta_file(path, meta).map_err(|e| Error::hdf5(path, e))?;
+        if let Ok(bytes) = fs::read(path) {
+            self.meta_files.remember(meta, bytes);
+        }
+        Ok(())
+    }
+
+    /// Reads the dataset file at `path`: from the bytes of a file seen before, else through the
+    /// library (remembered when the file did not change meanwhile).
+    fn read_meta(&self, path: &Path) -> Result<DatasetMeta> {
+        let before = fs::read(path).ok();
+        if let Some(meta) = before.as_deref().and_then(|b| self.meta_files.meta_of(b)) {
+            return Ok(meta);
+        }
+        let meta = read_meta_file(path)?;
+        if let (Some(before), Ok(after)) = (before, fs::read(path)) {
+            if before == after {
+                self.meta_files.remember(&meta, after);
+            }
+        }
+        Ok(meta)
     }
 
     /// The connection directory.
@@ -318,7 +357,7 @@ fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
 impl StoreRead for Hdf5Store {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
         self.require_dataset(name)?;
-        read_meta_file(&self.meta_path(name))
+        self.read_meta(&self.meta_path(name))
     }
 
     fn has_dataset(&self, name: &str) -> Result<bool> {
@@ -401,8 +440,8 @@ impl StoreWrite for Hdf5Store {
         // exists whole or not at all, and two creators of one name cannot both succeed.
         let staging = temp_sibling(&target, "creating");
         fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
-        let result = write_meta_file(&staging.join(DATASET_FILE), meta)
-            .map_err(|e| Error::hdf5(target.join(DATASET_FILE), e))
+        let result = self
+            .write_meta(&staging.join(DATASET_FILE), meta)
             .and_then(|()| {
                 if target.exists() {
                     return Err(Error::DatasetExists(name.to_string()));
