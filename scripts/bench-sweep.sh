@@ -5,7 +5,11 @@
 # reference implementation's figures (one process, hdf5 backend, median of 5, inexact near chunk
 # faces) and the speed-up over them.
 #
-#   scripts/bench-sweep.sh [NTEST] [WORK_DIR]
+# With RUNS > 1 the two engines run RUNS times, alternating (threads, mpi, threads, mpi, …), each
+# run in a new store directory, and every figure is the median over the runs of each run's median
+# over its NTEST repetitions: on a shared machine one run can be 30 % off the next.
+#
+#   scripts/bench-sweep.sh [NTEST] [WORK_DIR] [RUNS]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 ntest=${1:-5}
@@ -18,12 +22,29 @@ if mpiexec --version 2>/dev/null | grep -qiE "open mpi|openrte"; then
   flags=(--oversubscribe --bind-to none)
   if [ "$(id -u)" -eq 0 ]; then flags+=(--allow-run-as-root); fi
 fi
+runs=${3:-1}
 sweep=(--data-sizes 128 256 --chunk-sizes 32 64 128 --ntest "$ntest")
-"$bench" --engine threads --store "$work/store" --out "$work/threads" "${sweep[@]}" >"$work/threads.txt"
-mpiexec "${flags[@]}" -n 2 "$bench" --engine mpi --store "$work/store" --out "$work/mpi" "${sweep[@]}" >"$work/mpi.txt"
+for run in $(seq 1 "$runs"); do
+  "$bench" --engine threads --store "$work/store-t$run" --out "$work/threads$run" "${sweep[@]}" >"$work/threads$run.txt"
+  mpiexec "${flags[@]}" -n 2 "$bench" --engine mpi --store "$work/store-m$run" --out "$work/mpi$run" "${sweep[@]}" >"$work/mpi$run.txt"
+done
+# Per cell, the median over the runs of each figure (columns: DS CS load 3D 3x1D ... as printed).
+median_of_runs() {
+  cat "$@" | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/' | sort -k1,1n -k2,2n | awk '
+    function median(list,   n, v, i, j, t) {
+      n = split(list, v, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+      return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    { key = $1 " " $2; keys[key] = 1; for (c = 3; c <= 6; c++) col[key, c] = col[key, c] " " $c; last[key] = $7 " " $8 }
+    END { for (key in keys) { printf "%s", key; for (c = 3; c <= 6; c++) printf " %s", median(col[key, c]); print " " last[key] } }
+  ' | sort -k1,1n -k2,2n
+}
+median_of_runs "$work"/threads[0-9]*.txt >"$work/threads.txt"
+median_of_runs "$work"/mpi[0-9]*.txt >"$work/mpi.txt"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); store on $(df -T "$work" | awk 'NR==2{print $2}')"
-echo "hdf5 backend, sigma 1.5, $ntest repetitions, medians in seconds; speed-up = reference / chunkwise"
+echo "hdf5 backend, sigma 1.5, $ntest repetitions per run, $runs run(s) per engine alternating; medians (of the runs' medians) in seconds; speed-up = reference / chunkwise"
 printf '%4s %4s | %-22s | %-28s | %-28s\n' DS CS "reference load 3D 3x1D" "threads load 3D 3x1D (×)" "mpi -n 2 load 3D 3x1D (×)"
 reference="128 32 0.127 0.238 0.628
 128 64 0.036 0.089 0.199
@@ -40,5 +61,9 @@ while read -r ds cs rl r3 r1; do
       ds, cs, rl, r3, r1, a[1], a[2], a[3], rl/a[1], r3/a[2], r1/a[3], b[1], b[2], b[3], rl/b[1], r3/b[2], r1/b[3]
   }'
 done <<<"$reference"
-echo "exactness (max |3D - 3x1D|, max |3D - in-memory filter|), threads run:"
-awk '$1 ~ /^[0-9]+$/ {print "  " $1 "/" $2 ": " $7 ", " $8}' "$work/threads.txt"
+echo "exactness (max |3D - 3x1D|, max |3D - in-memory filter|), the largest over every run of both engines:"
+cat "$work"/threads[0-9]*.txt "$work"/mpi[0-9]*.txt | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ {
+    key = $1 "/" $2; keys[key] = 1
+    if (!(key in a) || $7 + 0 > a[key] + 0) a[key] = $7
+    if ($8 == "-") { if (!(key in b)) b[key] = "-" } else if (!(key in b) || b[key] == "-" || $8 + 0 > b[key] + 0) b[key] = $8
+  } END { for (key in keys) print "  " key ": " a[key] ", " b[key] }' | sort -t/ -k1,1n -k2,2n
