@@ -1,14 +1,17 @@
 //! The per-rank pipeline: read ahead → compute → write, with bounded buffers and timeouts.
 //!
-//! One reader thread reads this rank's chunks in order into a buffer of at most `read_ahead`
-//! blocks; the engine's workers take blocks from it and compute; one writer thread writes the
-//! finished blocks, which wait in a buffer of the same bound. So reading the next chunks and
-//! writing the last ones overlap the compute of the current ones, and memory stays bounded by
-//! about `2 · read_ahead + workers` blocks. A stage that waits longer than `stage_timeout` for
+//! Reader threads read this rank's chunks, taken in order, into a buffer of at most `read_ahead`
+//! blocks; the engine's workers take blocks from it and compute; writer threads write the
+//! finished blocks, which wait in a buffer of the same bound. There are as many readers and as
+//! many writers as workers: a store whose reads and writes run in parallel (the hdf5 store's
+//! chunk files, the ram store) then keeps up with the workers, where one reader and one writer
+//! were the slowest stages of a pass over large chunks. So reading the next chunks and writing
+//! the last ones overlap the compute of the current ones, and memory stays bounded by about
+//! `2 · (read_ahead + workers)` blocks plus those being computed. A stage that waits longer than `stage_timeout` for
 //! its input or for room in its output fails with an error naming the stage, instead of
 //! hanging; the first error of any stage stops all of them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -103,8 +106,8 @@ fn recv<T>(
     }
 }
 
-/// Runs `read → compute → write` over `items` on this rank (not collective). Items are read in
-/// order; computed and written as workers finish them.
+/// Runs `read → compute → write` over `items` on this rank (not collective). Items are taken for
+/// reading in order; computed and written as readers and workers finish them.
 ///
 /// # Errors
 /// The first error of any stage (a panic counts as an error), or a stuck-stage error.
@@ -132,40 +135,53 @@ where
         slot.get_or_insert(error);
     };
 
+    let workers = options
+        .max_workers
+        .unwrap_or_else(|| engine.threads())
+        .max(1)
+        .min(items.len().max(1));
+    let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let outcome = guard_panics(|| {
-                for &item in items {
-                    let block = read(item)?;
-                    if !send(&read_tx, (item, block), &stop, "read", timeout)? {
-                        break;
+        for _ in 0..workers {
+            let read_tx = read_tx.clone();
+            scope.spawn(|| {
+                let read_tx = read_tx;
+                let outcome = guard_panics(|| {
+                    while let Some(&item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let block = read(item)?;
+                        if !send(&read_tx, (item, block), &stop, "read", timeout)? {
+                            break;
+                        }
                     }
+                    Ok(())
+                });
+                if let Err(error) = outcome {
+                    fail(error);
                 }
-                Ok(())
             });
-            drop(read_tx);
-            if let Err(error) = outcome {
-                fail(error);
-            }
-        });
-        scope.spawn(|| {
-            let outcome = guard_panics(|| {
-                while let Some((item, block)) = recv(&done_rx, &stop, "write", timeout)? {
-                    write(item, block)?;
+        }
+        drop(read_tx);
+        for _ in 0..workers {
+            let done_rx = done_rx.clone();
+            scope.spawn(|| {
+                let done_rx = done_rx;
+                let outcome = guard_panics(|| {
+                    while let Some((item, block)) = recv(&done_rx, &stop, "write", timeout)? {
+                        write(item, block)?;
+                    }
+                    Ok(())
+                });
+                if let Err(error) = outcome {
+                    fail(error);
                 }
-                Ok(())
+                // Dropping the receiver unblocks workers waiting to hand over results once
+                // every writer has stopped.
             });
-            if let Err(error) = outcome {
-                fail(error);
-            }
-            // Unblock workers waiting to hand over results.
-            drop(done_rx);
-        });
-        let workers = options
-            .max_workers
-            .unwrap_or_else(|| engine.threads())
-            .max(1)
-            .min(items.len().max(1));
+        }
+        drop(done_rx);
         let computed = engine.for_each_local(workers, &|_| {
             while let Some((item, block)) = recv(&read_rx, &stop, "compute", timeout)? {
                 let result = compute(item, block)?;

@@ -1,9 +1,9 @@
 //! How much one collective operation keeps in memory, derived from the memory budget.
 //!
-//! A pipelined operation holds blocks in four places: the one the reader is reading, up to
+//! A pipelined operation holds blocks in four places: one per reader being read, up to
 //! `read_ahead` waiting for a worker, one per worker being computed (with whatever the worker
-//! allocates for its result), up to `read_ahead` finished ones waiting for the writer, and the one
-//! being written. A stencil operation also keeps a cache of whole input chunks. With a memory
+//! allocates for its result), up to `read_ahead` finished ones waiting for a writer, and one per
+//! writer being written. There are as many readers and writers as workers. A stencil operation also keeps a cache of whole input chunks. With a memory
 //! budget on the connection, the operation reserves all of that up front: read-ahead shrinks
 //! first, then the number of workers, then the cache gets what is left (at most its configured
 //! size). Only when a single block per stage does not fit is it an error — before any work is
@@ -37,7 +37,7 @@ pub(crate) struct Plan {
 /// Bytes held with `read_ahead` and `workers` (see the module docs).
 fn in_flight(sizes: BlockSizes, pipelined: bool, read_ahead: usize, workers: usize) -> u64 {
     let queued_blocks = if pipelined {
-        2 * read_ahead as u64 + 2
+        2 * (read_ahead + workers) as u64
     } else {
         0
     };
@@ -136,23 +136,23 @@ mod tests {
         assert_eq!(planned.options.read_ahead, 4);
         assert_eq!(planned.options.max_workers, Some(2));
         assert_eq!(planned.options.cache_bytes, 5000);
-        // (2·4 + 2)·100 + 2·300 + 5000 reserved while the plan lives.
-        assert_eq!(b.available(), (1 << 30) - 6600);
+        // 2·(4 + 2)·100 + 2·300 + 5000 reserved while the plan lives.
+        assert_eq!(b.available(), (1 << 30) - 6800);
         drop(planned);
         assert_eq!(b.available(), 1 << 30);
     }
 
     #[test]
     fn read_ahead_shrinks_first_then_workers_then_the_cache() {
-        // read_ahead 1, 2 workers: 4·100 + 600 = 1000 bytes.
-        let b = budget(1050);
+        // read_ahead 1, 2 workers (and 2 readers, 2 writers): 2·(1 + 2)·100 + 600 = 1200 bytes.
+        let b = budget(1250);
         let planned = plan("op", PipelineOptions::default(), Some(&b), 2, true, SIZES).unwrap();
         assert_eq!(planned.options.read_ahead, 1);
         assert_eq!(planned.options.max_workers, Some(2));
         assert_eq!(planned.options.cache_bytes, 50);
         assert_eq!(b.available(), 0);
         drop(planned);
-        // read_ahead 1, 1 worker: 400 + 300.
+        // read_ahead 1, 1 worker: 2·(1 + 1)·100 + 300.
         let b = budget(800);
         let planned = plan("op", PipelineOptions::default(), Some(&b), 2, true, SIZES).unwrap();
         assert_eq!(planned.options.read_ahead, 1);
