@@ -7,9 +7,9 @@
 //! chunk files, the ram store) then keeps up with the workers, where one reader and one writer
 //! were the slowest stages of a pass over large chunks. So reading the next chunks and writing
 //! the last ones overlap the compute of the current ones, and memory stays bounded by about
-//! `2 · (read_ahead + workers)` blocks plus those being computed. A stage that waits longer than `stage_timeout` for
-//! its input or for room in its output fails with an error naming the stage, instead of
-//! hanging; the first error of any stage stops all of them.
+//! `2 · (read_ahead + workers)` blocks plus those being computed. A stage that waits longer than
+//! `stage_timeout` for its input or for room in its output fails with an error naming the stage,
+//! instead of hanging; the first error of any stage stops all of them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
