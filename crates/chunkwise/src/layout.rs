@@ -157,6 +157,22 @@ impl Layout {
         index
     }
 
+    /// Where element `i` of axis `axis` lies: the chunk's coordinate along that axis and the
+    /// element's offset within the chunk.
+    pub fn locate(&self, axis: usize, i: usize) -> (usize, usize) {
+        let c = self.chunk_shape[axis];
+        (i / c, i % c)
+    }
+
+    /// The C-order position of the element at `offset` (one per axis) among a stored chunk's
+    /// elements.
+    pub fn offset_in_chunk(&self, offset: &[usize]) -> usize {
+        offset
+            .iter()
+            .zip(&self.chunk_shape)
+            .fold(0, |acc, (&o, &c)| acc * c + o)
+    }
+
     /// Every chunk index in C order.
     pub fn chunk_indices(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
         (0..self.num_chunks()).map(|flat| self.chunk_index(flat))
@@ -313,6 +329,25 @@ fn axis_parts(sel: &AxisSlice, c: usize) -> Vec<(usize, AxisSlice, AxisSlice)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_and_offset_in_chunk_agree_with_chunk_bounds_and_c_order() {
+        let layout = Layout::new(&[10, 7, 9], &[4, 3, 5]).unwrap();
+        for axis in 0..3 {
+            for i in 0..layout.shape()[axis] {
+                let (chunk, offset) = layout.locate(axis, i);
+                let mut index = vec![0; 3];
+                index[axis] = chunk;
+                let bounds = layout.chunk_bounds(&index).axes()[axis];
+                assert_eq!(bounds.start + offset, i, "axis {axis} element {i}");
+                assert!(offset < bounds.count);
+            }
+        }
+        let positions = ndarray::Array3::from_shape_fn((4, 3, 5), |(a, b, c)| (a, b, c));
+        for (flat, &(a, b, c)) in positions.iter().enumerate() {
+            assert_eq!(layout.offset_in_chunk(&[a, b, c]), flat);
+        }
+    }
 
     #[test]
     fn chunk_row_slabs_group_whole_chunk_rows() {

@@ -16,7 +16,7 @@ use crate::plan::BlockSizes;
 use crate::array::check_dtype;
 use crate::boundary::Boundary;
 use crate::dataset::Dataset;
-use crate::dtype::Element;
+use crate::dtype::{ChunkData, Element};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::region::{AxisSlice, Region};
 
@@ -200,26 +200,25 @@ impl Dataset {
         boundary: Boundary,
     ) -> Result<ArrayD<T>> {
         let layout = self.layout();
-        let chunk_shape = layout.chunk_shape();
         // Per axis: the chunk coordinates used (slots) and, per grown position, its slot and
         // offset in that chunk (`None`: the boundary's constant).
         let mut slots: Vec<Vec<usize>> = Vec::with_capacity(3);
         let mut places: Vec<Vec<Option<(usize, usize)>>> = Vec::with_capacity(3);
         for (axis, axis_sources) in sources.iter().enumerate() {
-            let c = chunk_shape[axis];
             let mut axis_slots: Vec<usize> = Vec::new();
             let axis_places = axis_sources
                 .iter()
                 .map(|source| {
                     source.map(|i| {
-                        let slot = match axis_slots.iter().position(|&s| s == i / c) {
+                        let (chunk, offset) = layout.locate(axis, i);
+                        let slot = match axis_slots.iter().position(|&s| s == chunk) {
                             Some(slot) => slot,
                             None => {
-                                axis_slots.push(i / c);
+                                axis_slots.push(chunk);
                                 axis_slots.len() - 1
                             }
                         };
-                        (slot, i % c)
+                        (slot, offset)
                     })
                 })
                 .collect();
@@ -236,24 +235,9 @@ impl Dataset {
                 }
             }
         }
-        let volume: usize = chunk_shape.iter().product();
         let chunks = held
             .iter()
-            .map(|stored| match stored.as_deref() {
-                None => Ok(None),
-                Some(data) => match T::chunk_slice(data) {
-                    Some(values) if values.len() == volume => Ok(Some(values)),
-                    _ => Err(Error::Corrupt {
-                        path: self.name().into(),
-                        problem: format!(
-                            "a cached chunk holds {} {} values; expected {volume} {}",
-                            data.len(),
-                            data.dtype(),
-                            T::DTYPE
-                        ),
-                    }),
-                },
-            })
+            .map(|stored| self.stored_values::<T>(stored.as_deref()))
             .collect::<Result<Vec<Option<&[T]>>>>()?;
 
         // Runs of x positions reading consecutive elements of one chunk (or the constant).
@@ -274,7 +258,6 @@ impl Dataset {
             Boundary::Constant(value) => T::from_f64(value),
             _ => fill,
         };
-        let (c1, c2) = (chunk_shape[1], chunk_shape[2]);
         let grown = [places[0].len(), places[1].len(), places[2].len()];
         let mut out: Vec<T> = Vec::with_capacity(grown.iter().product());
         for z in &places[0] {
@@ -287,7 +270,8 @@ impl Dataset {
                     match place {
                         Some((sx, ox)) => match chunks[(sz * n1 + sy) * n2 + sx] {
                             Some(values) => {
-                                out.extend_from_slice(&values[(oz * c1 + oy) * c2 + ox..][..len])
+                                let start = layout.offset_in_chunk(&[*oz, *oy, ox]);
+                                out.extend_from_slice(&values[start..][..len])
                             }
                             None => out.extend(std::iter::repeat_n(fill, len)),
                         },
@@ -310,19 +294,43 @@ impl Dataset {
         for part in layout.chunk_parts(region) {
             let stored = cache.get(&part.chunk, || self.read_stored(&part.chunk))?;
             let mut view = part.in_output.view_mut_of(&mut target);
-            match stored.as_deref().and_then(T::chunk_slice) {
+            match self.stored_values::<T>(stored.as_deref())? {
                 Some(values) => {
                     let full = ArrayViewD::from_shape(IxDyn(layout.chunk_shape()), values)
-                        .map_err(|e| Error::Corrupt {
-                            path: self.name().into(),
-                            problem: format!("a cached chunk does not fit its shape ({e})"),
-                        })?;
+                        .expect("stored_values checked the length");
                     crate::array::copy_into(view, part.in_chunk.view_of(&full));
                 }
                 None => view.fill(self.fill::<T>()),
             }
         }
         Ok(())
+    }
+
+    /// The elements of a stored chunk (`None`: never written), checked to be a whole chunk of
+    /// `T`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the chunk holds another dtype or another number of elements.
+    fn stored_values<'a, T: Element>(
+        &self,
+        stored: Option<&'a ChunkData>,
+    ) -> Result<Option<&'a [T]>> {
+        let Some(data) = stored else {
+            return Ok(None);
+        };
+        let volume = self.layout().chunk_len();
+        match T::chunk_slice(data) {
+            Some(values) if values.len() == volume => Ok(Some(values)),
+            _ => Err(Error::Corrupt {
+                path: self.name().into(),
+                problem: format!(
+                    "a stored chunk holds {} {} values; expected {volume} {}",
+                    data.len(),
+                    data.dtype(),
+                    T::DTYPE
+                ),
+            }),
+        }
     }
 
     fn check_depth(&self, depth: &[usize]) -> Result<()> {

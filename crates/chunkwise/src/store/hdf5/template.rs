@@ -44,9 +44,13 @@ impl std::fmt::Debug for Template {
 }
 
 /// Writes `path` as a chunk file of `shape` through the library, elements unwritten; returns
-/// the file's bytes before its elements, or `None` when they are not the file's whole head.
-fn library_header<T: Element>(path: &Path, shape: &[usize]) -> hdf5::Result<Option<Vec<u8>>> {
-    let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
+/// the file's bytes before its elements, or `None` when the elements (`data_bytes`) are not the
+/// rest of the file.
+fn library_header<T: Element>(
+    path: &Path,
+    shape: &[usize],
+    data_bytes: u64,
+) -> hdf5::Result<Option<Vec<u8>>> {
     let offset = {
         let file = super::create_file(path)?;
         let dataset = file
@@ -76,10 +80,11 @@ impl Template {
     /// Builds the template of chunks of `shape` and element type `T`, writing scratch files
     /// under `dir` (removed again). `None` when the library's files do not fit the scheme.
     pub(super) fn build<T: Element>(dir: &Path, shape: &[usize]) -> Option<Template> {
+        let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
         let mut headers = Vec::with_capacity(2);
         for _ in 0..2 {
             let path = super::temp_sibling(&dir.join("template"), "template");
-            let header = library_header::<T>(&path, shape);
+            let header = library_header::<T>(&path, shape, data_bytes);
             let _ = std::fs::remove_file(&path);
             headers.push(header.ok().flatten()?);
         }
@@ -87,7 +92,6 @@ impl Template {
             return None;
         }
         let header = headers.pop()?;
-        let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
         Some(Template { header, data_bytes })
     }
 
