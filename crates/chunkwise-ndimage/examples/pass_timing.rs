@@ -1,0 +1,65 @@
+//! Times one chunked pass over an hdf5-store dataset of N³ f32 in C³ chunks, threads engine,
+//! with the memory handling of the apps (a budget of 20 GiB, freed blocks kept), to see what a
+//! single `gaussian_filter1d_dataset` / `gaussian_filter_dataset` / dataset creation costs (for
+//! profiling; scripts/bench-sweep.sh is the benchmark).
+//!
+//! `cargo run --release -p chunkwise-ndimage --example pass_timing -- N C PASS REPS`
+//!
+//! PASS is `z`, `y` or `x` (one 1-D pass along that axis), `3d` (all axes), or `create` (create
+//! and delete an empty dataset of the same metadata). Prints min, median and max seconds.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chunkwise::memory::{keep_freed_blocks, MemoryBudget};
+use chunkwise::{Boundary, Connection, Hdf5Store, ThreadsEngine};
+use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset};
+use ndarray::{ArrayD, IxDyn};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg =
+        |k: usize, default: usize| args.get(k).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (n, c) = (arg(1, 128), arg(2, 128));
+    let pass = args.get(3).map_or("z", String::as_str).to_string();
+    let reps = arg(4, 40).max(1);
+    let budget = 20u64 << 30;
+    keep_freed_blocks(budget);
+    let dir = tempfile::tempdir()?;
+    let conn = Connection::new(
+        Arc::new(Hdf5Store::new(dir.path().join("store"))),
+        Arc::new(ThreadsEngine::new(None)?),
+    )?
+    .with_memory_budget(MemoryBudget::new(budget, std::env::temp_dir(), None));
+    let input = conn.create::<f32>("input", &[n, n, n], &[c, c, c], 0.0)?;
+    input.load_with::<f32, _>(|_, bounds| {
+        Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+            (i[0] * 7 + i[1] * 3 + i[2]) as f32
+        }))
+    })?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let started = Instant::now();
+        let out = match pass.as_str() {
+            "3d" => gaussian_filter_dataset(&input, "out", 1.5, Boundary::Reflect, 4.0)?,
+            "create" => conn.create::<f32>("out", &[n, n, n], &[c, c, c], 0.0)?,
+            axis => {
+                let axis = ["z", "y", "x"]
+                    .iter()
+                    .position(|&a| a == axis)
+                    .ok_or(format!("PASS is z, y, x, 3d or create, not {axis:?}"))?;
+                gaussian_filter1d_dataset(&input, "out", 1.5, axis, Boundary::Reflect, 4.0)?
+            }
+        };
+        times.push(started.elapsed().as_secs_f64());
+        out.delete()?;
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{n}³ in {c}³ chunks, pass {pass}, {reps} repetitions: min {:.4} s, median {:.4} s, max {:.4} s",
+        times[0],
+        times[reps / 2],
+        times[reps - 1]
+    );
+    Ok(())
+}
