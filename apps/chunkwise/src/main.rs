@@ -16,6 +16,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
+/// being faulted in again page by page.
+#[global_allocator]
+static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let config = match connect::config(&cli.global) {

@@ -216,6 +216,11 @@ pub(crate) fn agreed(error: &anyhow::Error, size: usize) -> bool {
         })
 }
 
+/// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
+/// being faulted in again page by page.
+#[global_allocator]
+static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
+
 fn main() -> ExitCode {
     let options = Options::parse();
     if let Some(command) = &options.command {

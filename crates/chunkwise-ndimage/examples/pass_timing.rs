@@ -11,10 +11,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chunkwise::memory::{keep_freed_blocks, MemoryBudget};
+use chunkwise::memory::{keep_freed_blocks, KeepLargeBlocks, MemoryBudget};
 use chunkwise::{Boundary, Connection, Hdf5Store, ThreadsEngine};
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset};
 use ndarray::{ArrayD, IxDyn};
+
+#[global_allocator]
+static ALLOCATOR: KeepLargeBlocks = KeepLargeBlocks;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

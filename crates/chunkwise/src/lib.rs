@@ -21,6 +21,7 @@
 //! [`Connection`] → [`Dataset`] → [`Chunk`] on top.
 
 mod array;
+mod block_pool;
 pub mod boundary;
 pub mod chunk;
 mod chunk_cache;

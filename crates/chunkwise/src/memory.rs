@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 
+pub use crate::block_pool::{kept_block_bytes, KeepLargeBlocks, MIN_BLOCK};
+
 const PREFIX: &str = "chunkwise-mmap-";
 
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -213,8 +215,10 @@ fn free_space(dir: &Path) -> u64 {
 /// blocks in per-thread arenas for reuse, so without this a process's resident memory grows
 /// past its budget over repeated operations even though nothing is live. Collective operations
 /// on a connection with a budget call [`release_free_heap_beyond`] at their end, which keeps
-/// what [`free_heap_kept`] allows. A no-op on other C libraries.
+/// what [`free_heap_kept`] allows. Also empties the [`KeepLargeBlocks`] pool. glibc's part is a
+/// no-op on other C libraries.
 pub fn release_free_heap() {
+    crate::block_pool::release();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns unused memory of glibc's arenas; it has no preconditions.
     unsafe {
@@ -222,14 +226,16 @@ pub fn release_free_heap() {
     }
 }
 
-/// [`release_free_heap`], but only when the allocator holds more than `keep` bytes of free
-/// memory (over all arenas).
+/// [`release_free_heap`], but only of what is beyond `keep` bytes: the [`KeepLargeBlocks`] pool
+/// is shrunk to `keep` bytes, and glibc's free memory (over all arenas) handed back if it is
+/// more than `keep` bytes.
 ///
 /// Memory handed back is faulted in and zeroed again by the next operation: on a virtual
 /// machine that reports free memory to its host, at host-fault speed. For a single-chunk 128³
 /// stencil pass that was about half of the pass's time (0.017 s a pass, against 0.008 s in
 /// read, compute and write).
 pub fn release_free_heap_beyond(keep: u64) {
+    crate::block_pool::shrink_to(usize::try_from(keep).unwrap_or(usize::MAX));
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallinfo2 only reads the arenas' statistics under their locks; malloc_trim only
     // returns unused memory. Neither has preconditions.
@@ -259,11 +265,18 @@ pub fn free_heap_kept(budget: &MemoryBudget) -> u64 {
 /// allocator arena is kept instead of being handed back at once. Budgets under 512 MiB keep
 /// glibc's defaults: there the kept blocks measurably raised the peak (1.2–1.3 × a 256 MiB
 /// budget instead of 1.09 ×). Memory is still handed back by [`release_free_heap`].
-/// For applications: call once at start with the budget's limit. A no-op on other C libraries.
+///
+/// Applications that install [`KeepLargeBlocks`] as their global allocator also let it keep up
+/// to the same amount of freed blocks of at least [`MIN_BLOCK`] bytes (its docs say why glibc's
+/// arenas alone do not keep them), so up to twice `keep` of free memory can be held in all.
+/// For applications: call once at start with the budget's limit. glibc's part is a no-op on
+/// other C libraries.
 pub fn keep_freed_blocks(budget: u64) {
     let Some(keep) = freed_bytes_kept(budget) else {
+        crate::block_pool::set_capacity(0);
         return;
     };
+    crate::block_pool::set_capacity(usize::try_from(keep).unwrap_or(usize::MAX));
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator thresholds; both values are within glibc's limits
     // (the mmap threshold's maximum is 32 MiB on 64-bit systems).
