@@ -60,7 +60,7 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
                 (None, Some(tmp)) => tmp.join("gaussian-bench-store"),
                 (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
             };
-            Arc::new(Hdf5Store::new(dir))
+            Arc::new(Hdf5Store::new(dir).with_spare_files(options.spare_files << 20))
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };

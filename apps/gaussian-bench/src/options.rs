@@ -81,6 +81,12 @@ pub struct Options {
     /// Keep input_<DS>, gaussian_3d_<DS>_<CS> and gaussian_1d_<DS>_<CS> in the store.
     #[arg(long)]
     pub keep: bool,
+    /// MiB of the chunk files of deleted datasets the hdf5 store keeps to write the next
+    /// repetition's chunk files over (in <store>/.chunkwise-spare, removed at exit): a file
+    /// still in the page cache is written over in about half the time a new one takes. 0
+    /// creates every chunk file anew, as the first repetition of each cell does.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub spare_files: u64,
     /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above
     /// 128 (always done up to 128).
     #[arg(long)]

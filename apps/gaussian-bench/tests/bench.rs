@@ -217,6 +217,14 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
             "input_48"
         ]
     );
+    // The spare chunk files of the deleted repetitions went with the process: only the kept
+    // datasets are left in the store.
+    let mut entries: Vec<String> = std::fs::read_dir(d.join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, kept);
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub fn run_all(store: Arc<dyn Store>) {
     names_are_checked(store.as_ref());
     missing_chunks_read_as_none_and_create_nothing(store.as_ref());
     chunks_round_trip(store.as_ref());
+    a_new_dataset_shows_nothing_of_a_deleted_one(store.as_ref());
     every_dtype_round_trips(store.as_ref());
     bad_chunk_buffers_are_rejected(store.as_ref());
     concurrent_updates_lose_nothing(store.as_ref());
@@ -107,6 +108,32 @@ pub fn chunks_round_trip(store: &dyn Store) {
     assert_eq!(store.read_chunk("trip", &m, &[0, 1]).unwrap(), None);
     assert_eq!(store.list_chunks("trip", &m).unwrap().len(), 2);
     store.delete_dataset("trip").unwrap();
+}
+
+/// A dataset created after one of the same metadata was deleted holds only what is written to
+/// it: the chunks written read back exactly, the others are missing, whatever the store does
+/// with the deleted dataset's chunk files.
+pub fn a_new_dataset_shows_nothing_of_a_deleted_one(store: &dyn Store) {
+    let m = meta(&[6, 6], &[3, 3], DType::F32);
+    let len = m.layout.chunk_len();
+    for round in 0..3 {
+        let name = format!("again{}", round % 2);
+        store.create_dataset(&name, &m).unwrap();
+        // Round 0 writes every chunk; later rounds write one chunk fewer each time.
+        let written: Vec<Vec<usize>> = m.layout.chunk_indices().skip(round).collect();
+        for chunk in &written {
+            let data = ramp::<f32>(len, |i| (i + 10 * round) as f32 + 0.5);
+            store.write_chunk(&name, &m, chunk, &data).unwrap();
+        }
+        for chunk in m.layout.chunk_indices() {
+            let expected = written
+                .contains(&chunk)
+                .then(|| ramp::<f32>(len, |i| (i + 10 * round) as f32 + 0.5));
+            assert_eq!(store.read_chunk(&name, &m, &chunk).unwrap(), expected);
+        }
+        assert_eq!(store.list_chunks(&name, &m).unwrap(), written);
+        store.delete_dataset(&name).unwrap();
+    }
 }
 
 /// Every dtype keeps its values and its fill value.

@@ -16,6 +16,51 @@ fn hdf5_store_conforms() {
 }
 
 #[test]
+fn hdf5_store_with_spare_files_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("conn");
+    conformance::run_all(Arc::new(Hdf5Store::new(&root).with_spare_files(1 << 30)));
+    // The store is dropped: its spares are gone with it, and nothing else hidden stays.
+    assert!(!root.join(".chunkwise-spare").exists());
+    let leftovers: Vec<_> = walk(&root)
+        .into_iter()
+        .filter(|p| p.contains("/.") && !p.ends_with(".lock"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn spare_files_are_written_over_by_the_next_dataset() {
+    use chunkwise::{DType, DatasetMeta, Layout, Scalar, StoreWrite};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("conn");
+    let store = Hdf5Store::new(&root).with_spare_files(1 << 30);
+    let meta = DatasetMeta::new(
+        Layout::new(&[8, 8], &[4, 4]).unwrap(),
+        DType::F32,
+        Scalar::F32(0.0),
+    )
+    .unwrap();
+    store.create_dataset("old", &meta).unwrap();
+    let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
+    store.write_chunk("old", &meta, &[1, 1], &data).unwrap();
+    let inode = std::fs::metadata(store.chunk_path("old", &[1, 1]))
+        .unwrap()
+        .ino();
+    store.delete_dataset("old").unwrap();
+    store.create_dataset("new", &meta).unwrap();
+    let data = chunkwise::ChunkData::F32(vec![-2.0; 16]);
+    store.write_chunk("new", &meta, &[0, 1], &data).unwrap();
+    let path = store.chunk_path("new", &[0, 1]);
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    assert_eq!(
+        chunkwise::StoreRead::read_chunk(&store, "new", &meta, &[0, 1]).unwrap(),
+        Some(data)
+    );
+}
+
+#[test]
 fn hdf5_store_leaves_no_temporary_files() {
     // Only the (empty, hidden) lock files of updated chunks stay, inside their datasets.
     let dir = tempfile::tempdir().unwrap();

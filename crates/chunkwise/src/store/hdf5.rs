@@ -24,6 +24,7 @@
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
 mod meta_files;
+mod spare_files;
 mod template;
 mod top_directory;
 
@@ -45,6 +46,7 @@ use crate::layout::Layout;
 use crate::region::Region;
 use crate::{with_chunk_data, with_element_type};
 use meta_files::MetaFiles;
+use spare_files::SpareFiles;
 use template::Template;
 
 /// Name of the attributes-only file of a dataset.
@@ -61,6 +63,7 @@ pub struct Hdf5Store {
     root: PathBuf,
     templates: Arc<Mutex<Templates>>,
     meta_files: Arc<MetaFiles>,
+    spares: Option<Arc<SpareFiles>>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -92,7 +95,19 @@ impl Hdf5Store {
             root: root.into(),
             templates: Arc::default(),
             meta_files: Arc::default(),
+            spares: None,
         }
+    }
+
+    /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)
+    /// to write new chunk files of the same size over, instead of creating files anew: chunk
+    /// writes after deletions take about half the time (see the [`spare_files`] module). The
+    /// disk space of deleted datasets is then given back when the store (its last clone) is
+    /// dropped. 0 keeps none, as [`Hdf5Store::new`] does.
+    #[must_use]
+    pub fn with_spare_files(mut self, bytes: u64) -> Self {
+        self.spares = (bytes > 0).then(|| Arc::new(SpareFiles::new(&self.root, bytes)));
+        self
     }
 
     /// The chunk-file template of `meta`'s chunk shape and dtype, built on first use (scratch
@@ -468,6 +483,15 @@ impl StoreWrite for Hdf5Store {
             std::io::ErrorKind::NotFound => Error::DatasetNotFound(name.to_string()),
             _ => Error::io(&target, e),
         })?;
+        if let Some(spares) = &self.spares {
+            if let Ok(entries) = fs::read_dir(&doomed) {
+                for entry in entries.flatten() {
+                    if entry.file_name().to_string_lossy().starts_with("chunk_") {
+                        spares.keep(&entry.path());
+                    }
+                }
+            }
+        }
         fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
     }
 
@@ -483,8 +507,15 @@ impl StoreWrite for Hdf5Store {
         let path = self.chunk_path(name, chunk);
         match self.template(name, meta) {
             Some(template) => write_atomically(&path, |temp| {
-                with_chunk_data!(data, values => template.write(temp, values))
-                    .map_err(|e| Error::io(&path, e))
+                let spare = self
+                    .spares
+                    .as_ref()
+                    .and_then(|spares| spares.take(template.file_bytes(), temp));
+                with_chunk_data!(data, values => match &spare {
+                    Some(file) => template.write_over(file, values),
+                    None => template.write(temp, values),
+                })
+                .map_err(|e| Error::io(&path, e))
             }),
             None => write_atomically(&path, |temp| {
                 write_chunk_file(temp, meta, data).map_err(|e| Error::hdf5(&path, e))

@@ -95,11 +95,13 @@ impl Template {
         Some(Template { header, data_bytes })
     }
 
-    /// Writes a chunk file at `path` (created, never overwritten): the header, then `values`.
-    ///
-    /// # Errors
-    /// Any I/O error, and `InvalidInput` when `values` is not the template's size.
-    pub(super) fn write<T: Element>(&self, path: &Path, values: &[T]) -> std::io::Result<()> {
+    /// Bytes of a chunk file of this template.
+    pub(super) fn file_bytes(&self) -> u64 {
+        self.header.len() as u64 + self.data_bytes
+    }
+
+    /// `values` as bytes, if they are this template's number of elements.
+    fn element_bytes<'a, T: Element>(&self, values: &'a [T]) -> std::io::Result<&'a [u8]> {
         let bytes = as_bytes(values);
         if bytes.len() as u64 != self.data_bytes {
             return Err(std::io::Error::new(
@@ -111,12 +113,36 @@ impl Template {
                 ),
             ));
         }
+        Ok(bytes)
+    }
+
+    /// Writes a chunk file at `path` (created, never overwritten): the header, then `values`.
+    ///
+    /// # Errors
+    /// Any I/O error, and `InvalidInput` when `values` is not the template's size.
+    pub(super) fn write<T: Element>(&self, path: &Path, values: &[T]) -> std::io::Result<()> {
+        let bytes = self.element_bytes(values)?;
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)?;
         file.write_all_at(&self.header, 0)?;
         file.write_all_at(bytes, self.header.len() as u64)
+    }
+
+    /// Writes a chunk file over `file`, whatever it held: the header, `values`, and the length
+    /// (a longer file is cut), so no byte of its old content remains.
+    ///
+    /// # Errors
+    /// As [`Template::write`].
+    pub(super) fn write_over<T: Element>(&self, file: &File, values: &[T]) -> std::io::Result<()> {
+        let bytes = self.element_bytes(values)?;
+        file.write_all_at(&self.header, 0)?;
+        file.write_all_at(bytes, self.header.len() as u64)?;
+        if file.metadata()?.len() != self.file_bytes() {
+            file.set_len(self.file_bytes())?;
+        }
+        Ok(())
     }
 
     /// Reads the elements of the chunk file at `path` when its head is the template's;
@@ -274,6 +300,29 @@ mod tests {
         let wider = Template::build::<f64>(dir.path(), &[2, 8]).unwrap();
         assert_eq!(wider.read::<f64>(&ours).unwrap(), None);
         assert_eq!(template.read::<f64>(&ours).unwrap(), Some(data));
+    }
+
+    #[test]
+    fn a_file_written_over_holds_nothing_of_its_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = Template::build::<f32>(dir.path(), &[8]).unwrap();
+        let data = values(8, |i| i as f32 + 0.25);
+        for old_len in [template.file_bytes() + 100, template.file_bytes(), 3] {
+            let path = dir.path().join(format!("spare{old_len}"));
+            std::fs::write(&path, vec![0xAB; old_len as usize]).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            template.write_over(&file, &data).unwrap();
+            drop(file);
+            let fresh = dir.path().join(format!("fresh{old_len}"));
+            template.write(&fresh, &data).unwrap();
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                std::fs::read(&fresh).unwrap()
+            );
+            let library = hdf5::File::open(&path).unwrap();
+            let read: Vec<f32> = library.dataset("data").unwrap().read_raw().unwrap();
+            assert_eq!(read, data);
+        }
     }
 
     #[test]
