@@ -8,6 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
 use crate::chunk_cache::ChunkCache;
@@ -259,27 +261,48 @@ impl Dataset {
             _ => fill,
         };
         let grown = [places[0].len(), places[1].len(), places[2].len()];
-        let mut out: Vec<T> = Vec::with_capacity(grown.iter().product());
+        let total: usize = grown.iter().product();
+        let mut out: Vec<T> = Vec::with_capacity(total);
+        let mut rows = out.spare_capacity_mut()[..total].chunks_exact_mut(grown[2].max(1));
         for z in &places[0] {
             for y in &places[1] {
+                let Some(row) = rows.next() else { break };
                 let (Some((sz, oz)), Some((sy, oy))) = (z, y) else {
-                    out.extend(std::iter::repeat_n(constant, grown[2]));
+                    row.fill(MaybeUninit::new(constant));
                     continue;
                 };
+                // Elements of a row of a chunk are consecutive (C order).
+                let row_start = layout.offset_in_chunk(&[*oz, *oy, 0]);
+                let mut at = 0;
                 for &(place, len) in &x_runs {
+                    let target = &mut row[at..at + len];
+                    at += len;
                     match place {
                         Some((sx, ox)) => match chunks[(sz * n1 + sy) * n2 + sx] {
                             Some(values) => {
-                                let start = layout.offset_in_chunk(&[*oz, *oy, ox]);
-                                out.extend_from_slice(&values[start..][..len])
+                                let source = &values[row_start + ox..][..len];
+                                // SAFETY: `source` and `target` are `len` elements each and do
+                                // not overlap (the block is new); `MaybeUninit<T>` has `T`'s
+                                // layout, and `T: Copy`.
+                                unsafe {
+                                    std::ptr::copy_nonoverlapping(
+                                        source.as_ptr(),
+                                        target.as_mut_ptr().cast::<T>(),
+                                        len,
+                                    );
+                                }
                             }
-                            None => out.extend(std::iter::repeat_n(fill, len)),
+                            None => target.fill(MaybeUninit::new(fill)),
                         },
-                        None => out.extend(std::iter::repeat_n(constant, len)),
+                        None => target.fill(MaybeUninit::new(constant)),
                     }
                 }
             }
         }
+        // SAFETY: every row (`grown[0] * grown[1]` of them, `grown[2]` elements each: all
+        // `total` slots) was written above — its x runs cover the row exactly, or it was
+        // filled whole.
+        unsafe { out.set_len(total) };
         Ok(ArrayD::from_shape_vec(IxDyn(&grown), out).expect("one element per grown position"))
     }
 
