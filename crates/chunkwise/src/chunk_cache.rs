@@ -5,8 +5,13 @@
 //! `map_overlap` runs, its input is not written (the output is a new dataset), so chunks read
 //! once can be served again from memory. The least recently used chunks are dropped when the
 //! cache holds more than its byte budget.
+//!
+//! Under MPI a rank also needs the halos of chunks other ranks process. Reading those whole
+//! doubled what each of 2 ranks read; so a cache can be told which chunks this rank processes
+//! ([`ChunkCache::reading_whole_only`]), and the halo code reads only the planes of axis 0 it
+//! needs from the others (one run of the chunk file), cached under their own key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +28,8 @@ pub(crate) struct ChunkCache {
     budget_bytes: AtomicUsize,
     chunk_bytes: usize,
     state: Mutex<(HashMap<Vec<usize>, Entry>, u64)>,
+    /// Flat indices of the chunks to read whole (`None`: all).
+    whole: Option<HashSet<usize>>,
 }
 
 impl ChunkCache {
@@ -32,7 +39,22 @@ impl ChunkCache {
             budget_bytes: AtomicUsize::new(budget_bytes),
             chunk_bytes: chunk_bytes.max(1),
             state: Mutex::new((HashMap::new(), 0)),
+            whole: None,
         }
+    }
+
+    /// The cache, told that only the chunks of flat indices `whole` are needed whole (the
+    /// chunks this rank processes); of the others only halos are needed.
+    pub(crate) fn reading_whole_only(mut self, whole: HashSet<usize>) -> Self {
+        self.whole = Some(whole);
+        self
+    }
+
+    /// True when the chunk of flat index `flat` is needed whole.
+    pub(crate) fn reads_whole(&self, flat: usize) -> bool {
+        self.whole
+            .as_ref()
+            .is_none_or(|whole| whole.contains(&flat))
     }
 
     /// Changes the byte budget (before the cache is used: entries already held stay).
@@ -40,7 +62,9 @@ impl ChunkCache {
         self.budget_bytes.store(budget_bytes, Ordering::Relaxed);
     }
 
-    /// The chunk (`None`: never written), from the cache or from `load`.
+    /// The chunk (`None`: never written), from the cache or from `load`. `key` is the chunk's
+    /// index, or any other key for a part of a chunk (each entry counts as a whole chunk
+    /// against the budget).
     pub(crate) fn get(
         &self,
         chunk: &[usize],

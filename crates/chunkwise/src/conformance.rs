@@ -267,7 +267,27 @@ pub fn chunk_regions_read_exactly(store: &dyn Store) {
         store
             .read_chunk_region("regions", &m, &[1, 0, 0], &whole)
             .unwrap(),
-        Some(data)
+        Some(data.clone())
+    );
+    // Whole planes of axis 0 (one run of the chunk's elements), and a missing chunk's.
+    let planes = crate::Region::new(vec![
+        crate::AxisSlice::range(2, 5),
+        crate::AxisSlice::range(0, 5),
+        crate::AxisSlice::range(0, 9),
+    ]);
+    assert_eq!(
+        store
+            .read_chunk_region("regions", &m, &[1, 0, 0], &planes)
+            .unwrap(),
+        Some(ChunkData::I16(
+            i16::from_chunk(data.clone()).unwrap()[2 * 45..5 * 45].to_vec()
+        ))
+    );
+    assert_eq!(
+        store
+            .read_chunk_region("regions", &m, &[0, 1, 0], &planes)
+            .unwrap(),
+        None
     );
     assert_eq!(
         store

@@ -228,19 +228,50 @@ impl Dataset {
             places.push(axis_places);
         }
         let (n1, n2) = (slots[1].len(), slots[2].len());
+        let chunk_shape = layout.chunk_shape();
+        // Per chunk coordinate along axis 0: the planes of it the block needs.
+        let planes: Vec<(usize, usize)> = (0..slots[0].len())
+            .map(|slot| {
+                places[0]
+                    .iter()
+                    .flatten()
+                    .filter(|&&(s, _)| s == slot)
+                    .fold((usize::MAX, 0), |(lo, hi), &(_, o)| {
+                        (lo.min(o), hi.max(o + 1))
+                    })
+            })
+            .collect();
+        // Each chunk with the element its values start at: chunks this rank processes are read
+        // whole; of the others only the planes needed (one run of the file).
         let mut held = Vec::with_capacity(slots[0].len() * n1 * n2);
-        for &a in &slots[0] {
+        for (&a, &(lo, hi)) in slots[0].iter().zip(&planes) {
             for &b in &slots[1] {
                 for &c in &slots[2] {
                     let index = [a, b, c];
-                    held.push(cache.get(&index, || self.read_stored(&index))?);
+                    if cache.reads_whole(layout.chunk_flat(&index)) || hi - lo == chunk_shape[0] {
+                        let stored = cache.get(&index, || self.read_stored(&index))?;
+                        held.push((stored, 0, layout.chunk_len()));
+                    } else {
+                        let region = Region::new(vec![
+                            AxisSlice::range(lo, hi),
+                            AxisSlice::range(0, chunk_shape[1]),
+                            AxisSlice::range(0, chunk_shape[2]),
+                        ]);
+                        let key = [a, b, c, lo, hi];
+                        let stored =
+                            cache.get(&key, || self.read_stored_region(&index, &region))?;
+                        held.push((stored, layout.offset_in_chunk(&[lo, 0, 0]), region.len()));
+                    }
                 }
             }
         }
         let chunks = held
             .iter()
-            .map(|stored| self.stored_values::<T>(stored.as_deref()))
-            .collect::<Result<Vec<Option<&[T]>>>>()?;
+            .map(|(stored, first, len)| {
+                let values = self.stored_values::<T>(stored.as_deref(), *len)?;
+                Ok(values.map(|values| (values, *first)))
+            })
+            .collect::<Result<Vec<Option<(&[T], usize)>>>>()?;
 
         // Runs of x positions reading consecutive elements of one chunk (or the constant).
         let mut x_runs: Vec<(Option<(usize, usize)>, usize)> = Vec::new();
@@ -279,8 +310,8 @@ impl Dataset {
                     at += len;
                     match place {
                         Some((sx, ox)) => match chunks[(sz * n1 + sy) * n2 + sx] {
-                            Some(values) => {
-                                let source = &values[row_start + ox..][..len];
+                            Some((values, first)) => {
+                                let source = &values[row_start + ox - first..][..len];
                                 // SAFETY: `source` and `target` are `len` elements each and do
                                 // not overlap (the block is new); `MaybeUninit<T>` has `T`'s
                                 // layout, and `T: Copy`.
@@ -317,7 +348,7 @@ impl Dataset {
         for part in layout.chunk_parts(region) {
             let stored = cache.get(&part.chunk, || self.read_stored(&part.chunk))?;
             let mut view = part.in_output.view_mut_of(&mut target);
-            match self.stored_values::<T>(stored.as_deref())? {
+            match self.stored_values::<T>(stored.as_deref(), self.layout().chunk_len())? {
                 Some(values) => {
                     let full = ArrayViewD::from_shape(IxDyn(layout.chunk_shape()), values)
                         .expect("stored_values checked the length");
@@ -337,11 +368,11 @@ impl Dataset {
     fn stored_values<'a, T: Element>(
         &self,
         stored: Option<&'a ChunkData>,
+        volume: usize,
     ) -> Result<Option<&'a [T]>> {
         let Some(data) = stored else {
             return Ok(None);
         };
-        let volume = self.layout().chunk_len();
         match T::chunk_slice(data) {
             Some(values) if values.len() == volume => Ok(Some(values)),
             _ => Err(Error::Corrupt {
@@ -395,10 +426,16 @@ impl Dataset {
         self.check_depth(depth)?;
         let out = self.clone_as(out_name, false)?;
         // Each chunk is read once for all the halos that need it, within the cache's budget.
-        let cache = ChunkCache::new(
+        let mut cache = ChunkCache::new(
             self.connection.pipeline_options().cache_bytes,
             self.meta.chunk_bytes(),
         );
+        let engine = self.connection.engine();
+        if engine.size() > 1 {
+            // Of the chunks other ranks process, only halos are read.
+            let mine = engine.local_items(self.layout().num_chunks());
+            cache = cache.reading_whole_only(mine.into_iter().collect());
+        }
         let padded_bytes = (self
             .layout()
             .chunk_shape()

@@ -157,6 +157,24 @@ impl Region {
         Region::new(axes)
     }
 
+    /// The region of an array of `shape` as one run of consecutive C-order elements,
+    /// `(first, len)`, when it is one: consecutive indices along axis 0 and every index of the
+    /// other axes (`None` otherwise, and when it does not fit `shape`).
+    pub fn c_order_run(&self, shape: &[usize]) -> Option<(usize, usize)> {
+        let (first, rest) = self.axes.split_first()?;
+        if !self.fits(shape) || (first.step != 1 && first.count > 1) {
+            return None;
+        }
+        let whole = |(a, &n): (&AxisSlice, &usize)| {
+            a.count == n && (n == 0 || a.start == 0) && (a.step == 1 || n <= 1)
+        };
+        if !rest.iter().zip(&shape[1..]).all(whole) {
+            return None;
+        }
+        let plane: usize = shape[1..].iter().product();
+        Some((first.start * plane, first.count * plane))
+    }
+
     /// True when every index of the region is inside `shape`.
     pub fn fits(&self, shape: &[usize]) -> bool {
         self.axes.len() == shape.len()
@@ -184,5 +202,67 @@ impl std::fmt::Display for Region {
             parts.join(", "),
             fmt_tuple(&self.shape())
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn a_c_order_run_is_exactly_the_elements_of_the_region() {
+        let shape = [4, 3, 5];
+        let array = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] * 3 + i[1]) * 5 + i[2]);
+        let full = |n: usize| AxisSlice::range(0, n);
+        let runs = [
+            (
+                vec![AxisSlice::range(1, 3), full(3), full(5)],
+                Some((15, 30)),
+            ),
+            (
+                vec![AxisSlice::range(0, 4), full(3), full(5)],
+                Some((0, 60)),
+            ),
+            (
+                vec![AxisSlice::range(3, 4), full(3), full(5)],
+                Some((45, 15)),
+            ),
+            (
+                vec![AxisSlice::range(2, 2), full(3), full(5)],
+                Some((30, 0)),
+            ),
+            // Not runs: part of a later axis, a step on axis 0, beyond the shape.
+            (
+                vec![AxisSlice::range(1, 3), AxisSlice::range(0, 2), full(5)],
+                None,
+            ),
+            (
+                vec![AxisSlice::range(1, 3), full(3), AxisSlice::range(1, 5)],
+                None,
+            ),
+            (
+                vec![
+                    AxisSlice {
+                        start: 0,
+                        step: 2,
+                        count: 2,
+                    },
+                    full(3),
+                    full(5),
+                ],
+                None,
+            ),
+            (vec![AxisSlice::range(3, 5), full(3), full(5)], None),
+        ];
+        for (axes, expected) in runs {
+            let region = Region::new(axes);
+            let run = region.c_order_run(&shape);
+            assert_eq!(run, expected, "{region}");
+            if let Some((first, len)) = run {
+                let values: Vec<usize> = region.view_of(&array).iter().copied().collect();
+                assert_eq!(values, (first..first + len).collect::<Vec<_>>(), "{region}");
+            }
+        }
     }
 }

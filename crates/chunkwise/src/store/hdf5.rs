@@ -420,6 +420,24 @@ impl StoreRead for Hdf5Store {
             return self.read_chunk(name, meta, chunk);
         }
         let path = self.chunk_path(name, chunk);
+        // Whole planes of axis 0 are one run of the file's elements: one read of their bytes.
+        let run = region.c_order_run(meta.layout.chunk_shape());
+        if let (Some((first, len)), Some(template)) = (run, self.template(name, meta)) {
+            let read = with_element_type!(meta.dtype, T => {
+                template
+                    .read_run::<T>(&path, first, len)
+                    .map(|values| values.map(T::into_chunk))
+            });
+            match read {
+                Ok(Some(values)) => return Ok(Some(values)),
+                Ok(None) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.require_dataset(name)?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
         if !path.is_file() {
             self.require_dataset(name)?;
             return Ok(None);

@@ -151,6 +151,33 @@ impl Template {
     /// # Errors
     /// Any I/O error (a missing file included).
     pub(super) fn read<T: Element>(&self, path: &Path) -> std::io::Result<Option<Vec<T>>> {
+        let len = self.data_bytes as usize / std::mem::size_of::<T>();
+        self.read_run(path, 0, len)
+    }
+
+    /// Reads elements `first..first + len` (C order) of the chunk file at `path` when its head
+    /// is the template's; `Ok(None)` when it is not.
+    ///
+    /// # Errors
+    /// Any I/O error (a missing file included), and `InvalidInput` when the run goes past the
+    /// chunk's elements.
+    pub(super) fn read_run<T: Element>(
+        &self,
+        path: &Path,
+        first: usize,
+        len: usize,
+    ) -> std::io::Result<Option<Vec<T>>> {
+        let size = std::mem::size_of::<T>() as u64;
+        if (first as u64 + len as u64) * size > self.data_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "elements {first}..{} of a chunk of {} elements",
+                    first + len,
+                    self.data_bytes / size
+                ),
+            ));
+        }
         let file = File::open(path)?;
         let header_len = self.header.len() as u64;
         if file.metadata()?.len() != header_len + self.data_bytes {
@@ -161,8 +188,7 @@ impl Template {
         if head != self.header {
             return Ok(None);
         }
-        let len = self.data_bytes as usize / std::mem::size_of::<T>();
-        read_elements(&file, header_len, len).map(Some)
+        read_elements(&file, header_len + first as u64 * size, len).map(Some)
     }
 }
 
@@ -300,6 +326,33 @@ mod tests {
         let wider = Template::build::<f64>(dir.path(), &[2, 8]).unwrap();
         assert_eq!(wider.read::<f64>(&ours).unwrap(), None);
         assert_eq!(template.read::<f64>(&ours).unwrap(), Some(data));
+    }
+
+    #[test]
+    fn runs_of_elements_are_read_from_their_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = Template::build::<f64>(dir.path(), &[4, 3]).unwrap();
+        let data = values(12, |i| i as f64 * 1.5);
+        let path = dir.path().join("chunk.h5");
+        template.write(&path, &data).unwrap();
+        assert_eq!(
+            template.read_run::<f64>(&path, 3, 6).unwrap(),
+            Some(data[3..9].to_vec())
+        );
+        assert_eq!(
+            template.read_run::<f64>(&path, 12, 0).unwrap(),
+            Some(vec![])
+        );
+        let error = template.read_run::<f64>(&path, 9, 4).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        // A file of another structure is left to the library, as for whole reads.
+        std::fs::write(dir.path().join("other.h5"), vec![0u8; 200]).unwrap();
+        assert_eq!(
+            template
+                .read_run::<f64>(&dir.path().join("other.h5"), 0, 3)
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
