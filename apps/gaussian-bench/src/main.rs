@@ -17,11 +17,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chunkwise::config::Config;
+use chunkwise::config::{Config, Source};
 use chunkwise::memory::MemoryBudget;
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, PipelineOptions, RamStore, SequentialEngine, Store,
-    ThreadsEngine,
+    Boundary, Connection, Engine, Hdf5Store, Partition, PipelineOptions, RamStore,
+    SequentialEngine, Store, ThreadsEngine,
 };
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 use clap::Parser;
@@ -30,6 +30,24 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::options::{Command, Dtype, EngineKind, Options};
 use crate::results::{Results, RunInfo};
 use crate::sweep::Sweep;
+
+/// The configuration with the partition this run uses: `--partition`, else the configuration's
+/// own if a file or the environment set it, else block — a stencil's halos then cross ranks
+/// only where one rank's run of chunks meets the next (the library's default, cyclic, suits
+/// work without neighbours). The result file's configuration shows which it was.
+fn with_partition(mut config: Config, option: Option<Partition>) -> Config {
+    const KEY: &str = "engine.partition";
+    let (partition, source) = match option {
+        Some(partition) => (partition, "gaussian-bench --partition"),
+        None if config.sources.get(KEY) != Some(&Source::Default) => return config,
+        None => (Partition::Block, "gaussian-bench's default"),
+    };
+    config.partition = partition;
+    config
+        .sources
+        .insert(KEY, Source::Application(source.to_string()));
+    config
+}
 
 fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
     let threads = options.threads.or(config.threads);
@@ -242,7 +260,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let config = match Config::load(options.config.as_deref()) {
-        Ok(config) => config,
+        Ok(config) => with_partition(config, options.partition),
         Err(error) => {
             eprintln!("gaussian-bench: error: {error}");
             return ExitCode::FAILURE;
@@ -287,4 +305,37 @@ fn main() -> ExitCode {
     }
     let _ = engine.barrier();
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partition_is_the_options_else_the_configurations_else_block() {
+        let defaults = Config::load(None).unwrap();
+        let line = |config: &Config| {
+            config
+                .show()
+                .lines()
+                .find(|l| l.starts_with("engine.partition"))
+                .unwrap()
+                .to_string()
+        };
+        let chosen = with_partition(defaults.clone(), None);
+        assert_eq!(chosen.partition, Partition::Block);
+        assert!(line(&chosen).contains("gaussian-bench's default"));
+        let chosen = with_partition(defaults.clone(), Some(Partition::Cyclic));
+        assert_eq!(chosen.partition, Partition::Cyclic);
+        assert!(line(&chosen).contains("gaussian-bench --partition"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, "engine:\n  partition: cyclic\n").unwrap();
+        let from_file = Config::load(Some(&file)).unwrap();
+        let chosen = with_partition(from_file.clone(), None);
+        assert_eq!(chosen, from_file);
+        let chosen = with_partition(from_file, Some(Partition::Block));
+        assert_eq!(chosen.partition, Partition::Block);
+    }
 }

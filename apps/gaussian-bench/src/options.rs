@@ -35,6 +35,11 @@ pub struct Options {
     /// Engine: sequential, threads, or mpi (under mpiexec).
     #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
     pub engine: EngineKind,
+    /// How the mpi engine deals chunks to ranks: block (neighbouring chunks on one rank, so a
+    /// rank reads only the halo planes of the chunks of other ranks) or cyclic (chunk k to rank
+    /// k mod N) [default: engine.partition of the configuration if it sets one, else block].
+    #[arg(long, value_name = "cyclic|block")]
+    pub partition: Option<chunkwise::Partition>,
     /// Worker threads (per rank with mpi) [default: the node's cores shared among its ranks].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

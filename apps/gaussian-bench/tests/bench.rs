@@ -296,6 +296,7 @@ fn bad_options_are_refused() {
             vec!["--mode", "edge", "--data-sizes", "8", "--chunk-sizes", "8"],
             "mode = edge",
         ),
+        (vec!["--partition", "diagonal"], "cyclic or block"),
     ] {
         let run = bench(dir.path(), &args);
         assert_ne!(run.code, 0, "{args:?}");
@@ -348,9 +349,17 @@ fn runs_under_mpi_with_per_rank_timers() {
         .read_dyn::<f64>()
         .unwrap();
     assert_eq!(timers.shape(), &[1, 2, 2, 3, 2, 6]);
-    // Both ranks wrote chunks in the 3D phase: 27 chunks of 16³ dealt cyclically (14 and 13).
+    // Both ranks wrote chunks in the 3D phase: 27 chunks of 16³ in two blocks (14 and 13).
     let written: Vec<f64> = (0..2).map(|rank| timers[[0, 0, 0, 1, rank, 5]]).collect();
     assert_eq!(written, vec![14.0 * 16384.0, 13.0 * 16384.0]);
+    // Block is gaussian-bench's partition unless told otherwise, and the result says so.
+    let configuration = text_attr(&file.group("/hdf5/2_run").unwrap(), "configuration");
+    assert!(
+        configuration.lines().any(|l| l.contains("engine.partition")
+            && l.contains("block")
+            && l.contains("gaussian-bench's default")),
+        "{configuration}"
+    );
     let verify = file
         .dataset("/hdf5/2_verify")
         .unwrap()

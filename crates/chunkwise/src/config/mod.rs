@@ -41,6 +41,9 @@ pub enum Source {
     File(PathBuf),
     /// An environment variable.
     Env(String),
+    /// The application, by its own option or default (named here, e.g. `gaussian-bench
+    /// --partition`).
+    Application(String),
 }
 
 impl fmt::Display for Source {
@@ -49,6 +52,7 @@ impl fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::File(path) => write!(f, "file {}", path.display()),
             Source::Env(name) => write!(f, "environment {name}"),
+            Source::Application(what) => f.write_str(what),
         }
     }
 }
