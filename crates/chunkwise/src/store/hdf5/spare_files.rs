@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// The hidden directory of spares under a store root.
 pub(super) const SPARE_DIR: &str = ".chunkwise-spare";
 
-/// A size's directory is listed again for spares of other processes at most this often.
+/// A size's directory that held no spares is listed again at most this often.
 const RESCAN: Duration = Duration::from_millis(50);
 
 /// Spares older than this, left by a process that died, are removed.
@@ -42,8 +42,8 @@ static SPARE_COUNTER: AtomicU64 = AtomicU64::new(0);
 struct Index {
     /// Spares known to this process, by file length.
     by_len: HashMap<u64, Vec<PathBuf>>,
-    /// When each length's directory was last listed.
-    scanned: HashMap<u64, Instant>,
+    /// When each length's directory was last listed, and whether it held spares then.
+    scanned: HashMap<u64, (Instant, bool)>,
     /// Bytes of the spares this process kept and still knows of.
     bytes: u64,
 }
@@ -89,7 +89,11 @@ impl SpareFiles {
         }
         let mut index = self.index();
         if index.bytes + len > self.capacity {
-            return false;
+            // Other processes may have taken some of ours: count only what is still there.
+            forget_taken(&mut index);
+            if index.bytes + len > self.capacity {
+                return false;
+            }
         }
         let dir = self.len_dir(len);
         let unique = SPARE_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -135,23 +139,22 @@ impl SpareFiles {
         }
     }
 
-    /// Lists `len`'s directory for spares (of other processes too) unless it was listed within
-    /// [`RESCAN`]; `true` when it found any.
+    /// Lists `len`'s directory for spares (of other processes too), unless it was listed within
+    /// [`RESCAN`] and held none then; `true` when it found any.
     fn rescan(&self, index: &mut Index, len: u64) -> bool {
         let now = Instant::now();
         if index
             .scanned
             .get(&len)
-            .is_some_and(|&last| now.duration_since(last) < RESCAN)
+            .is_some_and(|&(last, found)| !found && now.duration_since(last) < RESCAN)
         {
             return false;
         }
-        index.scanned.insert(len, now);
-        let Ok(entries) = fs::read_dir(self.len_dir(len)) else {
-            return false;
-        };
-        let found: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+        let found: Vec<PathBuf> = fs::read_dir(self.len_dir(len))
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default();
         let any = !found.is_empty();
+        index.scanned.insert(len, (now, any));
         index.by_len.entry(len).or_default().extend(found);
         any
     }
@@ -182,6 +185,16 @@ impl SpareFiles {
         }
         let _ = fs::remove_dir(&self.dir);
     }
+}
+
+/// Drops from `index` the spares no longer there (taken by another process).
+fn forget_taken(index: &mut Index) {
+    let mut bytes = 0;
+    for (len, paths) in &mut index.by_len {
+        paths.retain(|path| path.exists());
+        bytes += len * paths.len() as u64;
+    }
+    index.bytes = bytes;
 }
 
 impl Drop for SpareFiles {
@@ -235,6 +248,12 @@ mod tests {
         // Taking one makes room again.
         assert!(spares.take(100, &root.path().join("t")).is_some());
         assert!(spares.keep(&root.path().join("c")));
+        // Room also comes back when another process takes one of ours.
+        file(&root.path().join("f"), &[1u8; 100]);
+        assert!(!spares.keep(&root.path().join("f")));
+        let other = SpareFiles::new(root.path(), 1 << 20);
+        assert!(other.take(100, &root.path().join("u")).is_some());
+        assert!(spares.keep(&root.path().join("f")));
         // Directories and empty files are never kept.
         fs::create_dir(root.path().join("d")).unwrap();
         assert!(!spares.keep(&root.path().join("d")));
@@ -261,6 +280,30 @@ mod tests {
         drop(keeper);
         assert!(!root.path().join(SPARE_DIR).exists());
         drop(taker);
+    }
+
+    #[test]
+    fn a_taker_lists_again_at_once_while_listing_finds_spares() {
+        let root = tempfile::tempdir().unwrap();
+        let keeper = SpareFiles::new(root.path(), 1 << 20);
+        let taker = SpareFiles::new(root.path(), 1 << 20);
+        let keep = |name: &str| {
+            file(&root.path().join(name), &[1u8; 32]);
+            assert!(keeper.keep(&root.path().join(name)));
+        };
+        let take = |name: &str| taker.take(32, &root.path().join(name)).is_some();
+        keep("a");
+        assert!(take("t1"));
+        keep("b");
+        assert!(take("t2"), "the last listing found spares: list again");
+        assert!(!take("t3"));
+        keep("c");
+        assert!(
+            !take("t4"),
+            "the last listing found none: not again within RESCAN"
+        );
+        std::thread::sleep(RESCAN);
+        assert!(take("t5"));
     }
 
     #[test]
