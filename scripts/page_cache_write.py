@@ -4,9 +4,12 @@ under gaussian-bench's load and 3x1D cells with large chunks (BENCHMARKS.md).
 
     scripts/page_cache_write.py [DIR]
 
-Prints the median of 15 writes of one 8 MiB file (create, write, close) and of 15 reads of it,
-then 320 MiB written as forty 8 MiB files by one thread and by two threads, three times each
-(the first round also shows memory the machine touches for the first time)."""
+Prints the median of 15 writes of one 8 MiB file (create, write, close) and of 15 reads of it;
+the median of 30 writes over an 8 MiB file still in the page cache (what the hdf5 store's spare
+files do), from the same buffer and from one of 11 others (not in the CPU's caches), beside 30
+writes of new files; then 320 MiB written as forty 8 MiB files by one thread and by two
+threads, three times each (the first round also shows memory the machine touches for the first
+time)."""
 import os
 import statistics
 import sys
@@ -37,6 +40,31 @@ def main():
             os.unlink(path)
         print(f"one 8 MiB file: write {statistics.median(writes) * 1e3:.2f} ms, "
               f"read {statistics.median(reads) * 1e3:.2f} ms (medians of 15)")
+
+        others = [bytearray(os.urandom(8 * MIB)) for _ in range(11)]
+        kept = os.path.join(work, "kept")
+        with open(kept, "wb") as f:
+            f.write(data)
+        new, same, other = [], [], []
+        for i in range(30):
+            path = os.path.join(work, f"new{i}")
+            started = time.perf_counter()
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+            os.write(fd, data)
+            os.close(fd)
+            new.append(time.perf_counter() - started)
+            os.unlink(path)
+            for source, times in ((data, same), (others[i % 11], other)):
+                started = time.perf_counter()
+                fd = os.open(kept, os.O_WRONLY)
+                os.pwrite(fd, source, 0)
+                os.close(fd)
+                times.append(time.perf_counter() - started)
+        os.unlink(kept)
+        del others
+        print(f"8 MiB: new file {statistics.median(new) * 1e3:.2f} ms, over a cached file "
+              f"{statistics.median(same) * 1e3:.2f} ms (same buffer), "
+              f"{statistics.median(other) * 1e3:.2f} ms (another buffer) (medians of 30)")
 
         def writer(tag, count):
             for i in range(count):

@@ -356,6 +356,46 @@ fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
     Ok(with_element_type!(meta.dtype, T => T::into_chunk(dataset.read_raw::<T>().map_err(h5)?)))
 }
 
+/// What a read through the chunk-file template found.
+enum TemplateRead {
+    Read(ChunkData),
+    /// No chunk file (the dataset exists).
+    Missing,
+    /// No template, or a file of another structure: the library reads it.
+    Library,
+}
+
+impl Hdf5Store {
+    /// Elements `first..first + len` (C order) of the chunk file at `path` through the
+    /// template of `meta`.
+    fn read_with_template(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        path: &Path,
+        first: usize,
+        len: usize,
+    ) -> Result<TemplateRead> {
+        let Some(template) = self.template(name, meta) else {
+            return Ok(TemplateRead::Library);
+        };
+        let read = with_element_type!(meta.dtype, T => {
+            template
+                .read_run::<T>(path, first, len)
+                .map(|values| values.map(T::into_chunk))
+        });
+        match read {
+            Ok(Some(values)) => Ok(TemplateRead::Read(values)),
+            Ok(None) => Ok(TemplateRead::Library),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.require_dataset(name)?;
+                Ok(TemplateRead::Missing)
+            }
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
 /// Writes `path` through `write` under a temporary sibling name, then renames it into place.
 fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let temp = temp_sibling(path, "tmp");
@@ -387,19 +427,10 @@ impl StoreRead for Hdf5Store {
     ) -> Result<Option<ChunkData>> {
         meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
-        if let Some(template) = self.template(name, meta) {
-            let read = with_element_type!(meta.dtype, T => {
-                template.read::<T>(&path).map(|values| values.map(T::into_chunk))
-            });
-            match read {
-                Ok(Some(values)) => return Ok(Some(values)),
-                Ok(None) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.require_dataset(name)?;
-                    return Ok(None);
-                }
-                Err(e) => return Err(Error::io(&path, e)),
-            }
+        match self.read_with_template(name, meta, &path, 0, meta.layout.chunk_len())? {
+            TemplateRead::Read(values) => return Ok(Some(values)),
+            TemplateRead::Missing => return Ok(None),
+            TemplateRead::Library => {}
         }
         if !path.is_file() {
             self.require_dataset(name)?;
@@ -421,21 +452,11 @@ impl StoreRead for Hdf5Store {
         }
         let path = self.chunk_path(name, chunk);
         // Whole planes of axis 0 are one run of the file's elements: one read of their bytes.
-        let run = region.c_order_run(meta.layout.chunk_shape());
-        if let (Some((first, len)), Some(template)) = (run, self.template(name, meta)) {
-            let read = with_element_type!(meta.dtype, T => {
-                template
-                    .read_run::<T>(&path, first, len)
-                    .map(|values| values.map(T::into_chunk))
-            });
-            match read {
-                Ok(Some(values)) => return Ok(Some(values)),
-                Ok(None) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.require_dataset(name)?;
-                    return Ok(None);
-                }
-                Err(e) => return Err(Error::io(&path, e)),
+        if let Some((first, len)) = region.c_order_run(meta.layout.chunk_shape()) {
+            match self.read_with_template(name, meta, &path, first, len)? {
+                TemplateRead::Read(values) => return Ok(Some(values)),
+                TemplateRead::Missing => return Ok(None),
+                TemplateRead::Library => {}
             }
         }
         if !path.is_file() {

@@ -146,10 +146,12 @@ impl Template {
     }
 
     /// Reads the elements of the chunk file at `path` when its head is the template's;
-    /// `Ok(None)` when it is not (the caller goes through the library).
+    /// `Ok(None)` when it is not (the caller goes through the library). The store reads
+    /// through [`Template::read_run`]; this whole-file form is for tests.
     ///
     /// # Errors
     /// Any I/O error (a missing file included).
+    #[cfg(test)]
     pub(super) fn read<T: Element>(&self, path: &Path) -> std::io::Result<Option<Vec<T>>> {
         let len = self.data_bytes as usize / std::mem::size_of::<T>();
         self.read_run(path, 0, len)
