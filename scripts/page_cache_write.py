@@ -20,6 +20,30 @@ import time
 MIB = 1 << 20
 
 
+def timed(action):
+    """Seconds `action()` took."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def write_file(path, data, offset=None):
+    """Writes `data` to `path`: a new file (offset None) or over the file at `offset`."""
+    if offset is None:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, data)
+    else:
+        fd = os.open(path, os.O_WRONLY)
+        os.pwrite(fd, data, offset)
+    os.close(fd)
+
+
+def read_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.read(fd, 8 * MIB)
+    os.close(fd)
+
+
 def main():
     base = sys.argv[1] if len(sys.argv) > 1 else None
     with tempfile.TemporaryDirectory(dir=base) as work:
@@ -27,16 +51,8 @@ def main():
         writes, reads = [], []
         for i in range(15):
             path = os.path.join(work, f"one{i}")
-            started = time.perf_counter()
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
-            os.write(fd, data)
-            os.close(fd)
-            writes.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            fd = os.open(path, os.O_RDONLY)
-            os.read(fd, 8 * MIB)
-            os.close(fd)
-            reads.append(time.perf_counter() - started)
+            writes.append(timed(lambda: write_file(path, data)))
+            reads.append(timed(lambda: read_file(path)))
             os.unlink(path)
         print(f"one 8 MiB file: write {statistics.median(writes) * 1e3:.2f} ms, "
               f"read {statistics.median(reads) * 1e3:.2f} ms (medians of 15)")
@@ -48,18 +64,10 @@ def main():
         new, same, other = [], [], []
         for i in range(30):
             path = os.path.join(work, f"new{i}")
-            started = time.perf_counter()
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
-            os.write(fd, data)
-            os.close(fd)
-            new.append(time.perf_counter() - started)
+            new.append(timed(lambda: write_file(path, data)))
             os.unlink(path)
             for source, times in ((data, same), (others[i % 11], other)):
-                started = time.perf_counter()
-                fd = os.open(kept, os.O_WRONLY)
-                os.pwrite(fd, source, 0)
-                os.close(fd)
-                times.append(time.perf_counter() - started)
+                times.append(timed(lambda: write_file(kept, source, 0)))
         os.unlink(kept)
         del others
         print(f"8 MiB: new file {statistics.median(new) * 1e3:.2f} ms, over a cached file "
@@ -68,9 +76,7 @@ def main():
 
         def writer(tag, count):
             for i in range(count):
-                fd = os.open(os.path.join(work, f"{tag}_{i}"), os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
-                os.write(fd, data)
-                os.close(fd)
+                write_file(os.path.join(work, f"{tag}_{i}"), data)
 
         def clear():
             for name in os.listdir(work):
