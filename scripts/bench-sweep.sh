@@ -9,6 +9,9 @@
 # run in a new store directory, and every figure is the median over the runs of each run's median
 # over its NTEST repetitions: on a shared machine one run can be 30 % off the next.
 #
+# Extra gaussian-bench options go in BENCH_ARGS, e.g. BENCH_ARGS="--spare-files 0" to create
+# every chunk file anew.
+#
 #   scripts/bench-sweep.sh [NTEST] [WORK_DIR] [RUNS]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,6 +27,8 @@ if mpiexec --version 2>/dev/null | grep -qiE "open mpi|openrte"; then
 fi
 runs=${3:-1}
 sweep=(--data-sizes 128 256 --chunk-sizes 32 64 128 --ntest "$ntest")
+read -r -a extra <<<"${BENCH_ARGS:-}"
+sweep+=("${extra[@]}")
 for run in $(seq 1 "$runs"); do
   "$bench" --engine threads --store "$work/store-t$run" --out "$work/threads$run" "${sweep[@]}" >"$work/threads$run.txt"
   mpiexec "${flags[@]}" -n 2 "$bench" --engine mpi --store "$work/store-m$run" --out "$work/mpi$run" "${sweep[@]}" >"$work/mpi$run.txt"
