@@ -2,7 +2,7 @@
 //!
 //! Reads and writes of a region are plain (not collective): the calling process reads or writes
 //! exactly the chunks the region touches. Missing chunks read as the fill value and reading never
-//! creates anything. Collective operations are in [`crate::collective`].
+//! creates anything. Collective operations are in the private `collective` module.
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 

@@ -17,10 +17,10 @@
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
 //! A root the store creates is marked as a top directory, so that ext2/3/4 spread the datasets
-//! over block groups (see [`top_directory`]).
+//! over block groups (see the `top_directory` module).
 //!
 //! Chunk files are written and read through a per-(chunk shape, dtype) template of their
-//! header (see [`template`]), so the common case needs no HDF5 call; files of any other
+//! header (see the `template` module), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
 mod meta_files;
@@ -101,7 +101,7 @@ impl Hdf5Store {
 
     /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)
     /// to write new chunk files of the same size over, instead of creating files anew: chunk
-    /// writes after deletions take about half the time (see the [`spare_files`] module). The
+    /// writes after deletions take about half the time (see the `spare_files` module). The
     /// disk space of deleted datasets is then given back when the store (its last clone) is
     /// dropped. 0 keeps none, as [`Hdf5Store::new`] does.
     #[must_use]

@@ -5,7 +5,7 @@
 //! are split as in zarrs — [`StoreRead`], [`StoreWrite`], [`StoreList`] — and [`Store`] is any
 //! type with all three.
 //!
-//! Guarantees every store gives (checked by [`crate::conformance`]):
+//! Guarantees every store gives (checked by `chunkwise::conformance`, feature `testing`):
 //! - `write_chunk` is atomic: a reader sees the old chunk, or no chunk, or the whole new one —
 //!   never part of one, even if the writer is killed;
 //! - `read_chunk` of a chunk never written returns `None` and creates nothing;
