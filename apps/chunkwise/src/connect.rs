@@ -24,7 +24,7 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
         read_ahead: config.read_ahead,
         ..Default::default()
     };
-    let budget = MemoryBudget::from_config(config)?;
+    let budget = MemoryBudget::from_config_per_rank(config, engine.ranks_on_node())?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
     chunkwise::memory::keep_freed_blocks(budget.limit());
     Ok(Connection::new(store, engine)?

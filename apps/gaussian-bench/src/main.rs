@@ -61,10 +61,11 @@ fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
     })
 }
 
-/// The memory budget of the configuration; `--tmp` takes the place of its temp_dir.
-fn budget(options: &Options, config: &Config) -> Result<Arc<MemoryBudget>> {
+/// The memory budget of the configuration for one of `ranks_on_node` ranks; `--tmp` takes the
+/// place of its temp_dir.
+fn budget(options: &Options, config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
     let temp_dir = options.tmp.clone().unwrap_or_else(|| config.temp_dir());
-    let bytes = config.budget_bytes()?;
+    let bytes = config.budget_bytes_per_rank(ranks_on_node)?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
     chunkwise::memory::keep_freed_blocks(bytes);
     Ok(MemoryBudget::new(bytes, temp_dir, config.max_temp_storage))
@@ -86,9 +87,10 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
         read_ahead: config.read_ahead,
         ..Default::default()
     };
+    let budget = budget(options, config, engine.ranks_on_node())?;
     Ok(Connection::new(store, engine)?
         .with_pipeline(pipeline)
-        .with_memory_budget(budget(options, config)?))
+        .with_memory_budget(budget))
 }
 
 /// Runs the sweep of `options` (with a progress bar on rank 0) and returns, on rank 0, what the
@@ -138,7 +140,12 @@ pub(crate) fn measure(
             mode: mode.to_string(),
             dtype: format!("{:?}", options.dtype).to_lowercase(),
             seed: options.seed,
-            configuration: config.show(),
+            configuration: format!(
+                "{}memory budget per rank: {} bytes ({} rank(s) on this node)\n",
+                config.show(),
+                conn.memory_budget().map_or(0, |b| b.limit()),
+                conn.engine().ranks_on_node()
+            ),
             cell: None,
         };
         (info, results)

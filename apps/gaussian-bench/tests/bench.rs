@@ -360,6 +360,22 @@ fn runs_under_mpi_with_per_rank_timers() {
             && l.contains("gaussian-bench's default")),
         "{configuration}"
     );
+    // The two ranks share this node's memory: each has half the default budget.
+    let per_rank: u64 = configuration
+        .lines()
+        .find_map(|l| l.strip_prefix("memory budget per rank: "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|bytes| bytes.parse().ok())
+        .unwrap_or_else(|| panic!("{configuration}"));
+    assert!(
+        configuration.contains("(2 rank(s) on this node)"),
+        "{configuration}"
+    );
+    let whole = chunkwise::config::Config::load(None)
+        .unwrap()
+        .budget_bytes()
+        .unwrap();
+    assert!(per_rank.abs_diff(whole / 2) <= 1, "{per_rank} of {whole}");
     let verify = file
         .dataset("/hdf5/2_verify")
         .unwrap()

@@ -29,6 +29,8 @@ pub struct MpiEngine {
     rank: usize,
     size: usize,
     workers: ThreadsEngine,
+    /// Ranks of the world on this node.
+    node_ranks: usize,
     partition: Partition,
     owner: ThreadId,
     // Dropped last: finalises MPI.
@@ -69,13 +71,13 @@ impl MpiEngine {
         let world = universe.world();
         let rank = usize::try_from(world.rank()).unwrap_or(0);
         let size = usize::try_from(world.size()).unwrap_or(1);
+        let node_ranks = usize::try_from(world.split_shared(0).size())
+            .unwrap_or(1)
+            .max(1);
         let threads = match options.threads {
             Some(n) => Some(n),
             None => {
                 // Ranks on this node share its cores.
-                let node_ranks = usize::try_from(world.split_shared(0).size())
-                    .unwrap_or(1)
-                    .max(1);
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 Some((cores / node_ranks).max(1))
             }
@@ -86,6 +88,7 @@ impl MpiEngine {
             rank,
             size,
             workers,
+            node_ranks,
             partition: options.partition,
             owner: std::thread::current().id(),
             universe: Some(universe),
@@ -124,6 +127,10 @@ impl Engine for MpiEngine {
 
     fn threads(&self) -> usize {
         self.workers.threads()
+    }
+
+    fn ranks_on_node(&self) -> usize {
+        self.node_ranks
     }
 
     fn partition(&self) -> Partition {

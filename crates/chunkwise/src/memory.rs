@@ -312,8 +312,18 @@ impl MemoryBudget {
     /// # Errors
     /// When the machine's memory size cannot be read.
     pub fn from_config(config: &Config) -> Result<Arc<Self>> {
+        Self::from_config_per_rank(config, 1)
+    }
+
+    /// The budget of one of `ranks_on_node` processes on a node
+    /// ([`Config::budget_bytes_per_rank`]): without `max_memory`, the ranks share the node's
+    /// memory.
+    ///
+    /// # Errors
+    /// When the machine's memory size cannot be read.
+    pub fn from_config_per_rank(config: &Config, ranks_on_node: usize) -> Result<Arc<Self>> {
         Ok(MemoryBudget::new(
-            config.budget_bytes()?,
+            config.budget_bytes_per_rank(ranks_on_node)?,
             config.temp_dir(),
             config.max_temp_storage,
         ))

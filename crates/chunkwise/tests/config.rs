@@ -88,6 +88,21 @@ fn the_budget_follows_both_values_without_drift() {
     // Without max_memory: the machine's memory.
     let machine = Config::load_from(None, env(&[])).unwrap();
     assert!(machine.max_memory_bytes().unwrap() > 1 << 28);
+
+    // Ranks sharing a node: a set max_memory is each rank's; the machine's memory is shared.
+    assert_eq!(half.budget_bytes_per_rank(4).unwrap(), 512 << 20);
+    let total = machine.max_memory_bytes().unwrap() as f64 * machine.memory_usage;
+    for ranks in [1u64, 2, 3] {
+        let share = machine.budget_bytes_per_rank(ranks as usize).unwrap();
+        assert!(
+            (share as f64 * ranks as f64 - total).abs() <= ranks as f64,
+            "{ranks} ranks: {share} each of {total}"
+        );
+    }
+    assert_eq!(
+        machine.budget_bytes_per_rank(0).unwrap(),
+        machine.budget_bytes().unwrap()
+    );
 }
 
 #[test]

@@ -332,7 +332,22 @@ impl Config {
     /// # Errors
     /// As [`Config::max_memory_bytes`].
     pub fn budget_bytes(&self) -> Result<u64> {
-        Ok((self.max_memory_bytes()? as f64 * self.memory_usage) as u64)
+        self.budget_bytes_per_rank(1)
+    }
+
+    /// The memory budget of one of `ranks_on_node` processes sharing a node: `max_memory ×
+    /// memory_usage` when `max_memory` is set (a per-process figure), else the machine's memory
+    /// × `memory_usage` divided among the ranks — so the default never promises each rank the
+    /// whole node.
+    ///
+    /// # Errors
+    /// As [`Config::max_memory_bytes`].
+    pub fn budget_bytes_per_rank(&self, ranks_on_node: usize) -> Result<u64> {
+        let share = match self.max_memory {
+            Some(_) => 1,
+            None => ranks_on_node.max(1) as u64,
+        };
+        Ok((self.max_memory_bytes()? as f64 * self.memory_usage) as u64 / share)
     }
 
     /// The temporary directory in effect.

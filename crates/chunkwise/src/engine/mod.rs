@@ -94,6 +94,12 @@ pub trait Engine: Send + Sync + Debug {
     /// Worker threads of this rank.
     fn threads(&self) -> usize;
 
+    /// Ranks of this job on this node, which share its memory and cores (1 for single-process
+    /// engines).
+    fn ranks_on_node(&self) -> usize {
+        1
+    }
+
     /// How items are dealt to ranks.
     fn partition(&self) -> Partition {
         Partition::Cyclic
