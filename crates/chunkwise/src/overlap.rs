@@ -7,7 +7,6 @@
 //! the number of workers.
 
 use std::collections::BTreeSet;
-
 use std::mem::MaybeUninit;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
