@@ -89,10 +89,14 @@ fn chunk_lock_path(chunk_path: &Path) -> PathBuf {
 
 impl Hdf5Store {
     /// A store rooted at the connection directory `root`. Nothing is created until the first
-    /// dataset is.
+    /// dataset is; spare chunk files left by a process that died more than a minute ago are
+    /// removed.
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        // Spare chunk files a process that died left behind (see `with_spare_files`).
+        spare_files::remove_older_than(&root, spare_files::STALE);
         Hdf5Store {
-            root: root.into(),
+            root,
             templates: Arc::default(),
             meta_files: Arc::default(),
             spares: None,

@@ -17,8 +17,8 @@
 //! - processes share the spares (MPI ranks on one store): taking one is a rename, which only
 //!   one taker wins;
 //! - the spares this process kept are removed when the store (its last clone) is dropped, and
-//!   any left by a process that died are removed by the next store with spares opened on the
-//!   root, once they are a minute old.
+//!   any left by a process that died are removed by the next store opened on the root (with
+//!   spares or not), once they are a minute old.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -34,7 +34,7 @@ pub(super) const SPARE_DIR: &str = ".chunkwise-spare";
 const RESCAN: Duration = Duration::from_millis(50);
 
 /// Spares older than this, left by a process that died, are removed.
-const STALE: Duration = Duration::from_secs(60);
+pub(super) const STALE: Duration = Duration::from_secs(60);
 
 static SPARE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -57,16 +57,13 @@ pub(super) struct SpareFiles {
 }
 
 impl SpareFiles {
-    /// Spares under `root`, at most `capacity` bytes of them kept by this process; removes
-    /// spares a dead process left.
+    /// Spares under `root`, at most `capacity` bytes of them kept by this process.
     pub(super) fn new(root: &Path, capacity: u64) -> SpareFiles {
-        let spares = SpareFiles {
+        SpareFiles {
             dir: root.join(SPARE_DIR),
             capacity,
             index: Mutex::default(),
-        };
-        spares.remove_older_than(STALE);
-        spares
+        }
     }
 
     fn index(&self) -> std::sync::MutexGuard<'_, Index> {
@@ -158,33 +155,35 @@ impl SpareFiles {
         index.by_len.entry(len).or_default().extend(found);
         any
     }
+}
 
-    /// Removes spares (of any process) that have been spares for longer than `age`.
-    fn remove_older_than(&self, age: Duration) {
-        let Ok(lens) = fs::read_dir(&self.dir) else {
-            return;
+/// Removes the spares under store root `root` (of any process) that have been spares for longer
+/// than `age`, and the spare directories left empty.
+pub(super) fn remove_older_than(root: &Path, age: Duration) {
+    let dir = root.join(SPARE_DIR);
+    let Ok(lens) = fs::read_dir(&dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for len_dir in lens.flatten() {
+        let Ok(files) = fs::read_dir(len_dir.path()) else {
+            continue;
         };
-        let now = SystemTime::now();
-        for len_dir in lens.flatten() {
-            let Ok(files) = fs::read_dir(len_dir.path()) else {
-                continue;
-            };
-            for file in files.flatten() {
-                // A rename sets the file's change time: how long it has been a spare.
-                let changed = file.metadata().ok().and_then(|m| {
-                    use std::os::unix::fs::MetadataExt;
-                    let seconds = u64::try_from(m.ctime()).ok()?;
-                    let nanos = u32::try_from(m.ctime_nsec()).ok()?;
-                    SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
-                });
-                if changed.is_some_and(|t| now.duration_since(t).unwrap_or_default() > age) {
-                    let _ = fs::remove_file(file.path());
-                }
+        for file in files.flatten() {
+            // A rename sets the file's change time: how long it has been a spare.
+            let changed = file.metadata().ok().and_then(|m| {
+                use std::os::unix::fs::MetadataExt;
+                let seconds = u64::try_from(m.ctime()).ok()?;
+                let nanos = u32::try_from(m.ctime_nsec()).ok()?;
+                SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
+            });
+            if changed.is_some_and(|t| now.duration_since(t).unwrap_or_default() > age) {
+                let _ = fs::remove_file(file.path());
             }
-            let _ = fs::remove_dir(len_dir.path());
         }
-        let _ = fs::remove_dir(&self.dir);
+        let _ = fs::remove_dir(len_dir.path());
     }
+    let _ = fs::remove_dir(&dir);
 }
 
 /// Drops from `index` the spares no longer there (taken by another process).
@@ -312,11 +311,11 @@ mod tests {
         let dir = root.path().join(SPARE_DIR).join("10");
         fs::create_dir_all(&dir).unwrap();
         file(&dir.join("left"), &[0u8; 10]);
-        // Fresh: a new store leaves it.
-        let spares = SpareFiles::new(root.path(), 0);
+        // Fresh (a live process may still take it): left alone.
+        remove_older_than(root.path(), STALE);
         assert!(dir.join("left").exists());
         std::thread::sleep(Duration::from_millis(20));
-        spares.remove_older_than(Duration::from_millis(10));
+        remove_older_than(root.path(), Duration::from_millis(10));
         assert!(!dir.join("left").exists());
         assert!(!root.path().join(SPARE_DIR).exists());
     }
