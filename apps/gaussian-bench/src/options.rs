@@ -88,7 +88,7 @@ pub struct Options {
     pub keep: bool,
     /// MiB of the chunk files of deleted datasets the hdf5 store keeps to write the next
     /// repetition's chunk files over (in <store>/.chunkwise-spare, removed at exit): a file
-    /// still in the page cache is written over in about half the time a new one takes. 0
+    /// still in the page cache is written over in 53–85 % of the time a new one takes. 0
     /// creates every chunk file anew, as the first repetition of each cell does.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub spare_files: u64,

@@ -100,6 +100,12 @@ impl Pool {
     }
 }
 
+/// True when a block of `layout` may be in the pool: large, and the pool may keep blocks (an
+/// application without room never takes the pool's lock).
+fn pooled(layout: Layout) -> bool {
+    layout.size() >= MIN_BLOCK && CAPACITY.load(Ordering::Relaxed) > 0
+}
+
 fn pool() -> std::sync::MutexGuard<'static, Pool> {
     // The pool's state is consistent between statements, so a poisoned lock is still usable
     // (and an allocator must not panic).
@@ -129,7 +135,7 @@ pub struct KeepLargeBlocks;
 // `System` with the layout they were allocated with.
 unsafe impl GlobalAlloc for KeepLargeBlocks {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= MIN_BLOCK {
+        if pooled(layout) {
             if let Some(block) = pool().take(layout) {
                 return block;
             }
@@ -139,7 +145,7 @@ unsafe impl GlobalAlloc for KeepLargeBlocks {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= MIN_BLOCK {
+        if pooled(layout) {
             if let Some(block) = pool().take(layout) {
                 // SAFETY: the block has `layout.size()` bytes and is ours.
                 unsafe { block.write_bytes(0, layout.size()) };

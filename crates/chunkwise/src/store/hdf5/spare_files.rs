@@ -2,8 +2,8 @@
 //!
 //! Why: a new file's pages are allocated in the page cache as it is written, while a file still
 //! in the page cache is written over in place. On this project's VM one 8 MiB chunk file took
-//! 1.38 ms to write new and 0.70 ms to write over (`scripts/page_cache_write.py`), and the
-//! deletion also freed every page again. Workflows that delete and create datasets of one chunk
+//! 1.26 ms to write new and 0.67–1.07 ms to write over (`scripts/page_cache_write.py`), and
+//! the deletion also freed every page again. Workflows that delete and create datasets of one chunk
 //! shape over and over — benchmark repetitions, iterations, temporaries of a pipeline — pay that
 //! on every chunk.
 //!
@@ -16,7 +16,7 @@
 //!   place, so nothing of the deleted chunk can show through;
 //! - processes share the spares (MPI ranks on one store): taking one is a rename, which only
 //!   one taker wins;
-//! - the spares this process kept are removed when the store (its last clone) is dropped, and
+//! - the spares this process knows of are removed when the store (its last clone) is dropped, and
 //!   any left by a process that died are removed by the next store opened on the root (with
 //!   spares or not), once they are a minute old.
 
