@@ -29,6 +29,7 @@ pub fn run_all(store: Arc<dyn Store>) {
     bad_chunk_buffers_are_rejected(store.as_ref());
     concurrent_updates_lose_nothing(store.as_ref());
     chunk_regions_read_exactly(store.as_ref());
+    chunks_written_in_parts(store.as_ref());
     concurrent_writes_to_distinct_chunks(store);
 }
 
@@ -296,6 +297,83 @@ pub fn chunk_regions_read_exactly(store: &dyn Store) {
         None
     );
     store.delete_dataset("regions").unwrap();
+}
+
+/// A chunk written in parts (in any order, from several threads) shows nothing before its
+/// commit, then all of it; a writer dropped or failing to commit leaves the chunk as it was.
+pub fn chunks_written_in_parts(store: &dyn Store) {
+    // Chunks of 4 × 8 in a 6 × 8 dataset: chunk (1, 0) is an edge chunk, stored padded.
+    let m = meta(&[6, 8], &[4, 8], DType::F64);
+    store.create_dataset("parts", &m).unwrap();
+    let old = ramp::<f64>(32, |i| i as f64);
+    store.write_chunk("parts", &m, &[0, 0], &old).unwrap();
+    let new: Vec<f64> = (0..32).map(|i| -0.5 * i as f64).collect();
+
+    let writer = store.chunk_writer("parts", &m, &[0, 0]).unwrap();
+    std::thread::scope(|scope| {
+        for plane in [3usize, 1, 2, 0] {
+            let (writer, new) = (&writer, &new);
+            scope.spawn(move || {
+                let part = ChunkData::F64(new[plane * 8..][..8].to_vec());
+                writer.write_part(plane * 8, &part).unwrap();
+            });
+        }
+    });
+    assert_eq!(store.read_chunk("parts", &m, &[0, 0]).unwrap(), Some(old));
+    assert_eq!(store.list_chunks("parts", &m).unwrap(), vec![vec![0, 0]]);
+    writer.commit().unwrap();
+    assert_eq!(
+        store.read_chunk("parts", &m, &[0, 0]).unwrap(),
+        Some(ChunkData::F64(new.clone()))
+    );
+
+    // Bad parts are refused and change nothing; the writer goes on.
+    let writer = store.chunk_writer("parts", &m, &[1, 0]).unwrap();
+    let planes = |values: &[f64]| ChunkData::F64(values.to_vec());
+    writer.write_part(0, &planes(&new[..16])).unwrap();
+    for (first, part) in [
+        (8, planes(&new[..8])),              // over elements already written
+        (24, planes(&new[..16])),            // past the end
+        (16, ChunkData::F32(vec![1.0; 16])), // another dtype
+    ] {
+        let refused = writer.write_part(first, &part);
+        assert!(
+            matches!(
+                refused,
+                Err(Error::ShapeMismatch { .. } | Error::DTypeMismatch { .. })
+            ),
+            "{refused:?}"
+        );
+    }
+    // A commit with elements missing fails and shows nothing.
+    let missing = writer.commit().unwrap_err();
+    assert!(missing.to_string().contains("element 16"), "{missing}");
+    assert_eq!(store.read_chunk("parts", &m, &[1, 0]).unwrap(), None);
+    assert!(!store.has_chunk("parts", &[1, 0]).unwrap());
+
+    // A writer dropped halfway leaves nothing.
+    let writer = store.chunk_writer("parts", &m, &[1, 0]).unwrap();
+    writer.write_part(16, &planes(&new[16..])).unwrap();
+    drop(writer);
+    assert_eq!(store.read_chunk("parts", &m, &[1, 0]).unwrap(), None);
+    assert_eq!(store.list_chunks("parts", &m).unwrap(), vec![vec![0, 0]]);
+
+    assert!(matches!(
+        store.chunk_writer("parts", &m, &[2, 0]).map(|_| ()),
+        Err(Error::ChunkOutOfRange { .. })
+    ));
+    // A missing dataset is found out when the writer starts or, at the latest, on commit.
+    let orphan = store
+        .chunk_writer("no-such-dataset", &m, &[0, 0])
+        .and_then(|writer| {
+            writer.write_part(0, &planes(&new))?;
+            writer.commit()
+        });
+    assert!(
+        matches!(orphan, Err(Error::DatasetNotFound(_))),
+        "{orphan:?}"
+    );
+    store.delete_dataset("parts").unwrap();
 }
 
 /// Threads writing different chunks at once all land.

@@ -59,5 +59,7 @@ pub use region::{AxisSlice, Region};
 pub use selection::{Selection, SliceItem};
 pub use store::hdf5::Hdf5Store;
 pub use store::ram::RamStore;
-pub use store::{DatasetMeta, Store, StoreList, StoreRead, StoreWrite};
+pub use store::{
+    BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+};
 pub use timers::{Spread, TimerReport, TimerStat, Timers};

@@ -86,3 +86,39 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn hdf5_chunks_written_in_parts_are_hdf5_files_and_dropped_ones_leave_nothing() {
+    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Hdf5Store::new(dir.path().join("conn"));
+    let meta = DatasetMeta::zero_filled(Layout::new(&[4, 6], &[4, 3]).unwrap(), DType::I32);
+    store.create_dataset("d", &meta).unwrap();
+    let writer = store.chunk_writer("d", &meta, &[0, 1]).unwrap();
+    writer
+        .write_part(6, &chunkwise::ChunkData::I32(vec![7, 8, 9, 10, 11, 12]))
+        .unwrap();
+    writer
+        .write_part(0, &chunkwise::ChunkData::I32(vec![1, 2, 3, 4, 5, 6]))
+        .unwrap();
+    writer.commit().unwrap();
+    let file = hdf5::File::open(store.chunk_path("d", &[0, 1])).unwrap();
+    let data = file.dataset("data").unwrap();
+    assert_eq!(data.shape(), vec![4, 3]);
+    assert_eq!(
+        data.read_raw::<i32>().unwrap(),
+        (1..=12).collect::<Vec<_>>()
+    );
+
+    let writer = store.chunk_writer("d", &meta, &[0, 0]).unwrap();
+    writer
+        .write_part(0, &chunkwise::ChunkData::I32(vec![0; 3]))
+        .unwrap();
+    drop(writer);
+    let mut names: Vec<String> = std::fs::read_dir(store.dataset_dir("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["chunk_0_1.h5", "dataset.h5"]);
+}

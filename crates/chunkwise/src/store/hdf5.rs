@@ -23,6 +23,7 @@
 //! header (see the `template` module), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
+mod chunk_writer;
 mod meta_files;
 mod spare_files;
 mod template;
@@ -38,13 +39,15 @@ use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenU
 use ndarray::ArrayView1;
 
 use super::{
-    check_chunk_data, check_dataset_name, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+    check_chunk_data, check_dataset_name, BufferedChunkWriter, ChunkWriter, DatasetMeta, Store,
+    StoreList, StoreRead, StoreWrite,
 };
 use crate::dtype::{ChunkData, DType, Element};
 use crate::error::{fmt_tuple, Error, Result};
 use crate::layout::Layout;
 use crate::region::Region;
 use crate::{with_chunk_data, with_element_type};
+use chunk_writer::FileChunkWriter;
 use meta_files::MetaFiles;
 use spare_files::SpareFiles;
 use template::Template;
@@ -571,6 +574,35 @@ impl StoreWrite for Hdf5Store {
                 write_chunk_file(temp, meta, data).map_err(|e| Error::hdf5(&path, e))
             }),
         }
+    }
+
+    fn chunk_writer<'a>(
+        &'a self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Box<dyn ChunkWriter + 'a>> {
+        meta.layout.check_chunk(chunk)?;
+        self.require_dataset(name)?;
+        let Some(template) = self.template(name, meta) else {
+            return Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)));
+        };
+        let path = self.chunk_path(name, chunk);
+        let temp = temp_sibling(&path, "tmp");
+        let spare = self
+            .spares
+            .as_ref()
+            .and_then(|spares| spares.take(template.file_bytes(), &temp));
+        let file = match spare {
+            Some(file) => file,
+            None => fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .map_err(|e| Error::io(&path, e))?,
+        };
+        let writer = FileChunkWriter::start(name, meta, chunk, template, path, temp, file)?;
+        Ok(Box::new(writer))
     }
 
     fn update_chunk(

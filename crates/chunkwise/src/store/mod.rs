@@ -7,7 +7,8 @@
 //!
 //! Guarantees every store gives (checked by `chunkwise::conformance`, feature `testing`):
 //! - `write_chunk` is atomic: a reader sees the old chunk, or no chunk, or the whole new one —
-//!   never part of one, even if the writer is killed;
+//!   never part of one, even if the writer is killed; so is a chunk written in parts through
+//!   `chunk_writer`, which shows nothing before its commit;
 //! - `read_chunk` of a chunk never written returns `None` and creates nothing;
 //! - `create_dataset` fails with [`Error::DatasetExists`] when the name is taken, and
 //!   `open_dataset`/`delete_dataset` with [`Error::DatasetNotFound`] when it is not;
@@ -15,8 +16,12 @@
 //!   stores shared between processes) across processes;
 //! - dataset names are checked by [`check_dataset_name`] before anything touches storage.
 
+mod chunk_writer;
 pub mod hdf5;
 pub mod ram;
+
+pub(crate) use chunk_writer::{check_part_dtype, Coverage};
+pub use chunk_writer::{BufferedChunkWriter, ChunkWriter};
 
 use std::fmt::Debug;
 
@@ -151,6 +156,23 @@ pub trait StoreWrite: Send + Sync + Debug {
         chunk: &[usize],
         data: &ChunkData,
     ) -> Result<()>;
+
+    /// Starts replacing a chunk in parts (see [`ChunkWriter`]): the parts can be written as they
+    /// are computed, and the chunk is replaced atomically by [`ChunkWriter::commit`]. The
+    /// default gathers the parts in memory ([`BufferedChunkWriter`]).
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], [`Error::DatasetNotFound`], or a storage error (here, or
+    /// when writing the parts or committing).
+    fn chunk_writer<'a>(
+        &'a self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Box<dyn ChunkWriter + 'a>> {
+        meta.layout.check_chunk(chunk)?;
+        Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)))
+    }
 
     /// Atomically replaces a chunk with `update(current)`, where `current` is the stored chunk
     /// (`None` when it was never written). Concurrent `update_chunk` calls on one chunk — from

@@ -137,8 +137,51 @@ impl Template {
     /// As [`Template::write`].
     pub(super) fn write_over<T: Element>(&self, file: &File, values: &[T]) -> std::io::Result<()> {
         let bytes = self.element_bytes(values)?;
-        file.write_all_at(&self.header, 0)?;
+        self.start(file)?;
         file.write_all_at(bytes, self.header.len() as u64)?;
+        self.finish(file)
+    }
+
+    /// Writes the header of a chunk file into `file` (new, or a spare whatever it holds): with
+    /// [`Template::write_part`] for every element and [`Template::finish`], the same file as
+    /// [`Template::write`] makes.
+    ///
+    /// # Errors
+    /// Any I/O error.
+    pub(super) fn start(&self, file: &File) -> std::io::Result<()> {
+        file.write_all_at(&self.header, 0)
+    }
+
+    /// Writes `values` as elements `first..` of the chunk file `file`.
+    ///
+    /// # Errors
+    /// Any I/O error, and `InvalidInput` when the elements go past the chunk's.
+    pub(super) fn write_part<T: Element>(
+        &self,
+        file: &File,
+        first: usize,
+        values: &[T],
+    ) -> std::io::Result<()> {
+        let bytes = as_bytes(values);
+        let offset = (first * std::mem::size_of::<T>()) as u64;
+        if offset + bytes.len() as u64 > self.data_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "elements {first}..{} of a chunk of {} bytes of elements",
+                    first + values.len(),
+                    self.data_bytes
+                ),
+            ));
+        }
+        file.write_all_at(bytes, self.header.len() as u64 + offset)
+    }
+
+    /// Cuts `file` to a chunk file's length (a spare may be longer).
+    ///
+    /// # Errors
+    /// Any I/O error.
+    pub(super) fn finish(&self, file: &File) -> std::io::Result<()> {
         if file.metadata()?.len() != self.file_bytes() {
             file.set_len(self.file_bytes())?;
         }

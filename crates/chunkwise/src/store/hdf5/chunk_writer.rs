@@ -1,0 +1,94 @@
+//! Chunk files written in parts: the parts go straight into the hidden file that is renamed
+//! into place on commit, so a chunk written in parts costs no more I/O than one written whole,
+//! and no chunk-sized buffer.
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::template::Template;
+use crate::dtype::ChunkData;
+use crate::error::{Error, Result};
+use crate::store::{check_part_dtype, ChunkWriter, Coverage, DatasetMeta};
+use crate::with_chunk_data;
+
+/// A chunk file being written in parts through its template (see [`ChunkWriter`]).
+pub(super) struct FileChunkWriter {
+    name: String,
+    meta: DatasetMeta,
+    template: Arc<Template>,
+    /// Where the chunk file goes on commit.
+    path: PathBuf,
+    /// The hidden file the parts go into.
+    temp: PathBuf,
+    file: File,
+    coverage: Coverage,
+    committed: bool,
+}
+
+impl FileChunkWriter {
+    /// Writes the header into `file` (new, or a spare, at `temp`) and returns the writer that
+    /// renames it to `path` on commit. On error `temp` is removed.
+    ///
+    /// # Errors
+    /// An I/O error naming `path`.
+    pub(super) fn start(
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        template: Arc<Template>,
+        path: PathBuf,
+        temp: PathBuf,
+        file: File,
+    ) -> Result<Self> {
+        let writer = FileChunkWriter {
+            name: name.to_string(),
+            meta: meta.clone(),
+            template,
+            coverage: Coverage::new(
+                format!(
+                    "chunk {} of dataset \"{name}\"",
+                    crate::error::fmt_tuple(chunk)
+                ),
+                meta.layout.chunk_len(),
+            ),
+            path,
+            temp,
+            file,
+            committed: false,
+        };
+        // Dropped on error: the temporary file goes with it.
+        writer
+            .template
+            .start(&writer.file)
+            .map_err(|e| Error::io(&writer.path, e))?;
+        Ok(writer)
+    }
+}
+
+impl ChunkWriter for FileChunkWriter {
+    fn write_part(&self, first: usize, part: &ChunkData) -> Result<()> {
+        check_part_dtype(&self.name, &self.meta, part)?;
+        self.coverage.claim(first, part.len())?;
+        with_chunk_data!(part, values => self.template.write_part(&self.file, first, values))
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.coverage.check_complete()?;
+        self.template
+            .finish(&self.file)
+            .map_err(|e| Error::io(&self.path, e))?;
+        fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for FileChunkWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
