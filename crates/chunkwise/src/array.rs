@@ -99,10 +99,16 @@ pub(crate) fn valid_array<T: Element>(
 
 /// A stored chunk buffer from the valid part of a chunk, padded with `fill`.
 pub(crate) fn padded_chunk<T: Element>(layout: &Layout, valid: ArrayD<T>, fill: T) -> ChunkData {
-    if valid.shape() == layout.chunk_shape() {
+    padded_to(layout.chunk_shape(), valid, fill)
+}
+
+/// `valid` at the start of an array of `shape` (at least as long on every axis) filled with
+/// `fill` elsewhere, as stored elements in C order.
+pub(crate) fn padded_to<T: Element>(shape: &[usize], valid: ArrayD<T>, fill: T) -> ChunkData {
+    if valid.shape() == shape {
         return T::into_chunk(into_c_vec(valid));
     }
-    let mut full = ArrayD::from_elem(IxDyn(layout.chunk_shape()), fill);
+    let mut full = ArrayD::from_elem(IxDyn(shape), fill);
     copy_into(
         Region::full(valid.shape()).view_mut_of(&mut full),
         valid.view(),

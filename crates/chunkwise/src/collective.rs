@@ -20,8 +20,9 @@ use crate::engine::{
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::memory::HeapTrim;
 use crate::pipeline::run_pipeline;
-use crate::plan::{plan, BlockSizes};
+use crate::plan::{plan, slabs_per_chunk, BlockSizes};
 use crate::region::Region;
+use crate::slab::{most_planes, slabs, Slab, SlabWrites};
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
 fn call_user<R>(
@@ -87,13 +88,53 @@ impl Dataset {
         compute: impl Fn(&[usize], I) -> Result<C> + Sync,
         write: impl Fn(&[usize], C) -> Result<()> + Sync,
     ) -> Result<()> {
+        self.pipeline_slabs(
+            operation,
+            |_| sizes,
+            cache,
+            false,
+            |slab| read(&slab.chunk),
+            |slab, block| compute(&slab.chunk, block),
+            |slab, done| write(&slab.chunk, done),
+        )
+    }
+
+    /// [`Dataset::pipeline_chunks`] over slabs of chunks ([`crate::slab`]): with `split`, a rank
+    /// with few chunks cuts them into slabs (as many as [`crate::plan::slabs_per_chunk`] says);
+    /// otherwise every slab is a whole chunk. `sizes` gets the most stored planes a slab
+    /// writes ([`crate::slab::Slab::stored_shape`]).
+    pub(crate) fn pipeline_slabs<I: Send, C: Send>(
+        &self,
+        operation: &str,
+        sizes: impl Fn(usize) -> BlockSizes,
+        cache: Option<&ChunkCache>,
+        split: bool,
+        read: impl Fn(&Slab) -> Result<I> + Sync,
+        compute: impl Fn(&Slab, I) -> Result<C> + Sync,
+        write: impl Fn(&Slab, C) -> Result<()> + Sync,
+    ) -> Result<()> {
         let layout = &self.meta.layout;
         let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
+        let options = self.connection.pipeline_options();
+        let pieces = if split {
+            let workers = options.max_workers.unwrap_or_else(|| engine.threads());
+            slabs_per_chunk(
+                mine.len(),
+                workers,
+                self.meta.chunk_bytes() as u64,
+                options.min_slab_bytes,
+            )
+        } else {
+            1
+        };
+        let slabs = slabs(layout, &mine, pieces);
+        let sizes = sizes(most_planes(layout, &slabs));
+        let items: Vec<usize> = (0..slabs.len()).collect();
         let pipelined = engine.overlaps_io();
         let local = plan(
             &format!("{operation} of dataset \"{}\"", self.name),
-            self.connection.pipeline_options(),
+            options,
             self.connection.memory_budget(),
             engine.threads(),
             pipelined,
@@ -107,23 +148,22 @@ impl Dataset {
             if pipelined {
                 run_pipeline(
                     engine,
-                    &mine,
+                    &items,
                     plan.options,
-                    |flat| read(&layout.chunk_index(flat)),
-                    |flat, block| compute(&layout.chunk_index(flat), block),
-                    |flat, done| {
-                        write(&layout.chunk_index(flat), done)?;
+                    |k| read(&slabs[k]),
+                    |k, block| compute(&slabs[k], block),
+                    |k, done| {
+                        write(&slabs[k], done)?;
                         trim.block_done();
                         Ok(())
                     },
                 )
             } else {
                 guard_panics(|| {
-                    mine.iter().try_for_each(|&flat| {
-                        let chunk = layout.chunk_index(flat);
-                        let block = read(&chunk)?;
-                        let done = compute(&chunk, block)?;
-                        write(&chunk, done)?;
+                    slabs.iter().try_for_each(|slab| {
+                        let block = read(slab)?;
+                        let done = compute(slab, block)?;
+                        write(slab, done)?;
                         trim.block_done();
                         Ok(())
                     })
@@ -214,6 +254,53 @@ impl Dataset {
             },
             |chunk, data| self.write_stored(chunk, &data),
         )
+    }
+
+    /// Loads block by block from a generator (collective): `make(bounds)` returns the elements
+    /// of `bounds` (dataset coordinates). The blocks tile the dataset and each lies within one
+    /// chunk: whole chunks, or — on a rank with fewer than two chunks per worker — slabs of a
+    /// chunk's planes along axis 0, so that generating a slab overlaps writing the ones before
+    /// (each chunk is still replaced atomically). No rank ever holds more than its in-flight
+    /// blocks. Use [`Dataset::load_with`] when the generator needs whole chunks.
+    ///
+    /// # Errors
+    /// As [`Dataset::load_with`].
+    pub fn load_blocks_with<T, F>(&self, make: F) -> Result<()>
+    where
+        T: Element,
+        F: Fn(&Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.check_type::<T>()?;
+        let layout = self.layout();
+        let plane_bytes = self.plane_bytes();
+        let writes = SlabWrites::new(self);
+        // A worker holds the array `make` returns and its padded copy.
+        self.pipeline_slabs(
+            "load",
+            |planes| BlockSizes {
+                queued: planes as u64 * plane_bytes,
+                worker: 2 * planes as u64 * plane_bytes,
+                cached: false,
+            },
+            None,
+            true,
+            |_| Ok(()),
+            |slab, ()| {
+                let bounds = slab.bounds(layout);
+                let values = self.call_timed(&slab.chunk, || make(&bounds))?;
+                check_shape(&bounds.shape(), values.shape(), || {
+                    format!("the array made for the elements {bounds}")
+                })?;
+                Ok(self.padded_slab(slab, values))
+            },
+            |slab, data| writes.write(slab, &data),
+        )
+    }
+
+    /// Bytes of one stored plane (a chunk's elements with one index along axis 0).
+    pub(crate) fn plane_bytes(&self) -> u64 {
+        let planes = self.layout().chunk_shape().first().copied().unwrap_or(1).max(1);
+        (self.meta.chunk_bytes() / planes) as u64
     }
 
     /// Applies `f` to every chunk into a new dataset `out_name` of the same layout, dtype and

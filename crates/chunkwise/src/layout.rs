@@ -6,6 +6,8 @@
 //! axis of length `n` with chunk length `c` covers `[i*c, min((i+1)*c, n))`; edge chunks are stored
 //! padded to the full chunk shape, but nothing here or above ever exposes the padding.
 
+use std::ops::Range;
+
 use crate::boundary::Boundary;
 use crate::error::{fmt_tuple, Error, Result};
 use crate::region::{AxisSlice, Region};
@@ -268,7 +270,18 @@ impl Layout {
         depth: &[usize],
         boundary: Boundary,
     ) -> Vec<Vec<Option<usize>>> {
-        self.chunk_bounds(chunk)
+        self.halo_sources_of(&self.chunk_bounds(chunk), depth, boundary)
+    }
+
+    /// [`Layout::halo_sources`] for any region of consecutive indices (e.g. some planes of a
+    /// chunk, [`Layout::split_planes`]) grown by `depth`.
+    pub fn halo_sources_of(
+        &self,
+        bounds: &Region,
+        depth: &[usize],
+        boundary: Boundary,
+    ) -> Vec<Vec<Option<usize>>> {
+        bounds
             .axes()
             .iter()
             .zip(depth)
@@ -278,6 +291,16 @@ impl Layout {
                 let hi = axis.end() as isize + d as isize;
                 (lo..hi).map(|i| boundary.source(i, n)).collect()
             })
+            .collect()
+    }
+
+    /// Splits the valid planes of chunk `chunk` (its indices along axis 0, from 0) into at most
+    /// `pieces` consecutive runs of near-equal length, in order; one run when `pieces` ≤ 1.
+    pub fn split_planes(&self, chunk: &[usize], pieces: usize) -> Vec<Range<usize>> {
+        let planes = self.chunk_valid_shape(chunk).first().copied().unwrap_or(1);
+        let pieces = pieces.clamp(1, planes.max(1));
+        (0..pieces)
+            .map(|k| k * planes / pieces..(k + 1) * planes / pieces)
             .collect()
     }
 
@@ -417,6 +440,21 @@ mod tests {
         let err = layout.check_chunk(&[3, 0]).unwrap_err().to_string();
         assert!(err.contains("(3, 0)") && err.contains("(3, 3)"), "{err}");
         assert!(layout.check_chunk(&[0]).is_err());
+    }
+
+    #[test]
+    fn planes_split_into_near_equal_runs_of_the_valid_part() {
+        let layout = Layout::new(&[10, 3], &[8, 3]).unwrap();
+        assert_eq!(layout.split_planes(&[0, 0], 3), vec![0..2, 2..5, 5..8]);
+        // The edge chunk holds planes 8 and 9 only.
+        assert_eq!(layout.split_planes(&[1, 0], 4), vec![0..1, 1..2]);
+        assert_eq!(layout.split_planes(&[0, 0], 0), vec![0..8]);
+        let slab = Region::from_bounds(&[2, 0], &[5, 3]);
+        let sources = layout.halo_sources_of(&slab, &[3, 1], Boundary::Reflect);
+        // Planes 2..5 grown by 3: -1..8, and -1 reflects to 0.
+        let rows: Vec<Option<usize>> = [0, 0, 1, 2, 3, 4, 5, 6, 7].map(Some).to_vec();
+        assert_eq!(sources[0], rows);
+        assert_eq!(sources[1], vec![Some(0), Some(0), Some(1), Some(2), Some(2)]);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod pipeline;
 mod plan;
 pub mod region;
 pub mod selection;
+mod slab;
 pub mod store;
 pub mod timers;
 

@@ -13,6 +13,7 @@ use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
 use crate::chunk_cache::ChunkCache;
 use crate::plan::BlockSizes;
+use crate::slab::SlabWrites;
 
 use crate::array::check_dtype;
 use crate::boundary::Boundary;
@@ -83,9 +84,25 @@ impl Dataset {
         check_dtype::<T>(self.dtype(), || format!("dataset \"{}\"", self.name()))?;
         self.layout().check_chunk(chunk)?;
         self.check_depth(depth)?;
-        let sources = self.layout().halo_sources(chunk, depth, boundary);
+        let bounds = self.layout().chunk_bounds(chunk);
+        self.read_grown(&bounds, depth, boundary, cache, true)
+    }
+
+    /// The elements of `bounds` (consecutive indices, within one chunk) grown by `depth` per
+    /// axis, the boundary supplying those outside the array. With `whole_chunks`, the chunks
+    /// this rank processes are read whole into `cache` (each is needed whole sooner or later);
+    /// without, only the planes needed are read (the chunks are processed in slabs).
+    fn read_grown<T: Element>(
+        &self,
+        bounds: &Region,
+        depth: &[usize],
+        boundary: Boundary,
+        cache: Option<&ChunkCache>,
+        whole_chunks: bool,
+    ) -> Result<ArrayD<T>> {
+        let sources = self.layout().halo_sources_of(bounds, depth, boundary);
         if let (Some(cache), 3) = (cache, sources.len()) {
-            return self.gather3_from_chunks(cache, &sources, boundary);
+            return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks);
         }
 
         // The distinct source indices per axis, as runs, and where each lands in a compact block.
@@ -199,6 +216,7 @@ impl Dataset {
         cache: &ChunkCache,
         sources: &[Vec<Option<usize>>],
         boundary: Boundary,
+        whole_chunks: bool,
     ) -> Result<ArrayD<T>> {
         let layout = self.layout();
         // Per axis: the chunk coordinates used (slots) and, per grown position, its slot and
@@ -241,13 +259,16 @@ impl Dataset {
             })
             .collect();
         // Each chunk with the element its values start at: chunks this rank processes are read
-        // whole; of the others only the planes needed (one run of the file).
+        // whole (unless processed in slabs); of the others only the planes needed (one run of
+        // the file).
         let mut held = Vec::with_capacity(slots[0].len() * n1 * n2);
         for (&a, &(lo, hi)) in slots[0].iter().zip(&planes) {
             for &b in &slots[1] {
                 for &c in &slots[2] {
                     let index = [a, b, c];
-                    if cache.reads_whole(layout.chunk_flat(&index)) || hi - lo == chunk_shape[0] {
+                    if (whole_chunks && cache.reads_whole(layout.chunk_flat(&index)))
+                        || hi - lo == chunk_shape[0]
+                    {
                         let stored = cache.get(&index, || self.read_stored(&index))?;
                         held.push((stored, 0, layout.chunk_len()));
                     } else {
@@ -421,6 +442,47 @@ impl Dataset {
         T: Element,
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
+        self.map_grown(out_name, depth, boundary, false, f)
+    }
+
+    /// [`Dataset::map_overlap`] for a stencil: `f` gets a block grown by `depth` per axis and
+    /// returns the block's valid part or an array of the grown shape, and every output element
+    /// must depend only on the inputs within `depth` of it (as for a convolution). Then the
+    /// blocks need not be whole chunks: on a rank with fewer than two chunks per worker they are
+    /// slabs of a chunk's planes along axis 0, so that one chunk's reads, compute and writes
+    /// overlap (each output chunk is still replaced atomically). The result is the same either
+    /// way.
+    ///
+    /// # Errors
+    /// As [`Dataset::map_overlap`].
+    pub fn map_stencil<T, F>(
+        &self,
+        out_name: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        f: F,
+    ) -> Result<Dataset>
+    where
+        T: Element,
+        F: Fn(ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.map_grown(out_name, depth, boundary, true, |_, block| f(block))
+    }
+
+    /// [`Dataset::map_overlap`], over slabs of chunks when `split` (see
+    /// [`Dataset::map_stencil`]).
+    fn map_grown<T, F>(
+        &self,
+        out_name: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        split: bool,
+        f: F,
+    ) -> Result<Dataset>
+    where
+        T: Element,
+        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
         self.check_type::<T>()?;
         self.check_depth(depth)?;
         let out = self.clone_as(out_name, false)?;
@@ -435,32 +497,44 @@ impl Dataset {
             let mine = engine.local_items(self.layout().num_chunks());
             cache = cache.reading_whole_only(mine.into_iter().collect());
         }
-        let padded_bytes = (self
-            .layout()
+        let layout = self.layout();
+        // Elements of a plane grown by the halo of the other axes.
+        let grown_plane: usize = layout
             .chunk_shape()
             .iter()
             .zip(depth)
+            .skip(1)
             .map(|(&n, &d)| n + 2 * d)
-            .product::<usize>()
-            * std::mem::size_of::<T>()) as u64;
-        // Queued: grown inputs and finished chunks. A worker holds the grown block, the
-        // callback's result and scratch of the same size, and the trimmed output chunk.
-        let sizes = BlockSizes {
-            queued: padded_bytes,
-            worker: 3 * padded_bytes + self.meta.chunk_bytes() as u64,
-            cached: true,
+            .product();
+        let depth0 = depth.first().copied().unwrap_or(0);
+        let element = std::mem::size_of::<T>() as u64;
+        let plane_bytes = self.plane_bytes();
+        // Queued: grown inputs and finished blocks. A worker holds the grown block, the
+        // callback's result and scratch of the same size, and the trimmed output block.
+        let sizes = |planes: usize| {
+            let grown = ((planes + 2 * depth0) * grown_plane) as u64 * element;
+            BlockSizes {
+                queued: grown,
+                worker: 3 * grown + planes as u64 * plane_bytes,
+                cached: true,
+            }
         };
-        let result = self.pipeline_chunks(
+        let writes = SlabWrites::new(&out);
+        let result = self.pipeline_slabs(
             "map_overlap",
             sizes,
             Some(&cache),
-            |chunk| self.read_padded_with::<T>(chunk, depth, boundary, Some(&cache)),
-            |chunk, padded| {
-                let valid_shape = self.layout().chunk_valid_shape(chunk);
-                let result = self.call_timed(chunk, || f(chunk, padded.view()))?;
+            split,
+            |slab| {
+                let bounds = slab.bounds(layout);
+                self.read_grown::<T>(&bounds, depth, boundary, Some(&cache), slab.of <= 1)
+            },
+            |slab, grown| {
+                let valid_shape = slab.bounds(layout).shape();
+                let result = self.call_timed(&slab.chunk, || f(&slab.chunk, grown.view()))?;
                 let valid = if result.shape() == valid_shape.as_slice() {
                     result
-                } else if result.shape() == padded.shape() {
+                } else if result.shape() == grown.shape() {
                     let inner: Vec<AxisSlice> = depth
                         .iter()
                         .zip(&valid_shape)
@@ -470,21 +544,27 @@ impl Dataset {
                 } else {
                     return Err(Error::ShapeMismatch {
                         context: format!(
-                            "the result of the map_overlap callback on chunk {}",
-                            fmt_tuple(chunk)
+                            "the result of the map_overlap callback on chunk {}{}",
+                            fmt_tuple(&slab.chunk),
+                            if slab.of > 1 {
+                                format!(", planes {}..{}", slab.planes.start, slab.planes.end)
+                            } else {
+                                String::new()
+                            }
                         ),
                         expected: format!(
                             "{} (valid) or {} (grown)",
                             fmt_tuple(&valid_shape),
-                            fmt_tuple(padded.shape())
+                            fmt_tuple(grown.shape())
                         ),
                         got: fmt_tuple(result.shape()),
                     });
                 };
-                Ok(out.padded(valid))
+                Ok(out.padded_slab(slab, valid))
             },
-            |chunk, data| out.write_stored(chunk, &data),
+            |slab, data| writes.write(slab, &data),
         );
+        drop(writes);
         self.keep_output_if_ok(out, result)
     }
 }

@@ -32,6 +32,10 @@ pub struct PipelineOptions {
     pub cache_bytes: usize,
     /// Most workers computing at once (`None`: the engine's threads).
     pub max_workers: Option<usize>,
+    /// Smallest slab (planes along axis 0) that operations able to work on parts of chunks
+    /// (`map_stencil`, `load_blocks_with`) cut a chunk into when a rank has fewer than two
+    /// chunks per worker; `u64::MAX` never cuts chunks.
+    pub min_slab_bytes: u64,
 }
 
 impl Default for PipelineOptions {
@@ -41,6 +45,7 @@ impl Default for PipelineOptions {
             stage_timeout: Duration::from_secs(600),
             cache_bytes: 256 << 20,
             max_workers: None,
+            min_slab_bytes: 256 << 10,
         }
     }
 }

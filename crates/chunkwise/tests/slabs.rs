@@ -1,0 +1,157 @@
+//! Operations that may cut chunks into slabs (`map_stencil`, `load_blocks_with`) give exactly
+//! what the same work on whole chunks gives, on every backend × engine, and do cut them when a
+//! rank has fewer than two chunks per worker.
+
+mod common;
+
+use std::sync::Mutex;
+
+use chunkwise::{Boundary, Connection, PipelineOptions, Region};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+/// The connection of `setup`, splitting chunks however small.
+fn splitting(conn: &Connection) -> Connection {
+    conn.clone().with_pipeline(PipelineOptions {
+        min_slab_bytes: 1,
+        ..Default::default()
+    })
+}
+
+/// An asymmetric 3-D stencil of half-widths `d` at `p` of `block` (grown coordinates).
+fn stencil(block: &ArrayViewD<'_, i64>, p: [usize; 3], d: [usize; 3]) -> i64 {
+    let mut sum = 0;
+    for a in 0..=2 * d[0] {
+        for b in 0..=2 * d[1] {
+            for c in 0..=2 * d[2] {
+                let weight = (a + 1) * (b + 2) * (c + 3 * d[2] + 2);
+                let q = [p[0] + a - d[0], p[1] + b - d[1], p[2] + c - d[2]];
+                sum += weight as i64 * block[q];
+            }
+        }
+    }
+    sum
+}
+
+#[test]
+fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
+    let shape = [7, 9, 10];
+    let values = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+        (i[0] * 10_000 + i[1] * 100 + i[2]) as i64
+    });
+    for setup in common::all_setups() {
+        let conn = splitting(&setup.conn);
+        let threads = setup.label.ends_with("threads");
+        // One chunk; 2 × 1 × 2 chunks; 1 × 2 × 1 chunks (edge chunks on every axis but one).
+        for (chunks, depth) in [
+            ([7, 9, 10], [2, 1, 4]),
+            ([4, 9, 6], [3, 0, 1]),
+            ([7, 5, 10], [1, 2, 0]),
+        ] {
+            let ds = conn.create::<i64>("x", &shape, &chunks, 5).unwrap();
+            ds.load(values.view()).unwrap();
+            let num_chunks = ds.layout().num_chunks();
+            for mode in [Boundary::Reflect, Boundary::Constant(-3.0), Boundary::Wrap] {
+                let apply = |block: ArrayViewD<'_, i64>| {
+                    let valid: Vec<usize> =
+                        (0..3).map(|a| block.shape()[a] - 2 * depth[a]).collect();
+                    ArrayD::from_shape_fn(IxDyn(&valid), |i| {
+                        stencil(&block, [0, 1, 2].map(|a| i[a] + depth[a]), depth)
+                    })
+                };
+                let whole = ds
+                    .map_overlap::<i64, _>("whole", &depth, mode, |_, block| Ok(apply(block)))
+                    .unwrap();
+                let planes_seen = Mutex::new(Vec::new());
+                let slabbed = ds
+                    .map_stencil::<i64, _>("slabbed", &depth, mode, |block| {
+                        planes_seen
+                            .lock()
+                            .unwrap()
+                            .push(block.shape()[0] - 2 * depth[0]);
+                        Ok(apply(block))
+                    })
+                    .unwrap();
+                let label = format!("{} {mode} chunks {chunks:?}", setup.label);
+                assert_eq!(
+                    slabbed.read_all::<i64>().unwrap(),
+                    whole.read_all::<i64>().unwrap(),
+                    "{label}"
+                );
+                // Chunks are cut when the rank has fewer than two per worker (3 threads; the
+                // sequential engine has one worker).
+                let planes = planes_seen.into_inner().unwrap();
+                let workers = if threads { 3 } else { 1 };
+                let cut = planes.len() > num_chunks;
+                assert_eq!(cut, num_chunks < 2 * workers, "{label}: {planes:?}");
+                let grid = ds.layout().grid();
+                assert_eq!(planes.iter().sum::<usize>(), 7 * grid[1] * grid[2], "{label}");
+                whole.delete().unwrap();
+                slabbed.delete().unwrap();
+            }
+            ds.delete().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_failing_stencil_leaves_no_output_and_names_the_chunk() {
+    for setup in common::all_setups() {
+        let conn = splitting(&setup.conn);
+        let ds = conn.create::<i64>("x", &[8, 4, 4], &[8, 4, 4], 1).unwrap();
+        let error = ds
+            .map_stencil::<i64, _>("out", &[1, 1, 1], Boundary::Nearest, |block| {
+                if block[[1, 1, 1]] == 1 && block.shape()[0] < 10 {
+                    return Err("no slabs here".into());
+                }
+                Ok(block.to_owned())
+            })
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("(0, 0, 0)") && text.contains("no slabs here"),
+            "{}: {text}",
+            setup.label
+        );
+        assert!(!conn.has_dataset("out").unwrap(), "{}", setup.label);
+    }
+}
+
+#[test]
+fn load_blocks_with_fills_every_chunk_as_load_with_does() {
+    let shape = [9, 6, 5];
+    let value = |i: &[usize]| (i[0] * 100 + i[1] * 10 + i[2]) as f32;
+    for setup in common::all_setups() {
+        let conn = splitting(&setup.conn);
+        let expected = ArrayD::from_shape_fn(IxDyn(&shape), |i| value(&[i[0], i[1], i[2]]));
+        for chunks in [[9, 6, 5], [4, 6, 5], [5, 4, 3]] {
+            let ds = conn.create::<f32>("x", &shape, &chunks, -1.0).unwrap();
+            let blocks = Mutex::new(Vec::new());
+            ds.load_blocks_with::<f32, _>(|bounds: &Region| {
+                blocks.lock().unwrap().push(bounds.clone());
+                let start = bounds.start();
+                Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+                    value(&[start[0] + i[0], start[1] + i[1], start[2] + i[2]])
+                }))
+            })
+            .unwrap();
+            let label = format!("{} chunks {chunks:?}", setup.label);
+            assert_eq!(ds.read_all::<f32>().unwrap(), expected, "{label}");
+            // Every chunk was written whole (padding included), and the blocks tile the data.
+            assert_eq!(
+                conn.store().list_chunks("x", ds.meta()).unwrap().len(),
+                ds.layout().num_chunks(),
+                "{label}"
+            );
+            let blocks = blocks.into_inner().unwrap();
+            assert_eq!(
+                blocks.iter().map(Region::len).sum::<usize>(),
+                shape.iter().product::<usize>(),
+                "{label}"
+            );
+            if ds.layout().num_chunks() == 1 {
+                assert!(blocks.len() > 1, "{label}: one chunk is cut into slabs");
+            }
+            ds.delete().unwrap();
+        }
+    }
+}
