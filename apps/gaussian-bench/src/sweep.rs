@@ -239,7 +239,7 @@ impl Sweep<'_> {
 
                     let (load, load_timers) = timed(conn, || {
                         let input = conn.create_dataset(&names.input, meta.clone())?;
-                        input.load_with::<T, _>(|_, bounds| {
+                        input.load_blocks_with::<T, _>(|bounds| {
                             Ok(data::block::<T>(o.seed, ds, bounds))
                         })?;
                         Ok(())

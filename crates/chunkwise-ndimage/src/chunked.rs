@@ -1,9 +1,10 @@
 //! Gaussian filters of whole chunkwise datasets, chunk by chunk with halos, exact.
 //!
-//! Each output chunk is filtered from the chunk grown by the kernel radius on every filtered
-//! axis (gathered by [`chunkwise::Dataset::map_overlap`] from as many neighbours as needed, the
-//! boundary mode supplying values beyond the array), and only the chunk's own elements are
-//! computed. The result equals `gaussian_filter` of the whole array, for every chunk shape.
+//! Each output block — a chunk, or a slab of one on a rank with few chunks — is filtered from
+//! the block grown by the kernel radius on every filtered axis (gathered by
+//! [`chunkwise::Dataset::map_stencil`] from as many neighbours as needed, the boundary mode
+//! supplying values beyond the array), and only the block's own elements are computed. The
+//! result equals `gaussian_filter` of the whole array, for every chunk shape.
 
 use chunkwise::{Boundary, DType, Dataset};
 
@@ -86,12 +87,12 @@ fn filter_typed<T: FilterFloat>(
         .map(|t| t.as_ref().map_or(0, |t| t.reach().0))
         .collect();
     let layout = input.layout();
-    let output = input.map_overlap::<T, _>(out_name, &depth, mode, |chunk, block| {
+    let output = input.map_stencil::<T, _>(out_name, &depth, mode, |bounds, block| {
         let constant = match mode {
             Boundary::Constant(value) => Some(ConstantHalo {
                 value,
                 outside: layout
-                    .halo_sources(chunk, &depth, mode)
+                    .halo_sources_of(bounds, &depth, mode)
                     .iter()
                     .map(|axis| axis.iter().map(Option::is_none).collect())
                     .collect(),

@@ -1,11 +1,12 @@
 //! The chunked filters equal the whole-array filters bit for bit: every chunk shape (thinner
 //! than the halo, non-divisible, one chunk), every mode, f32 and f64, per-axis sigmas, on the
-//! sequential and threads engines and both backends.
+//! sequential and threads engines and both backends, with chunks whole and cut into slabs.
 
 use std::sync::Arc;
 
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, RamStore, SequentialEngine, Store, ThreadsEngine,
+    Boundary, Connection, Engine, Hdf5Store, PipelineOptions, RamStore, SequentialEngine, Store,
+    ThreadsEngine,
 };
 use chunkwise_ndimage::{
     gaussian_filter, gaussian_filter1d, gaussian_filter1d_dataset, gaussian_filter_dataset,
@@ -34,7 +35,14 @@ fn connections(dir: &std::path::Path) -> Vec<(String, Connection)> {
         ];
         for engine in engines {
             let label = format!("{backend}/{}", engine.name());
-            out.push((label, Connection::new(Arc::clone(&store), engine).unwrap()));
+            let conn = Connection::new(Arc::clone(&store), engine).unwrap();
+            // The same, cutting chunks into slabs however small (as large chunks are cut).
+            let slabs = conn.clone().with_pipeline(PipelineOptions {
+                min_slab_bytes: 1,
+                ..Default::default()
+            });
+            out.push((label.clone(), conn));
+            out.push((format!("{label} in slabs"), slabs));
         }
     }
     out
@@ -89,13 +97,16 @@ fn chunked_equals_whole_array_on_every_engine_and_backend() {
     let dir = tempfile::tempdir().unwrap();
     for (label, conn) in connections(dir.path()) {
         let in_memory = label.starts_with("ram");
-        // Thin chunks (1 and 2 elements against a radius of up to 9), uneven, and one chunk.
-        let chunk_shapes: &[[usize; 3]] = if in_memory {
+        // Thin chunks (1 and 2 elements against a radius of up to 9), uneven, and one chunk;
+        // in slabs: one chunk and two (cut into slabs of 1 to 4 planes), and eight (not cut).
+        let chunk_shapes: &[[usize; 3]] = if label.ends_with("in slabs") {
+            &[[7, 9, 11], [4, 9, 11], [4, 5, 6]]
+        } else if in_memory {
             &[[4, 5, 6], [1, 2, 3], [7, 9, 11], [2, 9, 1], [3, 4, 5]]
         } else {
             &[[2, 4, 5]]
         };
-        let modes: &[Boundary] = if in_memory {
+        let modes: &[Boundary] = if in_memory || label.ends_with("in slabs") {
             &MODES
         } else {
             &[Boundary::Reflect, Boundary::Wrap]

@@ -299,7 +299,13 @@ impl Dataset {
 
     /// Bytes of one stored plane (a chunk's elements with one index along axis 0).
     pub(crate) fn plane_bytes(&self) -> u64 {
-        let planes = self.layout().chunk_shape().first().copied().unwrap_or(1).max(1);
+        let planes = self
+            .layout()
+            .chunk_shape()
+            .first()
+            .copied()
+            .unwrap_or(1)
+            .max(1);
         (self.meta.chunk_bytes() / planes) as u64
     }
 

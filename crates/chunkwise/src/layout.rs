@@ -454,7 +454,10 @@ mod tests {
         // Planes 2..5 grown by 3: -1..8, and -1 reflects to 0.
         let rows: Vec<Option<usize>> = [0, 0, 1, 2, 3, 4, 5, 6, 7].map(Some).to_vec();
         assert_eq!(sources[0], rows);
-        assert_eq!(sources[1], vec![Some(0), Some(0), Some(1), Some(2), Some(2)]);
+        assert_eq!(
+            sources[1],
+            vec![Some(0), Some(0), Some(1), Some(2), Some(2)]
+        );
     }
 
     #[test]

@@ -442,11 +442,14 @@ impl Dataset {
         T: Element,
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
-        self.map_grown(out_name, depth, boundary, false, f)
+        self.map_grown(out_name, depth, boundary, false, |chunk, _, block| {
+            f(chunk, block)
+        })
     }
 
-    /// [`Dataset::map_overlap`] for a stencil: `f` gets a block grown by `depth` per axis and
-    /// returns the block's valid part or an array of the grown shape, and every output element
+    /// [`Dataset::map_overlap`] for a stencil: `f` gets the bounds of a block (its elements in
+    /// dataset coordinates) and the block grown by `depth` per axis, and returns the block's
+    /// valid part or an array of the grown shape; every output element
     /// must depend only on the inputs within `depth` of it (as for a convolution). Then the
     /// blocks need not be whole chunks: on a rank with fewer than two chunks per worker they are
     /// slabs of a chunk's planes along axis 0, so that one chunk's reads, compute and writes
@@ -464,13 +467,15 @@ impl Dataset {
     ) -> Result<Dataset>
     where
         T: Element,
-        F: Fn(ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+        F: Fn(&Region, ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
-        self.map_grown(out_name, depth, boundary, true, |_, block| f(block))
+        self.map_grown(out_name, depth, boundary, true, |_, bounds, block| {
+            f(bounds, block)
+        })
     }
 
     /// [`Dataset::map_overlap`], over slabs of chunks when `split` (see
-    /// [`Dataset::map_stencil`]).
+    /// [`Dataset::map_stencil`]); `f` gets the chunk, the block's bounds and the grown block.
     fn map_grown<T, F>(
         &self,
         out_name: &str,
@@ -481,7 +486,12 @@ impl Dataset {
     ) -> Result<Dataset>
     where
         T: Element,
-        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+        F: Fn(
+                &[usize],
+                &Region,
+                ArrayViewD<'_, T>,
+            ) -> std::result::Result<ArrayD<T>, CallbackError>
+            + Sync,
     {
         self.check_type::<T>()?;
         self.check_depth(depth)?;
@@ -530,8 +540,10 @@ impl Dataset {
                 self.read_grown::<T>(&bounds, depth, boundary, Some(&cache), slab.of <= 1)
             },
             |slab, grown| {
-                let valid_shape = slab.bounds(layout).shape();
-                let result = self.call_timed(&slab.chunk, || f(&slab.chunk, grown.view()))?;
+                let bounds = slab.bounds(layout);
+                let valid_shape = bounds.shape();
+                let result =
+                    self.call_timed(&slab.chunk, || f(&slab.chunk, &bounds, grown.view()))?;
                 let valid = if result.shape() == valid_shape.as_slice() {
                     result
                 } else if result.shape() == grown.shape() {

@@ -66,8 +66,16 @@ impl Slab {
 
 impl Dataset {
     /// The valid elements of `slab`, padded with the fill value to its stored shape.
-    pub(crate) fn padded_slab<T: crate::Element>(&self, slab: &Slab, valid: ndarray::ArrayD<T>) -> ChunkData {
-        crate::array::padded_to(&slab.stored_shape(&self.meta.layout), valid, self.fill::<T>())
+    pub(crate) fn padded_slab<T: crate::Element>(
+        &self,
+        slab: &Slab,
+        valid: ndarray::ArrayD<T>,
+    ) -> ChunkData {
+        crate::array::padded_to(
+            &slab.stored_shape(&self.meta.layout),
+            valid,
+            self.fill::<T>(),
+        )
     }
 }
 
@@ -196,9 +204,15 @@ mod tests {
         );
         assert_eq!(all[2].stored_shape(&layout), vec![2, 4]);
         assert_eq!(all[2].first_element(&layout), 8);
-        assert_eq!(all[2].bounds(&layout), Region::from_bounds(&[2, 0], &[4, 4]));
+        assert_eq!(
+            all[2].bounds(&layout),
+            Region::from_bounds(&[2, 0], &[4, 4])
+        );
         // The edge chunk's last slab writes planes 1..4 of the stored chunk.
         assert_eq!(all[4].stored_shape(&layout), vec![3, 4]);
-        assert_eq!(all[4].bounds(&layout), Region::from_bounds(&[9, 0], &[10, 4]));
+        assert_eq!(
+            all[4].bounds(&layout),
+            Region::from_bounds(&[9, 0], &[10, 4])
+        );
     }
 }

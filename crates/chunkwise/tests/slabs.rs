@@ -63,7 +63,16 @@ fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
                     .unwrap();
                 let planes_seen = Mutex::new(Vec::new());
                 let slabbed = ds
-                    .map_stencil::<i64, _>("slabbed", &depth, mode, |block| {
+                    .map_stencil::<i64, _>("slabbed", &depth, mode, |bounds, block| {
+                        assert_eq!(
+                            block.shape(),
+                            bounds
+                                .shape()
+                                .iter()
+                                .zip(depth)
+                                .map(|(n, d)| n + 2 * d)
+                                .collect::<Vec<_>>()
+                        );
                         planes_seen
                             .lock()
                             .unwrap()
@@ -84,7 +93,11 @@ fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
                 let cut = planes.len() > num_chunks;
                 assert_eq!(cut, num_chunks < 2 * workers, "{label}: {planes:?}");
                 let grid = ds.layout().grid();
-                assert_eq!(planes.iter().sum::<usize>(), 7 * grid[1] * grid[2], "{label}");
+                assert_eq!(
+                    planes.iter().sum::<usize>(),
+                    7 * grid[1] * grid[2],
+                    "{label}"
+                );
                 whole.delete().unwrap();
                 slabbed.delete().unwrap();
             }
@@ -99,7 +112,7 @@ fn a_failing_stencil_leaves_no_output_and_names_the_chunk() {
         let conn = splitting(&setup.conn);
         let ds = conn.create::<i64>("x", &[8, 4, 4], &[8, 4, 4], 1).unwrap();
         let error = ds
-            .map_stencil::<i64, _>("out", &[1, 1, 1], Boundary::Nearest, |block| {
+            .map_stencil::<i64, _>("out", &[1, 1, 1], Boundary::Nearest, |_, block| {
                 if block[[1, 1, 1]] == 1 && block.shape()[0] < 10 {
                     return Err("no slabs here".into());
                 }
