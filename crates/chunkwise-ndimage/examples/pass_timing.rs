@@ -7,12 +7,15 @@
 //!
 //! PASS is `z`, `y` or `x` (one 1-D pass along that axis), `3d` (all axes), or `create` (create
 //! and delete an empty dataset of the same metadata). Prints min, median and max seconds.
+//!
+//! Environment: `STORE=ram` for the in-memory store; `SPARE_MIB` (hdf5 spare files, default 0);
+//! `MIN_SLAB_BYTES` (the pipeline option; `18446744073709551615` never cuts chunks).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chunkwise::memory::{keep_freed_blocks, KeepLargeBlocks, MemoryBudget};
-use chunkwise::{Boundary, Connection, Hdf5Store, ThreadsEngine};
+use chunkwise::{Boundary, Connection, Hdf5Store, PipelineOptions, RamStore, Store, ThreadsEngine};
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset};
 use ndarray::{ArrayD, IxDyn};
 
@@ -29,11 +32,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let budget = 20u64 << 30;
     keep_freed_blocks(budget);
     let dir = tempfile::tempdir()?;
-    let conn = Connection::new(
-        Arc::new(Hdf5Store::new(dir.path().join("store"))),
-        Arc::new(ThreadsEngine::new(None)?),
-    )?
-    .with_memory_budget(MemoryBudget::new(budget, std::env::temp_dir(), None));
+    let env = |name: &str| std::env::var(name).ok();
+    let store: Arc<dyn Store> = match env("STORE").as_deref() {
+        Some("ram") => Arc::new(RamStore::new()),
+        _ => Arc::new(
+            Hdf5Store::new(dir.path().join("store"))
+                .with_spare_files(env("SPARE_MIB").and_then(|v| v.parse().ok()).unwrap_or(0) << 20),
+        ),
+    };
+    let pipeline = PipelineOptions {
+        min_slab_bytes: env("MIN_SLAB_BYTES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PipelineOptions::default().min_slab_bytes),
+        ..Default::default()
+    };
+    let conn = Connection::new(store, Arc::new(ThreadsEngine::new(None)?))?
+        .with_pipeline(pipeline)
+        .with_memory_budget(MemoryBudget::new(budget, std::env::temp_dir(), None));
     let input = conn.create::<f32>("input", &[n, n, n], &[c, c, c], 0.0)?;
     input.load_with::<f32, _>(|_, bounds| {
         Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {

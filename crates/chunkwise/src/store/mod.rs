@@ -258,8 +258,35 @@ pub(crate) fn extract_region(
     data: ChunkData,
     region: &Region,
 ) -> Result<ChunkData> {
+    copy_region(meta, &data, region)
+}
+
+/// `region` of a stored chunk, copied (one slice copy when it is a run of C-order elements).
+///
+/// # Errors
+/// [`Error::DTypeMismatch`] or [`Error::ShapeMismatch`] when `data` is not a chunk of `meta`.
+pub(crate) fn copy_region(
+    meta: &DatasetMeta,
+    data: &ChunkData,
+    region: &Region,
+) -> Result<ChunkData> {
     crate::with_element_type!(meta.dtype, T => {
-        let full = crate::array::chunk_array::<T>(&meta.layout, data)?;
+        let values = T::chunk_slice(data)
+            .filter(|values| values.len() == meta.layout.chunk_len())
+            .ok_or_else(|| Error::ShapeMismatch {
+                context: "a stored chunk".into(),
+                expected: format!("{} {} values", meta.layout.chunk_len(), meta.dtype),
+                got: format!("{} {} values", data.len(), data.dtype()),
+            })?;
+        if let Some((first, len)) = region.c_order_run(meta.layout.chunk_shape()) {
+            return Ok(T::into_chunk(values[first..first + len].to_vec()));
+        }
+        let full = ndarray::ArrayViewD::from_shape(ndarray::IxDyn(meta.layout.chunk_shape()), values)
+            .map_err(|e| Error::ShapeMismatch {
+                context: format!("a stored chunk ({e})"),
+                expected: crate::error::fmt_tuple(meta.layout.chunk_shape()),
+                got: "another number of elements".into(),
+            })?;
         Ok(T::into_chunk(crate::array::into_c_vec(crate::array::owned(region.view_of(&full)))))
     })
 }

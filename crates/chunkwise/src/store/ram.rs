@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use super::{
-    check_chunk_data, check_dataset_name, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+    check_chunk_data, check_dataset_name, copy_region, DatasetMeta, Store, StoreList, StoreRead,
+    StoreWrite,
 };
 use crate::dtype::ChunkData;
 use crate::error::{Error, Result};
+use crate::region::Region;
 
 #[derive(Debug)]
 struct RamDataset {
@@ -68,6 +70,28 @@ impl StoreRead for RamStore {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(chunks.get(chunk).map(|data| ChunkData::clone(data)))
+    }
+
+    fn read_chunk_region(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        region: &Region,
+    ) -> Result<Option<ChunkData>> {
+        meta.layout.check_chunk(chunk)?;
+        let dataset = self.dataset(name)?;
+        let stored = {
+            let chunks = dataset
+                .chunks
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            chunks.get(chunk).cloned()
+        };
+        // Only the region is copied, not the whole chunk.
+        stored
+            .map(|data| copy_region(meta, &data, region))
+            .transpose()
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
