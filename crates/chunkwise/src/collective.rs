@@ -103,6 +103,8 @@ impl Dataset {
     /// with few chunks cuts them into slabs (as many as [`crate::plan::slabs_per_chunk`] says);
     /// otherwise every slab is a whole chunk. `sizes` gets the most stored planes a slab
     /// writes ([`crate::slab::Slab::stored_shape`]).
+    // The three stages, and what the operation is called, weighs, caches and may cut.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn pipeline_slabs<I: Send, C: Send>(
         &self,
         operation: &str,
