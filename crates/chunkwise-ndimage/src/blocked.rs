@@ -249,6 +249,18 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             self.axis0(z, grown, targets);
             return;
         }
+        // Axis 0 not filtered and the rows inside the input: one axis filtered straight from
+        // the input rows, without first copying them (the 1-D passes along axes 1 and 2).
+        let one_later_axis = self.taps1.is_none() && self.later.len() == 1;
+        let one_axis = (self.taps1.is_some() && self.later.is_empty()) || one_later_axis;
+        if self.taps0.is_none() && one_axis && grown.start >= 0 && grown.end <= self.n1 as isize {
+            for (plane, target) in targets.iter_mut().enumerate() {
+                let start = ((z + plane) * self.n1 + grown.start as usize) * rest;
+                let rows = &self.input[start..start + grown_len * rest];
+                self.one_axis(rows, m, target);
+            }
+            return;
+        }
         let mut outs: Vec<&mut [T]> = firsts[..count]
             .iter_mut()
             .map(|first| {
@@ -260,6 +272,28 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         second.resize(m * rest, T::ZERO);
         for (first, target) in firsts.iter_mut().zip(targets.iter_mut()) {
             self.after_axis0(first, second, m, target);
+        }
+    }
+
+    /// Axis 1 alone, or the one later axis alone, of one plane's `rows` (grown by the axis-1
+    /// reach) into `target`.
+    fn one_axis(&self, rows: &[T], m: usize, target: &mut [T]) {
+        let rest = self.rest;
+        if let Some(taps1) = self.taps1 {
+            let pointers: Vec<*const T> = (0..taps1.tap_count())
+                .map(|j| rows[j * rest..].as_ptr())
+                .collect();
+            // SAFETY: pointer `j` is followed by `(m + tap_count - 1 - j) * rest ≥ m * rest`
+            // elements of `rows` (the rows grown by the reach), which `target` does not overlap.
+            unsafe { combine_rows(taps1, &pointers, target) };
+            return;
+        }
+        if let Some(&(axis, taps)) = self.later.first() {
+            let mut block_shape = vec![m];
+            block_shape.extend_from_slice(&self.block_tail);
+            let view = AxisView::new(&block_shape, axis - 1);
+            let (start, out_len) = self.windows[axis];
+            Pass::new(rows, view, taps, start as isize, out_len, self.mode).run_rows(0, target);
         }
     }
 
