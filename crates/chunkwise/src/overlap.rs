@@ -22,6 +22,9 @@ use crate::dtype::{ChunkData, Element};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::region::{AxisSlice, Region};
 
+/// Runs of at most this many elements are copied element by element when gathering halos.
+const SHORT_RUN: usize = 8;
+
 /// Runs of consecutive indices: `[3, 4, 5, 9, 10]` → `[(3, 3), (9, 2)]` as (start, len).
 fn runs(indices: impl IntoIterator<Item = usize>) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -332,6 +335,14 @@ impl Dataset {
                         Some((sx, ox)) => match chunks[(sz * n1 + sy) * n2 + sx] {
                             Some((values, first)) => {
                                 let source = &values[row_start + ox - first..][..len];
+                                if len <= SHORT_RUN {
+                                    // Halo elements mirrored by the boundary come one per run:
+                                    // a call to `memmove` each cost more than the copy.
+                                    for (slot, &value) in target.iter_mut().zip(source) {
+                                        slot.write(value);
+                                    }
+                                    continue;
+                                }
                                 // SAFETY: `source` and `target` are `len` elements each and do
                                 // not overlap (the block is new); `MaybeUninit<T>` has `T`'s
                                 // layout, and `T: Copy`.
