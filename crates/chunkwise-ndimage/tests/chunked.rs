@@ -58,10 +58,9 @@ fn volume<T: FilterFloat>(shape: &[usize]) -> ArrayD<T> {
 fn check_dtype<T: FilterFloat>(
     conn: &Connection,
     label: &str,
-    chunk_shapes: &[[usize; 3]],
+    (shape, chunk_shapes): ([usize; 3], &[[usize; 3]]),
     modes: &[Boundary],
 ) {
-    let shape = [7, 9, 11];
     let x = volume::<T>(&shape);
     for chunks in chunk_shapes {
         let ds = conn.create::<T>("x", &shape, chunks, T::ZERO).unwrap();
@@ -98,21 +97,24 @@ fn chunked_equals_whole_array_on_every_engine_and_backend() {
     for (label, conn) in connections(dir.path()) {
         let in_memory = label.starts_with("ram");
         // Thin chunks (1 and 2 elements against a radius of up to 9), uneven, and one chunk;
-        // in slabs: one chunk and two (cut into slabs of 1 to 4 planes), and eight (not cut).
-        let chunk_shapes: &[[usize; 3]] = if label.ends_with("in slabs") {
-            &[[7, 9, 11], [4, 9, 11], [4, 5, 6]]
+        // in slabs (of at least 4 radii along axis 0): one chunk, two, and eight (not cut).
+        let cases: ([usize; 3], &[[usize; 3]]) = if label.ends_with("in slabs") {
+            ([80, 6, 7], &[[80, 6, 7], [40, 6, 7], [20, 3, 7]])
         } else if in_memory {
-            &[[4, 5, 6], [1, 2, 3], [7, 9, 11], [2, 9, 1], [3, 4, 5]]
+            (
+                [7, 9, 11],
+                &[[4, 5, 6], [1, 2, 3], [7, 9, 11], [2, 9, 1], [3, 4, 5]],
+            )
         } else {
-            &[[2, 4, 5]]
+            ([7, 9, 11], &[[2, 4, 5]])
         };
         let modes: &[Boundary] = if in_memory || label.ends_with("in slabs") {
             &MODES
         } else {
             &[Boundary::Reflect, Boundary::Wrap]
         };
-        check_dtype::<f32>(&conn, &label, chunk_shapes, modes);
-        check_dtype::<f64>(&conn, &label, chunk_shapes, modes);
+        check_dtype::<f32>(&conn, &label, cases, modes);
+        check_dtype::<f64>(&conn, &label, cases, modes);
     }
 }
 

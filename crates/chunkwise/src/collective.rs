@@ -92,16 +92,17 @@ impl Dataset {
             operation,
             |_| sizes,
             cache,
-            false,
+            None,
             |slab| read(&slab.chunk),
             |slab, block| compute(&slab.chunk, block),
             |slab, done| write(&slab.chunk, done),
         )
     }
 
-    /// [`Dataset::pipeline_chunks`] over slabs of chunks ([`crate::slab`]): with `split`, a rank
-    /// with few chunks cuts them into slabs (as many as [`crate::plan::slabs_per_chunk`] says);
-    /// otherwise every slab is a whole chunk. `sizes` gets the most stored planes a slab
+    /// [`Dataset::pipeline_chunks`] over slabs of chunks ([`crate::slab`]): with
+    /// `split: Some(min_planes)`, a rank with few chunks cuts them into slabs of at least
+    /// `min_planes` planes (as many as [`crate::plan::slabs_per_chunk`] says); with `None`
+    /// every slab is a whole chunk. `sizes` gets the most stored planes a slab
     /// writes ([`crate::slab::Slab::stored_shape`]).
     // The three stages, and what the operation is called, weighs, caches and may cut.
     #[allow(clippy::too_many_arguments)]
@@ -110,7 +111,7 @@ impl Dataset {
         operation: &str,
         sizes: impl Fn(usize) -> BlockSizes,
         cache: Option<&ChunkCache>,
-        split: bool,
+        split: Option<usize>,
         read: impl Fn(&Slab) -> Result<I> + Sync,
         compute: impl Fn(&Slab, I) -> Result<C> + Sync,
         write: impl Fn(&Slab, C) -> Result<()> + Sync,
@@ -119,16 +120,18 @@ impl Dataset {
         let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
-        let pieces = if split {
-            let workers = options.max_workers.unwrap_or_else(|| engine.threads());
-            slabs_per_chunk(
+        let pieces = match split {
+            Some(min_planes) => slabs_per_chunk(
                 mine.len(),
-                workers,
-                self.meta.chunk_bytes() as u64,
+                options.max_workers.unwrap_or_else(|| engine.threads()),
+                (
+                    self.meta.chunk_bytes() as u64,
+                    layout.chunk_shape().first().copied().unwrap_or(1),
+                ),
                 options.min_slab_bytes,
-            )
-        } else {
-            1
+                min_planes,
+            ),
+            None => 1,
         };
         let slabs = slabs(layout, &mine, pieces);
         let sizes = sizes(most_planes(layout, &slabs));
@@ -285,7 +288,7 @@ impl Dataset {
                 cached: false,
             },
             None,
-            true,
+            Some(1),
             |_| Ok(()),
             |slab, ()| {
                 let bounds = slab.bounds(layout);

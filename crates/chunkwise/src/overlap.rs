@@ -545,7 +545,9 @@ impl Dataset {
             "map_overlap",
             sizes,
             Some(&cache),
-            split,
+            // Slabs of at least 4 halo depths: the halo planes read on both sides of a slab add
+            // at most half to its reads.
+            split.then_some((4 * depth0).max(1)),
             |slab| {
                 let bounds = slab.bounds(layout);
                 self.read_grown::<T>(&bounds, depth, boundary, Some(&cache), slab.of <= 1)

@@ -108,18 +108,24 @@ const SLABS_WANTED: usize = 8;
 /// rank's `local_chunks` chunks of `chunk_bytes`, with `workers` computing: whole chunks when
 /// the rank has at least two per worker (the pipeline then overlaps I/O and compute across
 /// chunks); otherwise enough slabs to give the pipeline about [`SLABS_WANTED`] items, none
-/// smaller than `min_slab_bytes`.
+/// smaller than `min_slab_bytes` or thinner than `min_planes` of the chunk's `planes`.
 pub(crate) fn slabs_per_chunk(
     local_chunks: usize,
     workers: usize,
-    chunk_bytes: u64,
+    (chunk_bytes, planes): (u64, usize),
     min_slab_bytes: u64,
+    min_planes: usize,
 ) -> usize {
     if local_chunks == 0 || local_chunks >= 2 * workers.max(1) {
         return 1;
     }
     let by_size = usize::try_from(chunk_bytes / min_slab_bytes.max(1)).unwrap_or(usize::MAX);
-    SLABS_WANTED.div_ceil(local_chunks).min(by_size).max(1)
+    let by_planes = planes / min_planes.max(1);
+    SLABS_WANTED
+        .div_ceil(local_chunks)
+        .min(by_size)
+        .min(by_planes)
+        .max(1)
 }
 
 #[cfg(test)]
@@ -202,17 +208,20 @@ mod tests {
     #[test]
     fn chunks_are_split_only_when_a_rank_has_fewer_than_two_per_worker() {
         let mib8 = 8 << 20;
-        assert_eq!(slabs_per_chunk(1, 2, mib8, 256 << 10), 8);
-        assert_eq!(slabs_per_chunk(1, 1, mib8, 256 << 10), 8);
-        assert_eq!(slabs_per_chunk(3, 2, mib8, 256 << 10), 3);
-        assert_eq!(slabs_per_chunk(4, 2, mib8, 256 << 10), 1);
-        assert_eq!(slabs_per_chunk(2, 1, mib8, 256 << 10), 1);
-        assert_eq!(slabs_per_chunk(0, 2, mib8, 256 << 10), 1);
+        assert_eq!(slabs_per_chunk(1, 2, (mib8, 128), 256 << 10, 1), 8);
+        assert_eq!(slabs_per_chunk(1, 1, (mib8, 128), 256 << 10, 1), 8);
+        assert_eq!(slabs_per_chunk(3, 2, (mib8, 128), 256 << 10, 1), 3);
+        assert_eq!(slabs_per_chunk(4, 2, (mib8, 128), 256 << 10, 1), 1);
+        assert_eq!(slabs_per_chunk(2, 1, (mib8, 128), 256 << 10, 1), 1);
+        assert_eq!(slabs_per_chunk(0, 2, (mib8, 128), 256 << 10, 1), 1);
         // Small chunks: no slab under 256 KiB.
-        assert_eq!(slabs_per_chunk(1, 2, 1 << 20, 256 << 10), 4);
-        assert_eq!(slabs_per_chunk(1, 2, 100 << 10, 256 << 10), 1);
-        assert_eq!(slabs_per_chunk(1, 2, 100 << 10, u64::MAX), 1);
-        assert_eq!(slabs_per_chunk(1, 2, 100, 1), 8);
+        assert_eq!(slabs_per_chunk(1, 2, (1 << 20, 128), 256 << 10, 1), 4);
+        assert_eq!(slabs_per_chunk(1, 2, (100 << 10, 128), 256 << 10, 1), 1);
+        assert_eq!(slabs_per_chunk(1, 2, (100 << 10, 128), u64::MAX, 1), 1);
+        assert_eq!(slabs_per_chunk(1, 2, (100, 128), 1, 1), 8);
+        // Slabs of at least 24 planes (a halo of 6 planes each side read twice at most).
+        assert_eq!(slabs_per_chunk(1, 2, (mib8, 128), 256 << 10, 24), 5);
+        assert_eq!(slabs_per_chunk(1, 2, (mib8, 16), 256 << 10, 24), 1);
     }
 
     #[test]

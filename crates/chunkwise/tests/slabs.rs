@@ -34,18 +34,20 @@ fn stencil(block: &ArrayViewD<'_, i64>, p: [usize; 3], d: [usize; 3]) -> i64 {
 
 #[test]
 fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
-    let shape = [7, 9, 10];
+    let shape = [24, 9, 10];
     let values = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
         (i[0] * 10_000 + i[1] * 100 + i[2]) as i64
     });
     for setup in common::all_setups() {
         let conn = splitting(&setup.conn);
         let threads = setup.label.ends_with("threads");
-        // One chunk; 2 × 1 × 2 chunks; 1 × 2 × 1 chunks (edge chunks on every axis but one).
+        // One chunk; 2 × 1 × 2 chunks; 1 × 2 × 1 chunks (edge chunks on every axis but one);
+        // one chunk whose planes are too few for slabs of 4 halo depths.
         for (chunks, depth) in [
-            ([7, 9, 10], [2, 1, 4]),
-            ([4, 9, 6], [3, 0, 1]),
-            ([7, 5, 10], [1, 2, 0]),
+            ([24, 9, 10], [2, 1, 4]),
+            ([12, 9, 6], [1, 0, 3]),
+            ([24, 5, 10], [0, 2, 1]),
+            ([24, 9, 10], [7, 1, 1]),
         ] {
             let ds = conn.create::<i64>("x", &shape, &chunks, 5).unwrap();
             ds.load(values.view()).unwrap();
@@ -87,15 +89,24 @@ fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
                     "{label}"
                 );
                 // Chunks are cut when the rank has fewer than two per worker (3 threads; the
-                // sequential engine has one worker).
+                // sequential engine has one worker) into slabs of at least 4 halo depths.
                 let planes = planes_seen.into_inner().unwrap();
                 let workers = if threads { 3 } else { 1 };
                 let cut = planes.len() > num_chunks;
-                assert_eq!(cut, num_chunks < 2 * workers, "{label}: {planes:?}");
+                let thick_enough = chunks[0] / (4 * depth[0]).max(1) >= 2;
+                assert_eq!(
+                    cut,
+                    num_chunks < 2 * workers && thick_enough,
+                    "{label}: {planes:?}"
+                );
+                assert!(
+                    !cut || planes.iter().all(|&p| p >= 4 * depth[0]),
+                    "{label}: {planes:?}"
+                );
                 let grid = ds.layout().grid();
                 assert_eq!(
                     planes.iter().sum::<usize>(),
-                    7 * grid[1] * grid[2],
+                    24 * grid[1] * grid[2],
                     "{label}"
                 );
                 whole.delete().unwrap();
