@@ -6,8 +6,7 @@ use anyhow::{bail, Result};
 use chunkwise::config::Config;
 use chunkwise::memory::MemoryBudget;
 use chunkwise::{
-    Connection, Engine, Hdf5Store, Partition, PipelineOptions, RamStore, SequentialEngine, Store,
-    ThreadsEngine,
+    Connection, Engine, Hdf5Store, Partition, RamStore, SequentialEngine, Store, ThreadsEngine,
 };
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 
@@ -20,10 +19,7 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
         Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store)),
         Backend::Ram => Arc::new(RamStore::new()),
     };
-    let pipeline = PipelineOptions {
-        read_ahead: config.read_ahead,
-        ..Default::default()
-    };
+    let pipeline = config.pipeline_options();
     let budget = MemoryBudget::from_config_per_rank(config, engine.ranks_on_node())?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
     chunkwise::memory::keep_freed_blocks(budget.limit());

@@ -20,8 +20,8 @@ use anyhow::{Context, Result};
 use chunkwise::config::{Config, Source};
 use chunkwise::memory::MemoryBudget;
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, Partition, PipelineOptions, RamStore,
-    SequentialEngine, Store, ThreadsEngine,
+    Boundary, Connection, Engine, Hdf5Store, Partition, RamStore, SequentialEngine, Store,
+    ThreadsEngine,
 };
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 use clap::Parser;
@@ -83,10 +83,7 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };
-    let pipeline = PipelineOptions {
-        read_ahead: config.read_ahead,
-        ..Default::default()
-    };
+    let pipeline = config.pipeline_options();
     let budget = budget(options, config, engine.ranks_on_node())?;
     Ok(Connection::new(store, engine)?
         .with_pipeline(pipeline)

@@ -25,6 +25,8 @@ fn defaults_then_file_then_environment() {
     assert_eq!(defaults.memory_usage, 0.9);
     assert_eq!(defaults.max_memory, None);
     assert_eq!(defaults.read_ahead, 4);
+    assert_eq!(defaults.min_slab, Some(256 << 10));
+    assert_eq!(defaults.pipeline_options().min_slab_bytes, 256 << 10);
     assert_eq!(defaults.partition, Partition::Cyclic);
     assert!(defaults.sources.values().all(|s| *s == Source::Default));
 
@@ -34,6 +36,7 @@ fn defaults_then_file_then_environment() {
         Some(&file),
         env(&[
             ("CHUNKWISE_IO__READ_AHEAD", "8"),
+            ("CHUNKWISE_IO__MIN_SLAB", "null"),
             ("CHUNKWISE_RESOURCES__MEMORY_USAGE", "0.25"),
             ("CHUNKWISE_CONFIG", "x"),
             ("PATH", "/bin"),
@@ -47,6 +50,9 @@ fn defaults_then_file_then_environment() {
     );
     assert_eq!(config.partition, Partition::Block);
     assert_eq!(config.read_ahead, 8);
+    assert_eq!(config.min_slab, None, "null: chunks are never cut");
+    let pipeline = config.pipeline_options();
+    assert_eq!((pipeline.read_ahead, pipeline.min_slab_bytes), (8, u64::MAX));
     assert_eq!(
         config.sources["resources.max_memory"],
         Source::File(file.clone())
@@ -108,7 +114,7 @@ fn the_budget_follows_both_values_without_drift() {
 #[test]
 fn bad_values_name_key_value_and_origin() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 9] = [
         (
             "resources:\n  memory_usage: 1.5\n",
             "resources.memory_usage = 1.5",
@@ -141,6 +147,7 @@ fn bad_values_name_key_value_and_origin() {
             "cyclic or block",
         ),
         ("io:\n  read_ahead: two\n", "io.read_ahead = two", "≥ 1"),
+        ("io:\n  min_slab: lumps\n", "io.min_slab = lumps", "bytes"),
     ];
     for (text, named, expected) in cases {
         let file = write(dir.path(), text);

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 8] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
@@ -30,6 +30,7 @@ pub const KEYS: [&str; 7] = [
     "engine.threads",
     "engine.partition",
     "io.read_ahead",
+    "io.min_slab",
 ];
 
 /// Where a value came from.
@@ -74,6 +75,9 @@ pub struct Config {
     pub partition: Partition,
     /// Chunks read ahead in collective operations (≥ 1).
     pub read_ahead: usize,
+    /// Bytes of the smallest slab a rank with few chunks cuts them into (see
+    /// [`crate::PipelineOptions::min_slab_bytes`]); `None`: chunks are never cut.
+    pub min_slab: Option<u64>,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -306,6 +310,7 @@ impl Config {
             threads,
             partition,
             read_ahead,
+            min_slab: size("io.min_slab")?,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -350,6 +355,16 @@ impl Config {
         Ok((self.max_memory_bytes()? as f64 * self.memory_usage) as u64 / share)
     }
 
+    /// The pipeline bounds of this configuration (`io.read_ahead`, `io.min_slab`), the rest
+    /// left at their defaults.
+    pub fn pipeline_options(&self) -> crate::PipelineOptions {
+        crate::PipelineOptions {
+            read_ahead: self.read_ahead,
+            min_slab_bytes: self.min_slab.unwrap_or(u64::MAX),
+            ..Default::default()
+        }
+    }
+
     /// The temporary directory in effect.
     pub fn temp_dir(&self) -> PathBuf {
         self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
@@ -377,6 +392,7 @@ impl Config {
                 format!("{:?}", self.partition).to_lowercase(),
             ),
             ("io.read_ahead", self.read_ahead.to_string()),
+            ("io.min_slab", bytes(self.min_slab)),
         ];
         rows.iter()
             .map(|(key, value)| {
