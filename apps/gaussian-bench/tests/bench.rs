@@ -308,8 +308,10 @@ fn bad_options_are_refused() {
 fn runs_under_mpi_with_per_rank_timers() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The cell of one chunk (40/40) is cut into slabs on rank 0, however small.
     let output = chunkwise_mpi::launch::mpiexec(2)
         .current_dir(d)
+        .env("CHUNKWISE_IO__MIN_SLAB", "1")
         .arg(env!("CARGO_BIN_EXE_gaussian-bench"))
         .args([
             "--engine",
@@ -323,6 +325,7 @@ fn runs_under_mpi_with_per_rank_timers() {
             "--chunk-sizes",
             "16",
             "20",
+            "40",
             "--ntest",
             "2",
         ])
@@ -342,22 +345,31 @@ fn runs_under_mpi_with_per_rank_timers() {
         "{stdout}"
     );
     let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
-    assert_eq!(file.dataset("/hdf5/2").unwrap().shape(), vec![1, 2, 3, 2]);
+    assert_eq!(file.dataset("/hdf5/2").unwrap().shape(), vec![1, 3, 3, 2]);
     let timers = file
         .dataset("/hdf5/2_timers")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
-    assert_eq!(timers.shape(), &[1, 2, 2, 3, 2, 6]);
+    assert_eq!(timers.shape(), &[1, 3, 2, 3, 2, 6]);
     // Both ranks wrote chunks in the 3D phase: 27 chunks of 16³ in two blocks (14 and 13).
     let written: Vec<f64> = (0..2).map(|rank| timers[[0, 0, 0, 1, rank, 5]]).collect();
     assert_eq!(written, vec![14.0 * 16384.0, 13.0 * 16384.0]);
+    // One chunk of 40³: rank 0 writes all of it (in slabs), rank 1 nothing.
+    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 2, 0, 1, rank, 5]]).collect();
+    assert_eq!(written, vec![40.0 * 40.0 * 40.0 * 4.0, 0.0]);
     // Block is gaussian-bench's partition unless told otherwise, and the result says so.
     let configuration = text_attr(&file.group("/hdf5/2_run").unwrap(), "configuration");
     assert!(
         configuration.lines().any(|l| l.contains("engine.partition")
             && l.contains("block")
             && l.contains("gaussian-bench's default")),
+        "{configuration}"
+    );
+    assert!(
+        configuration.lines().any(|l| l.contains("io.min_slab")
+            && l.contains("= 1 ")
+            && l.contains("CHUNKWISE_IO__MIN_SLAB")),
         "{configuration}"
     );
     // The two ranks share this node's memory: each has half the default budget.
@@ -381,9 +393,9 @@ fn runs_under_mpi_with_per_rank_timers() {
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
-    // Exact in both cells (each rank reads only the halo planes of chunks the other rank
-    // processes): 3D against 3×1D, and 3D against the in-memory filter.
-    for cell in 0..2 {
+    // Exact in every cell (each rank reads only the halo planes of chunks the other rank
+    // processes; one chunk in slabs): 3D against 3×1D, and 3D against the in-memory filter.
+    for cell in 0..3 {
         assert_eq!(verify[[0, cell, 0]], 0.0, "cell {cell}");
         assert_eq!(verify[[0, cell, 1]], 0.0, "cell {cell}");
     }

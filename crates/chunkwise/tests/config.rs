@@ -52,7 +52,10 @@ fn defaults_then_file_then_environment() {
     assert_eq!(config.read_ahead, 8);
     assert_eq!(config.min_slab, None, "null: chunks are never cut");
     let pipeline = config.pipeline_options();
-    assert_eq!((pipeline.read_ahead, pipeline.min_slab_bytes), (8, u64::MAX));
+    assert_eq!(
+        (pipeline.read_ahead, pipeline.min_slab_bytes),
+        (8, u64::MAX)
+    );
     assert_eq!(
         config.sources["resources.max_memory"],
         Source::File(file.clone())
