@@ -101,9 +101,10 @@ impl Dataset {
 
     /// [`Dataset::pipeline_chunks`] over slabs of chunks ([`crate::slab`]): with
     /// `split: Some(min_planes)`, a rank with few chunks cuts them into slabs of at least
-    /// `min_planes` planes (as many as [`crate::plan::slabs_per_chunk`] says); with `None`
-    /// every slab is a whole chunk. `sizes` gets the most stored planes a slab
-    /// writes ([`crate::slab::Slab::stored_shape`]).
+    /// `min_planes` planes (as many as [`crate::plan::slabs_per_chunk`] says), and chunks whose
+    /// blocks do not fit the memory budget into slabs thin enough to fit; with `None` every
+    /// slab is a whole chunk. `sizes` gets the most stored planes a slab writes
+    /// ([`crate::slab::Slab::stored_shape`]).
     // The three stages, and what the operation is called, weighs, caches and may cut.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn pipeline_slabs<I: Send, C: Send>(
@@ -133,19 +134,36 @@ impl Dataset {
             ),
             None => 1,
         };
-        let slabs = slabs(layout, &mine, pieces);
-        let sizes = sizes(most_planes(layout, &slabs));
-        let items: Vec<usize> = (0..slabs.len()).collect();
         let pipelined = engine.overlaps_io();
-        let local = plan(
-            &format!("{operation} of dataset \"{}\"", self.name),
-            options,
-            self.connection.memory_budget(),
-            engine.threads(),
-            pipelined,
-            sizes,
-        )
-        .and_then(|plan| {
+        let name = format!("{operation} of dataset \"{}\"", self.name);
+        let fit = |pieces: usize| {
+            let slabs = slabs(layout, &mine, pieces);
+            let sizes = sizes(most_planes(layout, &slabs));
+            let plan = plan(
+                &name,
+                options,
+                self.connection.memory_budget(),
+                engine.threads(),
+                pipelined,
+                sizes,
+            );
+            (slabs, sizes, plan)
+        };
+        let (mut slabs, mut sizes, mut planned) = fit(pieces);
+        // Chunks too large for the memory budget are cut into thinner slabs until one block per
+        // stage fits (down to single planes), unless cutting is switched off.
+        let planes = layout.chunk_shape().first().copied().unwrap_or(1);
+        let mut pieces = pieces;
+        while split.is_some()
+            && options.min_slab_bytes != u64::MAX
+            && pieces < planes
+            && matches!(planned, Err(Error::BudgetTooSmall { .. }))
+        {
+            pieces = (pieces * 2).min(planes);
+            (slabs, sizes, planned) = fit(pieces);
+        }
+        let items: Vec<usize> = (0..slabs.len()).collect();
+        let local = planned.and_then(|plan| {
             if let Some(cache) = cache {
                 cache.set_budget(plan.options.cache_bytes);
             }

@@ -179,3 +179,72 @@ fn load_blocks_with_fills_every_chunk_as_load_with_does() {
         }
     }
 }
+
+#[test]
+fn a_chunk_too_large_for_the_memory_budget_is_cut_into_slabs_that_fit() {
+    // One chunk of 64 × 32 × 32 f64 (512 KiB): a grown block of it (610 KiB) several times over
+    // does not fit 1 MiB; slabs of 8 planes do.
+    let shape = [64, 32, 32];
+    let values = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] * 1000 + i[1] * 31 + i[2]) as f64);
+    let mean = |block: ArrayViewD<'_, f64>| {
+        let valid: Vec<usize> = block.shape().iter().map(|n| n - 2).collect();
+        ArrayD::from_shape_fn(IxDyn(&valid), |i| {
+            (block[[i[0], i[1] + 1, i[2] + 1]] + block[[i[0] + 2, i[1] + 1, i[2] + 1]]) / 2.0
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for setup in common::all_setups() {
+        let unlimited = &setup.conn;
+        let ds = unlimited.create::<f64>("x", &shape, &shape, 0.0).unwrap();
+        ds.load(values.view()).unwrap();
+        let expected = ds
+            .map_overlap::<f64, _>("expected", &[1, 1, 1], Boundary::Reflect, |_, b| {
+                Ok(mean(b))
+            })
+            .unwrap()
+            .read_all::<f64>()
+            .unwrap();
+        let budget = chunkwise::memory::MemoryBudget::new(1 << 20, dir.path().to_path_buf(), None);
+        let limited = unlimited.clone().with_memory_budget(budget);
+        let ds = limited.dataset("x").unwrap();
+        let whole =
+            ds.map_overlap::<f64, _>("whole", &[1, 1, 1], Boundary::Reflect, |_, b| Ok(mean(b)));
+        assert!(
+            matches!(whole, Err(chunkwise::Error::BudgetTooSmall { .. })),
+            "{}: {whole:?}",
+            setup.label
+        );
+        let planes = Mutex::new(Vec::new());
+        let slabbed = ds
+            .map_stencil::<f64, _>("slabbed", &[1, 1, 1], Boundary::Reflect, |bounds, b| {
+                planes.lock().unwrap().push(bounds.shape()[0]);
+                Ok(mean(b))
+            })
+            .unwrap();
+        assert_eq!(
+            slabbed.read_all::<f64>().unwrap(),
+            expected,
+            "{}",
+            setup.label
+        );
+        let planes = planes.into_inner().unwrap();
+        assert!(planes.len() > 1, "{}: {planes:?}", setup.label);
+        assert_eq!(planes.iter().sum::<usize>(), 64, "{}", setup.label);
+        // With cutting switched off, the budget is refused as for whole chunks.
+        let never = limited.clone().with_pipeline(PipelineOptions {
+            min_slab_bytes: u64::MAX,
+            ..Default::default()
+        });
+        let refused = never.dataset("x").unwrap().map_stencil::<f64, _>(
+            "never",
+            &[1, 1, 1],
+            Boundary::Reflect,
+            |_, b| Ok(mean(b)),
+        );
+        assert!(
+            matches!(refused, Err(chunkwise::Error::BudgetTooSmall { .. })),
+            "{}: {refused:?}",
+            setup.label
+        );
+    }
+}
