@@ -30,6 +30,7 @@ pub fn run_all(store: Arc<dyn Store>) {
     concurrent_updates_lose_nothing(store.as_ref());
     chunk_regions_read_exactly(store.as_ref());
     chunks_written_in_parts(store.as_ref());
+    chunk_runs_read_into_place(store.as_ref());
     concurrent_writes_to_distinct_chunks(store);
 }
 
@@ -374,6 +375,47 @@ pub fn chunks_written_in_parts(store: &dyn Store) {
         "{orphan:?}"
     );
     store.delete_dataset("parts").unwrap();
+}
+
+/// A run of a chunk's elements read into place lands in the pieces asked for, in order, and
+/// nothing else of the target is written; a missing chunk writes nothing.
+pub fn chunk_runs_read_into_place(store: &dyn Store) {
+    use std::mem::MaybeUninit;
+    let m = meta(&[6, 8], &[4, 8], DType::I32);
+    store.create_dataset("runs", &m).unwrap();
+    store
+        .write_chunk("runs", &m, &[0, 0], &ramp::<i32>(32, |i| i as i32 * 3))
+        .unwrap();
+    let sentinel = MaybeUninit::new(0xAB_u8);
+    let mut target = vec![sentinel; 40 * 4];
+    // Elements 8..24 (planes 1 and 2) into target elements 30..38, 2..7 and 20..23.
+    let pieces = [(30, 8), (2, 5), (20, 3)];
+    assert!(store
+        .read_chunk_run_into("runs", &m, &[0, 0], 8, &pieces, &mut target)
+        .unwrap());
+    // SAFETY: every byte was initialised (the sentinel, or read).
+    let bytes: Vec<u8> = target.iter().map(|b| unsafe { b.assume_init() }).collect();
+    let element = |k: usize| i32::from_ne_bytes(bytes[k * 4..k * 4 + 4].try_into().unwrap());
+    let untouched = i32::from_ne_bytes([0xAB; 4]);
+    let mut expected = vec![untouched; 40];
+    for (k, at) in (30..38).chain(2..7).chain(20..23).enumerate() {
+        expected[at] = (8 + k) as i32 * 3;
+    }
+    assert_eq!((0..40).map(element).collect::<Vec<_>>(), expected);
+
+    let mut target = vec![sentinel; 8 * 4];
+    assert!(!store
+        .read_chunk_run_into("runs", &m, &[1, 0], 0, &[(0, 8)], &mut target)
+        .unwrap());
+    assert!(target.iter().all(|b| unsafe { b.assume_init() } == 0xAB));
+    for (first, pieces) in [(30, [(0, 4)]), (0, [(6, 4)])] {
+        let refused = store.read_chunk_run_into("runs", &m, &[0, 0], first, &pieces, &mut target);
+        assert!(
+            matches!(refused, Err(Error::ShapeMismatch { .. })),
+            "{refused:?}"
+        );
+    }
+    store.delete_dataset("runs").unwrap();
 }
 
 /// Threads writing different chunks at once all land.

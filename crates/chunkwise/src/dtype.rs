@@ -323,12 +323,26 @@ impl ChunkData {
         self.len() == 0
     }
 
+    /// The elements' bytes in memory order.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        crate::with_chunk_data!(self, v => element_bytes(v))
+    }
+
     /// `len` elements all equal to `value`.
     pub fn filled(value: Scalar, len: usize) -> Self {
         crate::with_element_type!(value.dtype(), T => {
             let v: T = T::from_scalar(value).unwrap_or_default();
             T::into_chunk(vec![v; len])
         })
+    }
+}
+
+/// The bytes of `values` in memory order.
+pub(crate) fn element_bytes<T: Element>(values: &[T]) -> &[u8] {
+    // SAFETY: `Element` types are plain integers and floats: no padding, every byte initialised;
+    // the slice covers exactly the memory of `values` and lives as long as it.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
     }
 }
 

@@ -29,6 +29,7 @@ mod collective;
 pub mod config;
 pub mod connection;
 pub mod dataset;
+mod direct_read;
 pub mod dtype;
 pub mod engine;
 pub mod error;

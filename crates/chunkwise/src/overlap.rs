@@ -104,6 +104,11 @@ impl Dataset {
         whole_chunks: bool,
     ) -> Result<ArrayD<T>> {
         let sources = self.layout().halo_sources_of(bounds, depth, boundary);
+        if !whole_chunks && sources.len() == 3 {
+            if let Some(block) = self.read_grown_direct(&sources, boundary)? {
+                return Ok(block);
+            }
+        }
         if let (Some(cache), 3) = (cache, sources.len()) {
             return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks);
         }

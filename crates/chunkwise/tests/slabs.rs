@@ -248,3 +248,38 @@ fn a_chunk_too_large_for_the_memory_budget_is_cut_into_slabs_that_fit() {
         );
     }
 }
+
+#[test]
+fn slabs_of_a_chunk_never_written_read_as_the_fill_value() {
+    for setup in common::all_setups() {
+        let conn = splitting(&setup.conn);
+        let ds = conn
+            .create::<i64>("x", &[16, 4, 4], &[16, 4, 4], 5)
+            .unwrap();
+        let sum = |bounds: &Region, block: ArrayViewD<'_, i64>| {
+            Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+                block[[i[0], i[1] + 1, i[2] + 1]] + block[[i[0] + 1, i[1] + 1, i[2] + 1]]
+                    - block[[i[0] + 2, i[1], i[2] + 2]]
+            }))
+        };
+        let out = ds
+            .map_stencil::<i64, _>("out", &[1, 1, 1], Boundary::Reflect, sum)
+            .unwrap();
+        assert_eq!(
+            out.read_all::<i64>().unwrap(),
+            ArrayD::from_elem(IxDyn(&[16, 4, 4]), 5),
+            "{}",
+            setup.label
+        );
+        let out = ds
+            .map_stencil::<i64, _>("constant", &[1, 1, 1], Boundary::Constant(2.0), sum)
+            .unwrap()
+            .read_all::<i64>()
+            .unwrap();
+        // Inside: 5 + 5 − 5; at the first plane the plane before is the constant 2: 2 + 5 − 5
+        // where the third term is inside too.
+        assert_eq!(out[[8, 1, 1]], 5, "{}", setup.label);
+        assert_eq!(out[[0, 1, 1]], 2, "{}", setup.label);
+        assert_eq!(out[[15, 2, 2]], 5 + 5 - 2, "{}", setup.label);
+    }
+}

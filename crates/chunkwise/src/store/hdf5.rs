@@ -31,6 +31,7 @@ mod top_directory;
 
 use std::collections::HashMap;
 use std::fs;
+use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,8 +40,8 @@ use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenU
 use ndarray::ArrayView1;
 
 use super::{
-    check_chunk_data, check_dataset_name, BufferedChunkWriter, ChunkWriter, DatasetMeta, Store,
-    StoreList, StoreRead, StoreWrite,
+    check_chunk_data, check_dataset_name, check_run_pieces, copy_run_pieces, BufferedChunkWriter,
+    ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
 };
 use crate::dtype::{ChunkData, DType, Element};
 use crate::error::{fmt_tuple, Error, Result};
@@ -486,6 +487,37 @@ impl StoreRead for Hdf5Store {
             let values = dataset.read_slice::<T, _, ndarray::IxDyn>(region.hyperslab()).map_err(h5)?;
             T::into_chunk(crate::array::into_c_vec(values))
         })))
+    }
+
+    fn read_chunk_run_into(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        meta.layout.check_chunk(chunk)?;
+        check_run_pieces(meta, first, pieces, target.len())?;
+        let path = self.chunk_path(name, chunk);
+        if let Some(template) = self.template(name, meta) {
+            match template.read_run_into(&path, (first, meta.dtype.size()), pieces, target) {
+                Ok(Some(())) => return Ok(true),
+                Ok(None) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.require_dataset(name)?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        // A file of another structure: through the library.
+        let Some(data) = self.read_chunk(name, meta, chunk)? else {
+            return Ok(false);
+        };
+        copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
+        Ok(true)
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {

@@ -24,6 +24,7 @@ pub(crate) use chunk_writer::{check_part_dtype, Coverage};
 pub use chunk_writer::{BufferedChunkWriter, ChunkWriter};
 
 use std::fmt::Debug;
+use std::mem::MaybeUninit;
 
 use crate::dtype::{ChunkData, DType, Element, Scalar};
 use crate::error::{Error, Result};
@@ -121,11 +122,95 @@ pub trait StoreRead: Send + Sync + Debug {
         Ok(Some(extract_region(meta, data, region)?))
     }
 
+    /// Reads elements `first..` of the stored chunk (C order, padding included) straight into
+    /// `target` (bytes of elements of the dataset's dtype), scattered: `pieces` lists, in
+    /// order, `(at, count)` ranges of `target`'s elements that the run's consecutive elements
+    /// go to. Returns `false`, writing nothing, when the chunk was never written. The default
+    /// reads the whole chunk and copies; stores that can read into place override it.
+    ///
+    /// # Errors
+    /// As [`StoreRead::read_chunk`], and [`Error::ShapeMismatch`] when the run goes past the
+    /// chunk or a piece past `target`.
+    fn read_chunk_run_into(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        check_run_pieces(meta, first, pieces, target.len())?;
+        let Some(data) = self.read_chunk(name, meta, chunk)? else {
+            return Ok(false);
+        };
+        copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
+        Ok(true)
+    }
+
     /// Whether the chunk has been written.
     ///
     /// # Errors
     /// A storage error.
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool>;
+}
+
+/// Checks that a run of `pieces` starting at element `first` lies in a chunk of `meta` and
+/// every piece in a target of `target_bytes`.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming the run or piece that does not fit.
+pub(crate) fn check_run_pieces(
+    meta: &DatasetMeta,
+    first: usize,
+    pieces: &[(usize, usize)],
+    target_bytes: usize,
+) -> Result<()> {
+    let size = meta.dtype.size();
+    let len: usize = pieces.iter().map(|&(_, count)| count).sum();
+    let chunk_len = meta.layout.chunk_len();
+    if first.checked_add(len).is_none_or(|end| end > chunk_len) {
+        return Err(Error::ShapeMismatch {
+            context: "a run of a chunk's elements".into(),
+            expected: format!("elements within 0..{chunk_len}"),
+            got: format!("elements {first}..{}", first.saturating_add(len)),
+        });
+    }
+    let target_len = target_bytes / size;
+    if let Some(&(at, count)) = pieces
+        .iter()
+        .find(|&&(at, count)| at.checked_add(count).is_none_or(|end| end > target_len))
+    {
+        return Err(Error::ShapeMismatch {
+            context: "a piece of a run read into place".into(),
+            expected: format!("elements within the target's 0..{target_len}"),
+            got: format!("elements {at}..{}", at.saturating_add(count)),
+        });
+    }
+    Ok(())
+}
+
+/// Copies the run of `pieces` starting at element `first` of a stored chunk's `bytes` into
+/// `target` (pieces already checked with [`check_run_pieces`]).
+pub(crate) fn copy_run_pieces(
+    meta: &DatasetMeta,
+    bytes: &[u8],
+    first: usize,
+    pieces: &[(usize, usize)],
+    target: &mut [MaybeUninit<u8>],
+) {
+    let size = meta.dtype.size();
+    let mut from = first * size;
+    for &(at, count) in pieces {
+        let n = count * size;
+        for (slot, &byte) in target[at * size..][..n]
+            .iter_mut()
+            .zip(&bytes[from..from + n])
+        {
+            slot.write(byte);
+        }
+        from += n;
+    }
 }
 
 /// Creating, writing and deleting.

@@ -4,11 +4,12 @@
 //! MPI job would each see their own copy, so it reports `shared_between_processes() == false`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::mem::MaybeUninit;
 use std::sync::{Arc, RwLock};
 
 use super::{
-    check_chunk_data, check_dataset_name, copy_region, DatasetMeta, Store, StoreList, StoreRead,
-    StoreWrite,
+    check_chunk_data, check_dataset_name, check_run_pieces, copy_region, copy_run_pieces,
+    DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
 };
 use crate::dtype::ChunkData;
 use crate::error::{Error, Result};
@@ -92,6 +93,32 @@ impl StoreRead for RamStore {
         stored
             .map(|data| copy_region(meta, &data, region))
             .transpose()
+    }
+
+    fn read_chunk_run_into(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        meta.layout.check_chunk(chunk)?;
+        check_run_pieces(meta, first, pieces, target.len())?;
+        let dataset = self.dataset(name)?;
+        let stored = {
+            let chunks = dataset
+                .chunks
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            chunks.get(chunk).cloned()
+        };
+        let Some(data) = stored else {
+            return Ok(false);
+        };
+        copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
+        Ok(true)
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {

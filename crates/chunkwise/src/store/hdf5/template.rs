@@ -21,12 +21,13 @@
 //! - the files written are HDF5 files any HDF5 reader opens (the library wrote their header).
 
 use std::fs::File;
+use std::mem::MaybeUninit;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use hdf5::plist::dataset_create::{AllocTime, FillTime};
 
-use crate::dtype::Element;
+use crate::dtype::{element_bytes, Element};
 
 /// The bytes of a chunk file before its elements, for one chunk shape and dtype.
 pub(super) struct Template {
@@ -102,7 +103,7 @@ impl Template {
 
     /// `values` as bytes, if they are this template's number of elements.
     fn element_bytes<'a, T: Element>(&self, values: &'a [T]) -> std::io::Result<&'a [u8]> {
-        let bytes = as_bytes(values);
+        let bytes = element_bytes(values);
         if bytes.len() as u64 != self.data_bytes {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -162,7 +163,7 @@ impl Template {
         first: usize,
         values: &[T],
     ) -> std::io::Result<()> {
-        let bytes = as_bytes(values);
+        let bytes = element_bytes(values);
         let offset = (first * std::mem::size_of::<T>()) as u64;
         if offset + bytes.len() as u64 > self.data_bytes {
             return Err(std::io::Error::new(
@@ -223,27 +224,124 @@ impl Template {
                 ),
             ));
         }
-        let file = File::open(path)?;
+        let Some(file) = self.open_checked(path)? else {
+            return Ok(None);
+        };
         let header_len = self.header.len() as u64;
-        if file.metadata()?.len() != header_len + self.data_bytes {
+        read_elements(&file, header_len + first as u64 * size, len).map(Some)
+    }
+
+    /// The chunk file at `path`, open for reading, when its length and head are the
+    /// template's; `Ok(None)` when they are not.
+    ///
+    /// # Errors
+    /// Any I/O error (a missing file included).
+    fn open_checked(&self, path: &Path) -> std::io::Result<Option<File>> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() != self.file_bytes() {
             return Ok(None);
         }
         let mut head = vec![0u8; self.header.len()];
         file.read_exact_at(&mut head, 0)?;
-        if head != self.header {
+        Ok((head == self.header).then_some(file))
+    }
+
+    /// Reads the bytes of the elements from `first` (of `size` bytes each) of the chunk file
+    /// at `path` straight into `target`, scattered over `pieces` (`(at, count)` in elements,
+    /// in order; checked by the caller to lie in the chunk and in `target`), when its head is
+    /// the template's; `Ok(None)` when it is not.
+    ///
+    /// # Errors
+    /// Any I/O error (a missing file included).
+    pub(super) fn read_run_into(
+        &self,
+        path: &Path,
+        (first, size): (usize, usize),
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> std::io::Result<Option<()>> {
+        let Some(file) = self.open_checked(path)? else {
             return Ok(None);
-        }
-        read_elements(&file, header_len + first as u64 * size, len).map(Some)
+        };
+        let offset = self.header.len() as u64 + (first * size) as u64;
+        read_scattered(&file, offset, size, pieces, target).map(Some)
     }
 }
 
-/// The bytes of `values` in memory order.
-fn as_bytes<T: Element>(values: &[T]) -> &[u8] {
-    // SAFETY: `Element` types are plain integers and floats: no padding, every byte initialised;
-    // the slice covers exactly the memory of `values` and lives as long as it.
-    unsafe {
-        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+/// Most buffers one `preadv` call takes (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+/// Reads consecutive bytes of `file` from `offset` into the `pieces` of `target` (`(at, count)`
+/// in elements of `size` bytes, within `target`), as few `preadv` calls as the pieces allow.
+fn read_scattered(
+    file: &File,
+    mut offset: u64,
+    size: usize,
+    pieces: &[(usize, usize)],
+    target: &mut [MaybeUninit<u8>],
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let base = target.as_mut_ptr().cast::<u8>();
+    let mut buffers: Vec<libc::iovec> = pieces
+        .iter()
+        .filter(|&&(_, count)| count > 0)
+        .map(|&(at, count)| {
+            assert!(
+                (at + count) * size <= target.len(),
+                "pieces lie in the target"
+            );
+            libc::iovec {
+                // SAFETY: `at * size` is within `target` (checked just above).
+                iov_base: unsafe { base.add(at * size) }.cast::<libc::c_void>(),
+                iov_len: count * size,
+            }
+        })
+        .collect();
+    let mut next = 0;
+    while next < buffers.len() {
+        let batch = &buffers[next..buffers.len().min(next + IOV_MAX)];
+        // SAFETY: every buffer lies within `target`, which is borrowed mutably for this call;
+        // the kernel writes bytes into them, no Rust reference to uninitialised memory is made.
+        let got = unsafe {
+            libc::preadv(
+                file.as_raw_fd(),
+                batch.as_ptr(),
+                batch.len() as libc::c_int,
+                offset as libc::off_t,
+            )
+        };
+        match got {
+            n if n > 0 => {
+                offset += n as u64;
+                let mut left = n as usize;
+                // Skip the buffers filled; a partly filled one starts where the read stopped.
+                while left > 0 && next < buffers.len() {
+                    let buffer = &mut buffers[next];
+                    let take = left.min(buffer.iov_len);
+                    // SAFETY: `take` ≤ the buffer's length: the new start stays within it.
+                    buffer.iov_base = unsafe { buffer.iov_base.cast::<u8>().add(take) }.cast();
+                    buffer.iov_len -= take;
+                    left -= take;
+                    if buffer.iov_len == 0 {
+                        next += 1;
+                    }
+                }
+            }
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "chunk file ends early",
+                ))
+            }
+            _ => {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
     }
+    Ok(())
 }
 
 /// Reads `len` elements from `file` at byte `offset` into a new vector, without first zeroing
