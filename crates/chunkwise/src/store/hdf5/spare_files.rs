@@ -33,6 +33,9 @@ pub(super) const SPARE_DIR: &str = ".chunkwise-spare";
 /// A size's directory that held no spares is listed again at most this often.
 const RESCAN: Duration = Duration::from_millis(50);
 
+/// A process at its size limit checks for spares other processes took at most this often.
+const FORGET: Duration = Duration::from_millis(100);
+
 /// Spares older than this, left by a process that died, are removed.
 pub(super) const STALE: Duration = Duration::from_secs(60);
 
@@ -46,6 +49,8 @@ struct Index {
     scanned: HashMap<u64, (Instant, bool)>,
     /// Bytes of the spares this process kept and still knows of.
     bytes: u64,
+    /// When the spares were last checked for ones other processes took.
+    checked: Option<Instant>,
 }
 
 /// The spare files of one store root.
@@ -86,8 +91,17 @@ impl SpareFiles {
         }
         let mut index = self.index();
         if index.bytes + len > self.capacity {
-            // Other processes may have taken some of ours: count only what is still there.
-            forget_taken(&mut index);
+            // Other processes may have taken some of ours: count only what is still there. At
+            // most every `FORGET` (one check looks at every spare, and a deleted dataset offers
+            // thousands of chunk files one after another).
+            let now = Instant::now();
+            if index
+                .checked
+                .is_none_or(|last| now.duration_since(last) >= FORGET)
+            {
+                forget_taken(&mut index);
+                index.checked = Some(now);
+            }
             if index.bytes + len > self.capacity {
                 return false;
             }
@@ -252,6 +266,9 @@ mod tests {
         assert!(!spares.keep(&root.path().join("f")));
         let other = SpareFiles::new(root.path(), 1 << 20);
         assert!(other.take(100, &root.path().join("u")).is_some());
+        // Checked at most every FORGET: not at once, then after it.
+        assert!(!spares.keep(&root.path().join("f")));
+        std::thread::sleep(FORGET);
         assert!(spares.keep(&root.path().join("f")));
         // Directories and empty files are never kept.
         fs::create_dir(root.path().join("d")).unwrap();
