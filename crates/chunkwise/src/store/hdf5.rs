@@ -40,8 +40,8 @@ use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenU
 use ndarray::ArrayView1;
 
 use super::{
-    check_chunk_data, check_dataset_name, check_run_pieces, copy_run_pieces, BufferedChunkWriter,
-    ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+    check_chunk_data, check_dataset_name, check_run_pieces, read_run_from_whole_chunk,
+    BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
 };
 use crate::dtype::{ChunkData, DType, Element};
 use crate::error::{fmt_tuple, Error, Result};
@@ -513,11 +513,7 @@ impl StoreRead for Hdf5Store {
             }
         }
         // A file of another structure: through the library.
-        let Some(data) = self.read_chunk(name, meta, chunk)? else {
-            return Ok(false);
-        };
-        copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
-        Ok(true)
+        read_run_from_whole_chunk(self, name, meta, chunk, first, pieces, target)
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {

@@ -141,11 +141,7 @@ pub trait StoreRead: Send + Sync + Debug {
         target: &mut [MaybeUninit<u8>],
     ) -> Result<bool> {
         check_run_pieces(meta, first, pieces, target.len())?;
-        let Some(data) = self.read_chunk(name, meta, chunk)? else {
-            return Ok(false);
-        };
-        copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
-        Ok(true)
+        read_run_from_whole_chunk(self, name, meta, chunk, first, pieces, target)
     }
 
     /// Whether the chunk has been written.
@@ -188,6 +184,27 @@ pub(crate) fn check_run_pieces(
         });
     }
     Ok(())
+}
+
+/// [`StoreRead::read_chunk_run_into`] by reading the whole chunk and copying the run (pieces
+/// already checked with [`check_run_pieces`]).
+///
+/// # Errors
+/// As [`StoreRead::read_chunk`].
+pub(crate) fn read_run_from_whole_chunk<S: StoreRead + ?Sized>(
+    store: &S,
+    name: &str,
+    meta: &DatasetMeta,
+    chunk: &[usize],
+    first: usize,
+    pieces: &[(usize, usize)],
+    target: &mut [MaybeUninit<u8>],
+) -> Result<bool> {
+    let Some(data) = store.read_chunk(name, meta, chunk)? else {
+        return Ok(false);
+    };
+    copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
+    Ok(true)
 }
 
 /// Copies the run of `pieces` starting at element `first` of a stored chunk's `bytes` into

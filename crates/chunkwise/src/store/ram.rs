@@ -45,6 +45,24 @@ impl RamStore {
     }
 }
 
+impl RamStore {
+    /// The shared buffer of a stored chunk (`None`: never written), without copying it.
+    fn stored(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+    ) -> Result<Option<Arc<ChunkData>>> {
+        meta.layout.check_chunk(chunk)?;
+        let dataset = self.dataset(name)?;
+        let chunks = dataset
+            .chunks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(chunks.get(chunk).cloned())
+    }
+}
+
 impl StoreRead for RamStore {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
         Ok(self.dataset(name)?.meta.clone())
@@ -64,13 +82,9 @@ impl StoreRead for RamStore {
         meta: &DatasetMeta,
         chunk: &[usize],
     ) -> Result<Option<ChunkData>> {
-        meta.layout.check_chunk(chunk)?;
-        let dataset = self.dataset(name)?;
-        let chunks = dataset
-            .chunks
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(chunks.get(chunk).map(|data| ChunkData::clone(data)))
+        Ok(self
+            .stored(name, meta, chunk)?
+            .map(|data| ChunkData::clone(&data)))
     }
 
     fn read_chunk_region(
@@ -80,15 +94,7 @@ impl StoreRead for RamStore {
         chunk: &[usize],
         region: &Region,
     ) -> Result<Option<ChunkData>> {
-        meta.layout.check_chunk(chunk)?;
-        let dataset = self.dataset(name)?;
-        let stored = {
-            let chunks = dataset
-                .chunks
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            chunks.get(chunk).cloned()
-        };
+        let stored = self.stored(name, meta, chunk)?;
         // Only the region is copied, not the whole chunk.
         stored
             .map(|data| copy_region(meta, &data, region))
@@ -104,16 +110,8 @@ impl StoreRead for RamStore {
         pieces: &[(usize, usize)],
         target: &mut [MaybeUninit<u8>],
     ) -> Result<bool> {
-        meta.layout.check_chunk(chunk)?;
         check_run_pieces(meta, first, pieces, target.len())?;
-        let dataset = self.dataset(name)?;
-        let stored = {
-            let chunks = dataset
-                .chunks
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            chunks.get(chunk).cloned()
-        };
+        let stored = self.stored(name, meta, chunk)?;
         let Some(data) = stored else {
             return Ok(false);
         };
