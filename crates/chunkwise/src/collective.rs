@@ -121,14 +121,12 @@ impl Dataset {
         let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
+        let planes = layout.chunk_shape().first().copied().unwrap_or(1);
         let pieces = match split {
             Some(min_planes) => slabs_per_chunk(
                 mine.len(),
                 options.max_workers.unwrap_or_else(|| engine.threads()),
-                (
-                    self.meta.chunk_bytes() as u64,
-                    layout.chunk_shape().first().copied().unwrap_or(1),
-                ),
+                (self.meta.chunk_bytes() as u64, planes),
                 options.min_slab_bytes,
                 min_planes,
             ),
@@ -152,7 +150,6 @@ impl Dataset {
         let (mut slabs, mut sizes, mut planned) = fit(pieces);
         // Chunks too large for the memory budget are cut into thinner slabs until one block per
         // stage fits (down to single planes), unless cutting is switched off.
-        let planes = layout.chunk_shape().first().copied().unwrap_or(1);
         let mut pieces = pieces;
         while split.is_some()
             && options.min_slab_bytes != u64::MAX

@@ -304,6 +304,19 @@ impl Layout {
             .collect()
     }
 
+    /// The stored planes a write of valid planes `planes` of chunk `chunk` covers: the same,
+    /// and for the run that ends the chunk's valid part also its padding planes.
+    pub fn stored_planes(&self, chunk: &[usize], planes: &Range<usize>) -> Range<usize> {
+        let valid = self.chunk_valid_shape(chunk).first().copied().unwrap_or(1);
+        let stored = self.chunk_shape.first().copied().unwrap_or(1);
+        let end = if planes.end == valid {
+            stored
+        } else {
+            planes.end
+        };
+        planes.start..end
+    }
+
     /// The chunks a region touches, without the per-chunk detail.
     pub fn chunks_touched(&self, region: &Region) -> usize {
         region
@@ -449,6 +462,10 @@ mod tests {
         // The edge chunk holds planes 8 and 9 only.
         assert_eq!(layout.split_planes(&[1, 0], 4), vec![0..1, 1..2]);
         assert_eq!(layout.split_planes(&[0, 0], 0), vec![0..8]);
+        // Padding planes 2..8 of the edge chunk go with its last run.
+        assert_eq!(layout.stored_planes(&[1, 0], &(1..2)), 1..8);
+        assert_eq!(layout.stored_planes(&[1, 0], &(0..1)), 0..1);
+        assert_eq!(layout.stored_planes(&[0, 0], &(5..8)), 5..8);
         let slab = Region::from_bounds(&[2, 0], &[5, 3]);
         let sources = layout.halo_sources_of(&slab, &[3, 1], Boundary::Reflect);
         // Planes 2..5 grown by 3: -1..8, and -1 reflects to 0.

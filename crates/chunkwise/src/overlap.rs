@@ -73,22 +73,11 @@ impl Dataset {
         depth: &[usize],
         boundary: Boundary,
     ) -> Result<ArrayD<T>> {
-        self.read_padded_with(chunk, depth, boundary, None)
-    }
-
-    /// [`Dataset::read_padded`], serving whole chunks from `cache` when given.
-    fn read_padded_with<T: Element>(
-        &self,
-        chunk: &[usize],
-        depth: &[usize],
-        boundary: Boundary,
-        cache: Option<&ChunkCache>,
-    ) -> Result<ArrayD<T>> {
         check_dtype::<T>(self.dtype(), || format!("dataset \"{}\"", self.name()))?;
         self.layout().check_chunk(chunk)?;
         self.check_depth(depth)?;
         let bounds = self.layout().chunk_bounds(chunk);
-        self.read_grown(&bounds, depth, boundary, cache, true)
+        self.read_grown(&bounds, depth, boundary, None, true)
     }
 
     /// The elements of `bounds` (consecutive indices, within one chunk) grown by `depth` per

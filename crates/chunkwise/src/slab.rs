@@ -42,14 +42,8 @@ impl Slab {
     /// slab also the chunk's padding planes — each a whole stored plane.
     pub(crate) fn stored_shape(&self, layout: &Layout) -> Vec<usize> {
         let mut shape = layout.chunk_shape().to_vec();
-        let valid = layout.chunk_valid_shape(&self.chunk);
-        if let (Some(planes), Some(&valid_planes)) = (shape.first_mut(), valid.first()) {
-            let end = if self.planes.end == valid_planes {
-                *planes
-            } else {
-                self.planes.end
-            };
-            *planes = end - self.planes.start;
+        if let Some(planes) = shape.first_mut() {
+            *planes = layout.stored_planes(&self.chunk, &self.planes).len();
         }
         shape
     }

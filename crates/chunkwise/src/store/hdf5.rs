@@ -411,6 +411,27 @@ impl Hdf5Store {
     }
 }
 
+impl Hdf5Store {
+    /// The hidden file at `temp` a chunk is written into through `template`: a spare of the
+    /// template's length when there is one, else a new file.
+    ///
+    /// # Errors
+    /// Any I/O error creating the file (`AlreadyExists` when `temp` exists).
+    fn chunk_file_at(&self, template: &Template, temp: &Path) -> std::io::Result<fs::File> {
+        let spare = self
+            .spares
+            .as_ref()
+            .and_then(|spares| spares.take(template.file_bytes(), temp));
+        match spare {
+            Some(file) => Ok(file),
+            None => fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(temp),
+        }
+    }
+}
+
 /// Writes `path` through `write` under a temporary sibling name, then renames it into place.
 fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let temp = temp_sibling(path, "tmp");
@@ -588,15 +609,11 @@ impl StoreWrite for Hdf5Store {
         let path = self.chunk_path(name, chunk);
         match self.template(name, meta) {
             Some(template) => write_atomically(&path, |temp| {
-                let spare = self
-                    .spares
-                    .as_ref()
-                    .and_then(|spares| spares.take(template.file_bytes(), temp));
-                with_chunk_data!(data, values => match &spare {
-                    Some(file) => template.write_over(file, values),
-                    None => template.write(temp, values),
-                })
-                .map_err(|e| Error::io(&path, e))
+                self.chunk_file_at(&template, temp)
+                    .and_then(
+                        |file| with_chunk_data!(data, values => template.write_over(&file, values)),
+                    )
+                    .map_err(|e| Error::io(&path, e))
             }),
             None => write_atomically(&path, |temp| {
                 write_chunk_file(temp, meta, data).map_err(|e| Error::hdf5(&path, e))
@@ -617,18 +634,9 @@ impl StoreWrite for Hdf5Store {
         };
         let path = self.chunk_path(name, chunk);
         let temp = temp_sibling(&path, "tmp");
-        let spare = self
-            .spares
-            .as_ref()
-            .and_then(|spares| spares.take(template.file_bytes(), &temp));
-        let file = match spare {
-            Some(file) => file,
-            None => fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-                .map_err(|e| Error::io(&path, e))?,
-        };
+        let file = self
+            .chunk_file_at(&template, &temp)
+            .map_err(|e| Error::io(&path, e))?;
         let writer = FileChunkWriter::start(name, meta, chunk, template, path, temp, file)?;
         Ok(Box::new(writer))
     }

@@ -118,9 +118,12 @@ impl Template {
     }
 
     /// Writes a chunk file at `path` (created, never overwritten): the header, then `values`.
+    /// The store writes through [`Template::write_over`] (a spare or a new file); this form is
+    /// for tests.
     ///
     /// # Errors
     /// Any I/O error, and `InvalidInput` when `values` is not the template's size.
+    #[cfg(test)]
     pub(super) fn write<T: Element>(&self, path: &Path, values: &[T]) -> std::io::Result<()> {
         let bytes = self.element_bytes(values)?;
         let file = std::fs::OpenOptions::new()
@@ -135,7 +138,7 @@ impl Template {
     /// (a longer file is cut), so no byte of its old content remains.
     ///
     /// # Errors
-    /// As [`Template::write`].
+    /// Any I/O error, and `InvalidInput` when `values` is not the template's size.
     pub(super) fn write_over<T: Element>(&self, file: &File, values: &[T]) -> std::io::Result<()> {
         let bytes = self.element_bytes(values)?;
         self.start(file)?;
