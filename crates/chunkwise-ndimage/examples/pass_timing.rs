@@ -5,8 +5,9 @@
 //!
 //! `cargo run --release -p chunkwise-ndimage --example pass_timing -- N C PASS REPS`
 //!
-//! PASS is `z`, `y` or `x` (one 1-D pass along that axis), `3d` (all axes), or `create` (create
-//! and delete an empty dataset of the same metadata). Prints min, median and max seconds.
+//! PASS is `z`, `y` or `x` (one 1-D pass along that axis), `3d` (all axes), `create` (create
+//! and delete an empty dataset of the same metadata), or `load` (create a dataset and fill it
+//! with `load_blocks_with`, every value 0.5). Prints min, median and max seconds.
 //!
 //! Environment: `STORE=ram` for the in-memory store; `SPARE_MIB` (hdf5 spare files, default 0);
 //! `MIN_SLAB_BYTES` (the pipeline option; `18446744073709551615` never cuts chunks).
@@ -61,11 +62,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let out = match pass.as_str() {
             "3d" => gaussian_filter_dataset(&input, "out", 1.5, Boundary::Reflect, 4.0)?,
             "create" => conn.create::<f32>("out", &[n, n, n], &[c, c, c], 0.0)?,
+            "load" => {
+                let out = conn.create::<f32>("out", &[n, n, n], &[c, c, c], 0.0)?;
+                out.load_blocks_with::<f32, _>(|bounds| {
+                    Ok(ArrayD::from_elem(IxDyn(&bounds.shape()), 0.5f32))
+                })?;
+                out
+            }
             axis => {
                 let axis = ["z", "y", "x"]
                     .iter()
                     .position(|&a| a == axis)
-                    .ok_or(format!("PASS is z, y, x, 3d or create, not {axis:?}"))?;
+                    .ok_or(format!("PASS is z, y, x, 3d, create or load, not {axis:?}"))?;
                 gaussian_filter1d_dataset(&input, "out", 1.5, axis, Boundary::Reflect, 4.0)?
             }
         };

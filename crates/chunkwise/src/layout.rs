@@ -304,6 +304,12 @@ impl Layout {
             .collect()
     }
 
+    /// The C-order position, among a stored chunk's elements, of the first element of its
+    /// plane `plane` (index along axis 0).
+    pub fn plane_offset(&self, plane: usize) -> usize {
+        plane * self.chunk_shape.iter().skip(1).product::<usize>()
+    }
+
     /// The stored planes a write of valid planes `planes` of chunk `chunk` covers: the same,
     /// and for the run that ends the chunk's valid part also its padding planes.
     pub fn stored_planes(&self, chunk: &[usize], planes: &Range<usize>) -> Range<usize> {

@@ -1,15 +1,22 @@
 //! The per-rank pipeline: read ahead → compute → write, with bounded buffers and timeouts.
 //!
 //! Reader threads read this rank's chunks, taken in order, into a buffer of at most `read_ahead`
-//! blocks; the engine's workers take blocks from it and compute; writer threads write the
-//! finished blocks, which wait in a buffer of the same bound. There are as many readers and as
-//! many writers as workers: a store whose reads and writes run in parallel (the hdf5 store's
-//! chunk files, the ram store) then keeps up with the workers, where one reader and one writer
-//! were the slowest stages of a pass over large chunks. So reading the next chunks and writing
-//! the last ones overlap the compute of the current ones, and memory stays bounded by about
-//! `2 · (read_ahead + workers)` blocks plus those being computed. A stage that waits longer than
-//! `stage_timeout` for its input or for room in its output fails with an error naming the stage,
-//! instead of hanging; the first error of any stage stops all of them.
+//! blocks; the engine's workers take blocks from it, compute, and write what they computed.
+//! There are as many readers as workers: a store whose reads run in parallel (the hdf5 store's
+//! chunk files, the ram store) then keeps up with the workers, where one reader was the slowest
+//! stage of a pass over large chunks. So reading the next chunks overlaps the compute of the
+//! current ones, and one worker's write overlaps the others' compute.
+//!
+//! A worker writes its own block because the stores' writes are memory copies (into the page
+//! cache or RAM) and the block is still in that core's caches: handing finished blocks to
+//! writer threads made a 1-D Gaussian pass over one 128³ chunk 10–15 % slower and a load of
+//! 256³ in 128³ chunks a third slower (BENCHMARKS.md). With
+//! [`PipelineOptions::write_behind`] (`io.write_behind`), finished blocks wait in a buffer of
+//! the same bound for as many writer threads, for stores whose writes wait on a device or a
+//! network. Memory stays bounded by about `2 · (read_ahead + workers)` blocks plus those being
+//! computed. A stage that waits longer than `stage_timeout` for its input or for room in its
+//! output fails with an error naming the stage, instead of hanging; the first error of any
+//! stage stops all of them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -36,6 +43,11 @@ pub struct PipelineOptions {
     /// (`map_stencil`, `load_blocks_with`) cut a chunk into when a rank has fewer than two
     /// chunks per worker; `u64::MAX` never cuts chunks.
     pub min_slab_bytes: u64,
+    /// Finished blocks are handed to writer threads (write-behind) instead of being written
+    /// by the worker that computed them. Off by default: the stores' writes are memory copies
+    /// (into the page cache or RAM), and a block written by its own worker is still in that
+    /// core's caches; write-behind is for stores whose writes wait on a device or network.
+    pub write_behind: bool,
 }
 
 impl Default for PipelineOptions {
@@ -46,6 +58,7 @@ impl Default for PipelineOptions {
             cache_bytes: 256 << 20,
             max_workers: None,
             min_slab_bytes: 256 << 10,
+            write_behind: false,
         }
     }
 }
@@ -169,7 +182,8 @@ where
             });
         }
         drop(read_tx);
-        for _ in 0..workers {
+        let writers = if options.write_behind { workers } else { 0 };
+        for _ in 0..writers {
             let done_rx = done_rx.clone();
             scope.spawn(|| {
                 let done_rx = done_rx;
@@ -190,7 +204,9 @@ where
         let computed = engine.for_each_local(workers, &|_| {
             while let Some((item, block)) = recv(&read_rx, &stop, "compute", timeout)? {
                 let result = compute(item, block)?;
-                if !send(&done_tx, (item, result), &stop, "compute", timeout)? {
+                if !options.write_behind {
+                    write(item, result)?;
+                } else if !send(&done_tx, (item, result), &stop, "compute", timeout)? {
                     break;
                 }
             }
@@ -216,6 +232,12 @@ mod tests {
 
     #[test]
     fn every_item_flows_through_once() {
+        for write_behind in [false, true] {
+            every_item_flows_through_once_with(write_behind);
+        }
+    }
+
+    fn every_item_flows_through_once_with(write_behind: bool) {
         let engine = ThreadsEngine::new(Some(3)).unwrap();
         let items: Vec<usize> = (0..200).collect();
         let written = Mutex::new(Vec::new());
@@ -224,6 +246,7 @@ mod tests {
             &items,
             PipelineOptions {
                 read_ahead: 2,
+                write_behind,
                 ..Default::default()
             },
             |i| Ok(i * 10),
@@ -238,6 +261,44 @@ mod tests {
         let mut written = written.into_inner().unwrap();
         written.sort_unstable();
         assert_eq!(written, (0..200).map(|i| i * 10 + 1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn workers_write_what_they_computed_unless_writing_behind() {
+        let engine = ThreadsEngine::new(Some(2)).unwrap();
+        let items: Vec<usize> = (0..50).collect();
+        for write_behind in [false, true] {
+            let computed_on = Mutex::new(std::collections::HashMap::new());
+            let same_thread = AtomicUsize::new(0);
+            run_pipeline(
+                &engine,
+                &items,
+                PipelineOptions {
+                    write_behind,
+                    ..Default::default()
+                },
+                Ok,
+                |i, x| {
+                    let mut map = computed_on.lock().unwrap();
+                    map.insert(i, std::thread::current().id());
+                    Ok(x)
+                },
+                |i, _| {
+                    let computed = computed_on.lock().unwrap()[&i];
+                    if computed == std::thread::current().id() {
+                        same_thread.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let expected = if write_behind { 0 } else { items.len() };
+            assert_eq!(
+                same_thread.into_inner(),
+                expected,
+                "write_behind {write_behind}"
+            );
+        }
     }
 
     #[test]
@@ -273,9 +334,18 @@ mod tests {
 
     #[test]
     fn errors_and_panics_of_any_stage_stop_the_pipeline() {
+        for write_behind in [false, true] {
+            errors_and_panics_stop_the_pipeline_with(write_behind);
+        }
+    }
+
+    fn errors_and_panics_stop_the_pipeline_with(write_behind: bool) {
         let engine = ThreadsEngine::new(Some(2)).unwrap();
         let items: Vec<usize> = (0..1000).collect();
-        let options = PipelineOptions::default();
+        let options = PipelineOptions {
+            write_behind,
+            ..Default::default()
+        };
         let fail_at = |stage: usize| {
             run_pipeline(
                 &engine,

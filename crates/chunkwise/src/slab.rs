@@ -48,13 +48,15 @@ impl Slab {
         shape
     }
 
-    /// The C-order position of the slab's first element among the stored chunk's.
-    pub(crate) fn first_element(&self, layout: &Layout) -> usize {
-        let mut offset = vec![0; layout.ndim()];
-        if let Some(first) = offset.first_mut() {
-            *first = self.planes.start;
-        }
-        layout.offset_in_chunk(&offset)
+    /// The slab cut into runs of at most `most_planes` planes (at least one), in order: parts of
+    /// the same chunk, for blocks made and written a part at a time.
+    pub(crate) fn parts(&self, most_planes: usize) -> impl Iterator<Item = Slab> + '_ {
+        let step = most_planes.max(1);
+        self.planes.clone().step_by(step).map(move |start| Slab {
+            chunk: self.chunk.clone(),
+            planes: start..(start + step).min(self.planes.end),
+            of: self.of,
+        })
     }
 }
 
@@ -99,12 +101,13 @@ pub(crate) fn slabs(layout: &Layout, chunks: &[usize], pieces: usize) -> Vec<Sla
     slabs
 }
 
-/// A chunk being written in parts, and how many of its slabs are still to come.
+/// A chunk being written in parts, and how many of its valid planes are still to come.
 type Pending<'a> = (Arc<Box<dyn ChunkWriter + 'a>>, usize);
 
-/// Writes slabs into a dataset: a whole-chunk slab as a chunk, the others as parts of their
-/// chunk, which the write of its last slab commits. Chunks begun and not committed when this is
-/// dropped (an operation that failed) are left as they were.
+/// Writes runs of planes into a dataset: a run of all a chunk's planes as a chunk, the others as
+/// parts of their chunk, which the write that completes the chunk's planes commits (runs of a
+/// chunk never overlap: each plane is written once). Chunks begun and not committed when this
+/// is dropped (an operation that failed) are left as they were.
 pub(crate) struct SlabWrites<'a> {
     dataset: &'a Dataset,
     pending: Mutex<HashMap<Vec<usize>, Pending<'a>>>,
@@ -123,46 +126,66 @@ impl<'a> SlabWrites<'a> {
     /// # Errors
     /// A storage error.
     pub(crate) fn write(&self, slab: &Slab, data: &ChunkData) -> Result<()> {
-        if slab.of <= 1 {
-            return self.dataset.write_stored(&slab.chunk, data);
-        }
+        self.write_planes(&slab.chunk, &slab.planes, data)
+    }
+
+    /// Writes `data`, the stored elements of valid planes `planes` of `chunk` (for the run that
+    /// ends the chunk's valid planes also its padding planes, see [`Layout::stored_planes`]).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub(crate) fn write_planes(
+        &self,
+        chunk: &[usize],
+        planes: &Range<usize>,
+        data: &ChunkData,
+    ) -> Result<()> {
         let dataset = self.dataset;
+        let layout = &dataset.meta.layout;
+        let valid = layout
+            .chunk_valid_shape(chunk)
+            .first()
+            .copied()
+            .unwrap_or(1);
+        if planes.start == 0 && planes.end >= valid {
+            return dataset.write_stored(chunk, data);
+        }
         let mut timer = dataset.connection.timers().start("write");
         let writer = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            match pending.get(&slab.chunk) {
+            match pending.get(chunk) {
                 Some((writer, _)) => Arc::clone(writer),
                 None => {
                     let writer = Arc::new(dataset.connection.store().chunk_writer(
                         &dataset.name,
                         &dataset.meta,
-                        &slab.chunk,
+                        chunk,
                     )?);
-                    pending.insert(slab.chunk.clone(), (Arc::clone(&writer), slab.of));
+                    pending.insert(chunk.to_vec(), (Arc::clone(&writer), valid));
                     writer
                 }
             }
         };
-        writer.write_part(slab.first_element(&dataset.meta.layout), data)?;
-        // Every other holder drops its handle before counting its slab, so the one counting
-        // the last slab holds the only one.
+        writer.write_part(layout.plane_offset(planes.start), data)?;
+        // Every other holder drops its handle before counting its planes, so the one counting
+        // the last planes holds the only one.
         drop(writer);
         let finished = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let left = pending.get_mut(&slab.chunk).map(|(_, left)| {
-                *left -= 1;
+            let left = pending.get_mut(chunk).map(|(_, left)| {
+                *left = left.saturating_sub(planes.len());
                 *left
             });
             match left {
-                Some(0) => pending.remove(&slab.chunk).map(|(writer, _)| writer),
+                Some(0) => pending.remove(chunk).map(|(writer, _)| writer),
                 _ => None,
             }
         };
         if let Some(writer) = finished {
             let writer = Arc::try_unwrap(writer).map_err(|_| {
                 Error::Communication(format!(
-                    "chunk {} of dataset \"{}\" was still being written when its last slab was",
-                    fmt_tuple(&slab.chunk),
+                    "chunk {} of dataset \"{}\" was still being written when its last planes were",
+                    fmt_tuple(chunk),
                     dataset.name
                 ))
             })?;
@@ -197,7 +220,7 @@ mod tests {
             ]
         );
         assert_eq!(all[2].stored_shape(&layout), vec![2, 4]);
-        assert_eq!(all[2].first_element(&layout), 8);
+        assert_eq!(layout.plane_offset(all[2].planes.start), 8);
         assert_eq!(
             all[2].bounds(&layout),
             Region::from_bounds(&[2, 0], &[4, 4])

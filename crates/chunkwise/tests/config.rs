@@ -27,6 +27,8 @@ fn defaults_then_file_then_environment() {
     assert_eq!(defaults.read_ahead, 4);
     assert_eq!(defaults.min_slab, Some(256 << 10));
     assert_eq!(defaults.pipeline_options().min_slab_bytes, 256 << 10);
+    assert!(!defaults.write_behind);
+    assert!(!defaults.pipeline_options().write_behind);
     assert_eq!(defaults.partition, Partition::Cyclic);
     assert!(defaults.sources.values().all(|s| *s == Source::Default));
 
@@ -37,6 +39,7 @@ fn defaults_then_file_then_environment() {
         env(&[
             ("CHUNKWISE_IO__READ_AHEAD", "8"),
             ("CHUNKWISE_IO__MIN_SLAB", "null"),
+            ("CHUNKWISE_IO__WRITE_BEHIND", "true"),
             ("CHUNKWISE_RESOURCES__MEMORY_USAGE", "0.25"),
             ("CHUNKWISE_CONFIG", "x"),
             ("PATH", "/bin"),
@@ -53,8 +56,12 @@ fn defaults_then_file_then_environment() {
     assert_eq!(config.min_slab, None, "null: chunks are never cut");
     let pipeline = config.pipeline_options();
     assert_eq!(
-        (pipeline.read_ahead, pipeline.min_slab_bytes),
-        (8, u64::MAX)
+        (
+            pipeline.read_ahead,
+            pipeline.min_slab_bytes,
+            pipeline.write_behind
+        ),
+        (8, u64::MAX, true)
     );
     assert_eq!(
         config.sources["resources.max_memory"],
@@ -117,7 +124,7 @@ fn the_budget_follows_both_values_without_drift() {
 #[test]
 fn bad_values_name_key_value_and_origin() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str); 9] = [
+    let cases: [(&str, &str, &str); 10] = [
         (
             "resources:\n  memory_usage: 1.5\n",
             "resources.memory_usage = 1.5",
@@ -151,6 +158,11 @@ fn bad_values_name_key_value_and_origin() {
         ),
         ("io:\n  read_ahead: two\n", "io.read_ahead = two", "≥ 1"),
         ("io:\n  min_slab: lumps\n", "io.min_slab = lumps", "bytes"),
+        (
+            "io:\n  write_behind: 1\n",
+            "io.write_behind = 1",
+            "true or false",
+        ),
     ];
     for (text, named, expected) in cases {
         let file = write(dir.path(), text);

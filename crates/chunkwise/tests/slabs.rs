@@ -181,6 +181,67 @@ fn load_blocks_with_fills_every_chunk_as_load_with_does() {
 }
 
 #[test]
+fn load_blocks_with_makes_large_chunks_in_parts_and_a_failure_leaves_them_as_they_were() {
+    // Chunks of 24 planes of 64 KiB (1.5 MiB): made at most 16 planes (1 MiB) at a time.
+    let (shape, chunks) = ([48, 128, 128], [24, 128, 128]);
+    let value = |i: &[usize], offset: f32| (i[0] * 1000 + i[1] * 7 + i[2]) as f32 + offset;
+    let make = |bounds: &Region, offset: f32| {
+        let start = bounds.start();
+        ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+            value(&[start[0] + i[0], start[1] + i[1], start[2] + i[2]], offset)
+        })
+    };
+    for setup in common::all_setups() {
+        let label = setup.label.clone();
+        let conn = &setup.conn;
+        let ds = conn.create::<f32>("x", &shape, &chunks, -1.0).unwrap();
+        let blocks = Mutex::new(Vec::new());
+        ds.load_blocks_with::<f32, _>(|bounds: &Region| {
+            blocks.lock().unwrap().push(bounds.clone());
+            Ok(make(bounds, 0.0))
+        })
+        .unwrap();
+        let old = ArrayD::from_shape_fn(IxDyn(&shape), |i| value(&[i[0], i[1], i[2]], 0.0));
+        assert_eq!(ds.read_all::<f32>().unwrap(), old, "{label}");
+        for bounds in blocks.into_inner().unwrap() {
+            let planes = bounds.start()[0]..bounds.start()[0] + bounds.shape()[0];
+            assert!(planes.len() <= 16, "{label}: a block of planes {planes:?}");
+            assert_eq!(
+                planes.start / 24,
+                (planes.end - 1) / 24,
+                "{label}: {planes:?}"
+            );
+        }
+        // The block holding plane 45 (the last of chunk 1) fails after chunk 1's first planes
+        // were made and written as parts: chunk 1 keeps its old values.
+        let failed = ds.load_blocks_with::<f32, _>(|bounds: &Region| {
+            let first = bounds.start()[0];
+            if (first..first + bounds.shape()[0]).contains(&45) {
+                return Err("no values for plane 45".into());
+            }
+            Ok(make(bounds, 0.5))
+        });
+        assert!(
+            failed
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("plane 45")),
+            "{label}: {failed:?}"
+        );
+        let now = ds.read_all::<f32>().unwrap();
+        for chunk in 0..2 {
+            let planes = ndarray::s![chunk * 24..(chunk + 1) * 24, .., ..];
+            let (part, before) = (now.slice(planes), old.slice(planes));
+            let after = before.mapv(|v| v + 0.5);
+            assert!(
+                part == before || (chunk == 0 && part == after),
+                "{label}: chunk {chunk} is neither as it was nor wholly new"
+            );
+        }
+        ds.delete().unwrap();
+    }
+}
+
+#[test]
 fn a_chunk_too_large_for_the_memory_budget_is_cut_into_slabs_that_fit() {
     // One chunk of 64 × 32 × 32 f64 (512 KiB): a grown block of it (610 KiB) several times over
     // does not fit 1 MiB; slabs of 8 planes do.

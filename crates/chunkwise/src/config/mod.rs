@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
@@ -31,6 +31,7 @@ pub const KEYS: [&str; 8] = [
     "engine.partition",
     "io.read_ahead",
     "io.min_slab",
+    "io.write_behind",
 ];
 
 /// Where a value came from.
@@ -78,6 +79,9 @@ pub struct Config {
     /// Bytes of the smallest slab a rank with few chunks cuts them into (see
     /// [`crate::PipelineOptions::min_slab_bytes`]); `None`: chunks are never cut.
     pub min_slab: Option<u64>,
+    /// Finished blocks go to writer threads instead of being written by the worker that
+    /// computed them (see [`crate::PipelineOptions::write_behind`]).
+    pub write_behind: bool,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -302,6 +306,10 @@ impl Config {
                     "expected a whole number ≥ 1",
                 )
             })?;
+        let (value, source) = get("io.write_behind");
+        let write_behind = value
+            .as_bool()
+            .ok_or_else(|| invalid("io.write_behind", value, source, "expected true or false"))?;
         Ok(Config {
             memory_usage,
             max_memory: size("resources.max_memory")?,
@@ -311,6 +319,7 @@ impl Config {
             partition,
             read_ahead,
             min_slab: size("io.min_slab")?,
+            write_behind,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -355,12 +364,13 @@ impl Config {
         Ok((self.max_memory_bytes()? as f64 * self.memory_usage) as u64 / share)
     }
 
-    /// The pipeline bounds of this configuration (`io.read_ahead`, `io.min_slab`), the rest
-    /// left at their defaults.
+    /// The pipeline options of this configuration (`io.read_ahead`, `io.min_slab`,
+    /// `io.write_behind`), the rest left at their defaults.
     pub fn pipeline_options(&self) -> crate::PipelineOptions {
         crate::PipelineOptions {
             read_ahead: self.read_ahead,
             min_slab_bytes: self.min_slab.unwrap_or(u64::MAX),
+            write_behind: self.write_behind,
             ..Default::default()
         }
     }
@@ -393,6 +403,7 @@ impl Config {
             ),
             ("io.read_ahead", self.read_ahead.to_string()),
             ("io.min_slab", bytes(self.min_slab)),
+            ("io.write_behind", self.write_behind.to_string()),
         ];
         rows.iter()
             .map(|(key, value)| {
