@@ -28,7 +28,17 @@ pub struct MpiEngine {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// This rank's share of the node's worker threads.
+    threads: usize,
+    /// The pool of this rank's threads.
     workers: ThreadsEngine,
+    /// A pool of the threads of every rank on the node, for operations in which the other
+    /// ranks of the node have nothing to do (see [`Engine::workers_for`]); `None` alone on a
+    /// node. Separate, so that callbacks parallel inside (rayon) use this rank's share of the
+    /// cores unless it was lent the others'.
+    node_workers: Option<ThreadsEngine>,
+    /// World ranks of the processes on this node (this one included).
+    node_peers: Vec<usize>,
     /// Ranks of the world on this node.
     node_ranks: usize,
     partition: Partition,
@@ -49,7 +59,7 @@ impl std::fmt::Debug for MpiEngine {
         f.debug_struct("MpiEngine")
             .field("rank", &self.rank)
             .field("size", &self.size)
-            .field("threads", &self.workers.threads())
+            .field("threads", &self.threads)
             .field("partition", &self.partition)
             .finish()
     }
@@ -71,23 +81,45 @@ impl MpiEngine {
         let world = universe.world();
         let rank = usize::try_from(world.rank()).unwrap_or(0);
         let size = usize::try_from(world.size()).unwrap_or(1);
-        let node_ranks = usize::try_from(world.split_shared(0).size())
-            .unwrap_or(1)
-            .max(1);
+        let node = world.split_shared(0);
+        let node_ranks = usize::try_from(node.size()).unwrap_or(1).max(1);
+        let mut peers = vec![0i32; node_ranks];
+        node.all_gather_into(&world.rank(), &mut peers[..]);
+        let node_peers: Vec<usize> = peers
+            .into_iter()
+            .map(|p| usize::try_from(p).unwrap_or(0))
+            .collect();
         let threads = match options.threads {
-            Some(n) => Some(n),
+            Some(n) => n,
             None => {
                 // Ranks on this node share its cores.
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                Some((cores / node_ranks).max(1))
+                (cores / node_ranks).max(1)
             }
         };
-        let workers = ThreadsEngine::new(threads)?;
+        if threads == 0 {
+            return Err(MpiError::Core(Error::InvalidSetting {
+                name: "threads".into(),
+                value: "0".into(),
+                expected: "expected at least 1".into(),
+            }));
+        }
+        let workers = ThreadsEngine::new(Some(threads))?;
+        let node_workers = if node_ranks > 1 {
+            Some(ThreadsEngine::new(Some(
+                threads.saturating_mul(node_ranks),
+            ))?)
+        } else {
+            None
+        };
         Ok(MpiEngine {
             world,
             rank,
             size,
+            threads,
             workers,
+            node_workers,
+            node_peers,
             node_ranks,
             partition: options.partition,
             owner: std::thread::current().id(),
@@ -126,7 +158,25 @@ impl Engine for MpiEngine {
     }
 
     fn threads(&self) -> usize {
-        self.workers.threads()
+        self.threads
+    }
+
+    /// This rank's threads, or — when it has items of `0..n` and other ranks of its node have
+    /// none — the node's threads divided among the ranks of the node that have items: a rank
+    /// with nothing to do waits in the operation's closing collective yielding its core
+    /// ([`wait_idle`]), so a dataset of fewer chunks than ranks is not left to one core.
+    fn workers_for(&self, n: usize) -> usize {
+        let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
+        if !has_items(self.rank) {
+            return self.threads;
+        }
+        let busy = self
+            .node_peers
+            .iter()
+            .filter(|&&p| has_items(p))
+            .count()
+            .max(1);
+        (self.threads * self.node_peers.len() / busy).max(self.threads)
     }
 
     fn ranks_on_node(&self) -> usize {
@@ -138,7 +188,10 @@ impl Engine for MpiEngine {
     }
 
     fn for_each_local(&self, n: usize, task: &Task<'_>) -> Result<()> {
-        self.workers.for_each_local(n, task)
+        match &self.node_workers {
+            Some(node_workers) if n > self.threads => node_workers.for_each_local(n, task),
+            _ => self.workers.for_each_local(n, task),
+        }
     }
 
     fn agree(&self, local: Result<()>) -> Result<()> {

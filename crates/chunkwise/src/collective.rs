@@ -126,11 +126,12 @@ impl Dataset {
         let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
+        let threads = engine.workers_for(layout.num_chunks());
         let planes = layout.chunk_shape().first().copied().unwrap_or(1);
         let pieces = match split {
             Some(min_planes) => slabs_per_chunk(
                 mine.len(),
-                options.max_workers.unwrap_or_else(|| engine.threads()),
+                options.max_workers.unwrap_or(threads),
                 (self.meta.chunk_bytes() as u64, planes),
                 options.min_slab_bytes,
                 min_planes,
@@ -146,7 +147,7 @@ impl Dataset {
                 &name,
                 options,
                 self.connection.memory_budget(),
-                engine.threads(),
+                threads,
                 pipelined,
                 sizes,
             );

@@ -56,6 +56,27 @@ fn collective(conn: &Connection) -> Outcome {
     )?;
     ds.load(expected.view())?;
 
+    // Every rank of this test runs on one node with 2 threads: a rank with items while others
+    // have none gets their threads too; with items everywhere each keeps its own.
+    let engine = conn.engine();
+    check(engine.threads() == 2, "2 threads per rank")?;
+    check(
+        engine.workers_for(size) == 2 && engine.workers_for(10 * size) == 2,
+        "every rank busy: its own threads",
+    )?;
+    let lent = if rank == 0 { 2 * size } else { 2 };
+    check(
+        engine.workers_for(1) == lent,
+        &format!("one item: rank 0 gets {} workers, the others 2", 2 * size),
+    )?;
+    if size == 3 {
+        let two_busy = if rank < 2 { 3 } else { 2 };
+        check(
+            engine.workers_for(2) == two_busy,
+            "two items on three ranks: 6 threads for the 2 busy ranks",
+        )?;
+    }
+
     // Every rank reads the whole dataset.
     check(
         ds.read_all::<i32>()? == expected,

@@ -110,6 +110,14 @@ pub trait Engine: Send + Sync + Debug {
         self.partition().items(self.rank(), self.size(), n)
     }
 
+    /// Workers this rank may use for an operation over items `0..n` dealt by
+    /// [`Engine::local_items`]: [`Engine::threads`], or more when ranks on the same node have
+    /// none of the items and their cores would idle until the operation ends.
+    fn workers_for(&self, n: usize) -> usize {
+        let _ = n;
+        self.threads()
+    }
+
     /// Runs `task(0..n)` on this rank's workers. Stops handing out tasks after the first error
     /// and returns it; a panicking task becomes an error instead of unwinding.
     ///
