@@ -188,9 +188,17 @@ impl Engine for MpiEngine {
     }
 
     fn for_each_local(&self, n: usize, task: &Task<'_>) -> Result<()> {
+        self.workers.for_each_local(n, task)
+    }
+
+    /// Workers beyond this rank's threads (lent by [`Engine::workers_for`]) run on the pool of
+    /// the node's threads.
+    fn run_workers(&self, workers: usize, task: &Task<'_>) -> Result<()> {
         match &self.node_workers {
-            Some(node_workers) if n > self.threads => node_workers.for_each_local(n, task),
-            _ => self.workers.for_each_local(n, task),
+            Some(node_workers) if workers > self.threads => {
+                node_workers.for_each_local(workers, task)
+            }
+            _ => self.workers.for_each_local(workers, task),
         }
     }
 

@@ -21,13 +21,14 @@ use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::memory::HeapTrim;
 use crate::pipeline::run_pipeline;
 use crate::plan::{plan, slabs_per_chunk, BlockSizes};
+use crate::region::Region;
+use crate::slab::{most_planes, slabs, Slab, SlabWrites};
 
 /// Most bytes of a block [`Dataset::load_blocks_with`] makes at a time: a part this small stays
 /// in the core's caches from being made to being written (a load of 256³ `f32` in 128³ chunks:
-/// 7.2 ms in whole chunks, 6.0 ms in 1 MiB parts, 6.2–7.9 ms in 256 KiB parts).
+/// about 7.2 ms in whole chunks, 6.0 ms in 1 MiB parts, 6.2–7.9 ms in 256 KiB parts;
+/// BENCHMARKS.md).
 const LOAD_PART_BYTES: u64 = 1 << 20;
-use crate::region::Region;
-use crate::slab::{most_planes, slabs, Slab, SlabWrites};
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
 fn call_user<R>(

@@ -47,6 +47,8 @@ pub struct PipelineOptions {
     /// by the worker that computed them. Off by default: the stores' writes are memory copies
     /// (into the page cache or RAM), and a block written by its own worker is still in that
     /// core's caches; write-behind is for stores whose writes wait on a device or network.
+    /// ([`crate::Dataset::load_blocks_with`] writes the parts it makes from the worker that
+    /// made them either way.)
     pub write_behind: bool,
 }
 
@@ -201,7 +203,7 @@ where
             });
         }
         drop(done_rx);
-        let computed = engine.for_each_local(workers, &|_| {
+        let computed = engine.run_workers(workers, &|_| {
             while let Some((item, block)) = recv(&read_rx, &stop, "compute", timeout)? {
                 let result = compute(item, block)?;
                 if !options.write_behind {

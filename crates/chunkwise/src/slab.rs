@@ -6,7 +6,7 @@
 //! slabs, one chunk feeds the read-ahead pipeline like several, so its I/O overlaps its compute,
 //! and each block is small enough to stay in the CPU caches from one stage to the next. The
 //! output chunk is written in parts ([`crate::StoreWrite::chunk_writer`]) and committed by the
-//! write of its last slab, so it stays atomic.
+//! write that completes its planes, so it stays atomic.
 //!
 //! Only operations whose callbacks can work on part of a chunk split chunks (stencils with a
 //! halo, generators of blocks); callbacks that expect whole chunks always get whole chunks.

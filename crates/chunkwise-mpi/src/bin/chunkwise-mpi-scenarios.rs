@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chunkwise::{
@@ -76,6 +77,29 @@ fn collective(conn: &Connection) -> Outcome {
             "two items on three ranks: 6 threads for the 2 busy ranks",
         )?;
     }
+
+    // The lent workers run at once, on more threads than the rank's own; tasks of
+    // for_each_local stay on the rank's 2 threads.
+    let most_at_once = |run: &dyn Fn(&chunkwise::engine::Task<'_>) -> chunkwise::Result<()>| {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        run(&|_| {
+            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(at_once, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            now.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .map(|()| most.into_inner())
+    };
+    let lent_workers = engine.workers_for(1);
+    check(
+        most_at_once(&|task| engine.run_workers(lent_workers, task))? == lent_workers,
+        &format!("{lent_workers} lent workers run at once"),
+    )?;
+    check(
+        most_at_once(&|task| engine.for_each_local(6, task))? == 2,
+        "for_each_local runs on the rank's 2 threads",
+    )?;
 
     // Every rank reads the whole dataset.
     check(

@@ -112,10 +112,21 @@ pub trait Engine: Send + Sync + Debug {
 
     /// Workers this rank may use for an operation over items `0..n` dealt by
     /// [`Engine::local_items`]: [`Engine::threads`], or more when ranks on the same node have
-    /// none of the items and their cores would idle until the operation ends.
+    /// none of the items and their cores would idle until the operation ends. Run them with
+    /// [`Engine::run_workers`].
     fn workers_for(&self, n: usize) -> usize {
         let _ = n;
         self.threads()
+    }
+
+    /// Runs `workers` long-lived worker loops `task(0..workers)` at once, up to
+    /// [`Engine::workers_for`] of the operation (where [`Engine::for_each_local`] runs tasks on
+    /// this rank's own [`Engine::threads`]). Errors as [`Engine::for_each_local`].
+    ///
+    /// # Errors
+    /// The first error a worker returned, or [`Error::WorkerPanic`].
+    fn run_workers(&self, workers: usize, task: &Task<'_>) -> Result<()> {
+        self.for_each_local(workers, task)
     }
 
     /// Runs `task(0..n)` on this rank's workers. Stops handing out tasks after the first error
