@@ -39,17 +39,8 @@ for run in $(seq 1 "$runs"); do
     printf '%s run %d:%s\n' "$side" "$run" "$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ {printf " %s/%s %s %s %s |", $1, $2, $3, $4, $5}' "$work/$side$run.txt")"
   done
 done
-median_of_runs() {
-  cat "$@" | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/' | awk '
-    function median(list,   n, v, i, j, t) {
-      n = split(list, v, " ")
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
-      return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    { key = $1 " " $2; keys[key] = 1; for (c = 3; c <= 5; c++) col[key, c] = col[key, c] " " $c }
-    END { for (key in keys) { printf "%s", key; for (c = 3; c <= 5; c++) printf " %s", median(col[key, c]); print "" } }
-  ' | sort -k1,1n -k2,2n
-}
+# shellcheck source=median-of-runs.sh
+source "$(dirname "$0")/median-of-runs.sh"
 median_of_runs "$work"/a[0-9]*.txt >"$work/a.txt"
 median_of_runs "$work"/b[0-9]*.txt >"$work/b.txt"
 echo "A: $a"

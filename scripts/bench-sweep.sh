@@ -34,17 +34,8 @@ for run in $(seq 1 "$runs"); do
   mpiexec "${flags[@]}" -n 2 "$bench" --engine mpi --store "$work/store-m$run" --out "$work/mpi$run" "${sweep[@]}" >"$work/mpi$run.txt"
 done
 # Per cell, the median over the runs of each figure (columns: DS CS load 3D 3x1D ... as printed).
-median_of_runs() {
-  cat "$@" | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/' | sort -k1,1n -k2,2n | awk '
-    function median(list,   n, v, i, j, t) {
-      n = split(list, v, " ")
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
-      return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    { key = $1 " " $2; keys[key] = 1; for (c = 3; c <= 6; c++) col[key, c] = col[key, c] " " $c; last[key] = $7 " " $8 }
-    END { for (key in keys) { printf "%s", key; for (c = 3; c <= 6; c++) printf " %s", median(col[key, c]); print " " last[key] } }
-  ' | sort -k1,1n -k2,2n
-}
+# shellcheck source=median-of-runs.sh
+source "$(dirname "$0")/median-of-runs.sh"
 median_of_runs "$work"/threads[0-9]*.txt >"$work/threads.txt"
 median_of_runs "$work"/mpi[0-9]*.txt >"$work/mpi.txt"
 

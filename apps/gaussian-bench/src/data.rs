@@ -40,10 +40,12 @@ fn key32(start: u64, high: u64) -> u32 {
     (mix(start ^ high.wrapping_mul(GOLDEN)) >> 32) as u32
 }
 
-/// A uniform [0, 1) `f32` from the upper 24 bits of `bits`: exact, below 1.
+/// The f32 value of the element whose index has lower 32 bits `low` and upper bits giving
+/// `key` ([`key32`]): the upper 24 bits of [`mix32`] of `low ^ key` as a uniform [0, 1) value,
+/// exact and below 1.
 #[inline(always)]
-fn unit_f32(bits: u32) -> f32 {
-    ((bits >> 8) as i32) as f32 * (1.0 / (1u32 << 24) as f32)
+fn value_f32(key: u32, low: u32) -> f32 {
+    ((mix32(low ^ key) >> 8) as i32) as f32 * (1.0 / (1u32 << 24) as f32)
 }
 
 /// The value of element `index` (C-order linear index) for the stream `start`, a uniform
@@ -54,8 +56,10 @@ fn unit_f32(bits: u32) -> f32 {
 #[inline]
 fn value_from<T: FilterFloat>(start: u64, index: u64) -> T {
     if std::mem::size_of::<T>() == 4 {
-        let bits = mix32(index as u32 ^ key32(start, index >> 32));
-        T::from_f64(f64::from(unit_f32(bits)))
+        T::from_f64(f64::from(value_f32(
+            key32(start, index >> 32),
+            index as u32,
+        )))
     } else {
         let bits = mix(start.wrapping_add(index.wrapping_add(1).wrapping_mul(GOLDEN)));
         T::from_f64((bits >> 11) as i64 as f64 * (1.0 / (1u64 << 53) as f64))
@@ -88,8 +92,10 @@ fn fill_portable<T: FilterFloat>(stream: u64, first: usize, row: &mut [MaybeUnin
         let run = ((1u64 << 32) - u64::from(low)).min((row.len() - done) as u64) as usize;
         let key = key32(stream, index >> 32);
         for (x, value) in row[done..done + run].iter_mut().enumerate() {
-            let bits = mix32(low.wrapping_add(x as u32) ^ key);
-            value.write(T::from_f64(f64::from(unit_f32(bits))));
+            value.write(T::from_f64(f64::from(value_f32(
+                key,
+                low.wrapping_add(x as u32),
+            ))));
         }
         done += run;
     }

@@ -39,8 +39,6 @@ pub struct MpiEngine {
     node_workers: Option<ThreadsEngine>,
     /// World ranks of the processes on this node (this one included).
     node_peers: Vec<usize>,
-    /// Ranks of the world on this node.
-    node_ranks: usize,
     partition: Partition,
     owner: ThreadId,
     // Dropped last: finalises MPI.
@@ -120,7 +118,6 @@ impl MpiEngine {
             workers,
             node_workers,
             node_peers,
-            node_ranks,
             partition: options.partition,
             owner: std::thread::current().id(),
             universe: Some(universe),
@@ -180,7 +177,7 @@ impl Engine for MpiEngine {
     }
 
     fn ranks_on_node(&self) -> usize {
-        self.node_ranks
+        self.node_peers.len()
     }
 
     fn partition(&self) -> Partition {

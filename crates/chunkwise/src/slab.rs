@@ -121,25 +121,13 @@ impl<'a> SlabWrites<'a> {
         }
     }
 
-    /// Writes `data`, the stored elements of `slab` ([`Slab::stored_shape`]).
+    /// Writes `data`, the stored elements of `slab` ([`Slab::stored_shape`]): a slab of all its
+    /// chunk's valid planes as the chunk, the others as a part of it.
     ///
     /// # Errors
     /// A storage error.
     pub(crate) fn write(&self, slab: &Slab, data: &ChunkData) -> Result<()> {
-        self.write_planes(&slab.chunk, &slab.planes, data)
-    }
-
-    /// Writes `data`, the stored elements of valid planes `planes` of `chunk` (for the run that
-    /// ends the chunk's valid planes also its padding planes, see [`Layout::stored_planes`]).
-    ///
-    /// # Errors
-    /// A storage error.
-    pub(crate) fn write_planes(
-        &self,
-        chunk: &[usize],
-        planes: &Range<usize>,
-        data: &ChunkData,
-    ) -> Result<()> {
+        let (chunk, planes) = (slab.chunk.as_slice(), &slab.planes);
         let dataset = self.dataset;
         let layout = &dataset.meta.layout;
         let valid = layout
