@@ -88,8 +88,9 @@ pub struct Options {
     pub keep: bool,
     /// MiB of the chunk files of deleted datasets the hdf5 store keeps to write the next
     /// repetition's chunk files over (in <store>/.chunkwise-spare, removed at exit): a file
-    /// still in the page cache is written over in 53–85 % of the time a new one takes. 0
-    /// creates every chunk file anew, as the first repetition of each cell does.
+    /// still in the page cache is written over in 53–85 % of the time a new one takes; the
+    /// emptied directories of deleted datasets are kept as well, for the next datasets. 0
+    /// creates every chunk file and directory anew, as the first repetition of each cell does.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub spare_files: u64,
     /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above

@@ -61,6 +61,50 @@ fn spare_files_are_written_over_by_the_next_dataset() {
 }
 
 #[test]
+fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
+    use chunkwise::{DType, DatasetMeta, Layout, Scalar, StoreRead, StoreWrite};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("conn");
+    let store = Hdf5Store::new(&root).with_spare_files(1 << 30);
+    let meta = DatasetMeta::new(
+        Layout::new(&[8, 8], &[4, 4]).unwrap(),
+        DType::F32,
+        Scalar::F32(3.0),
+    )
+    .unwrap();
+    store.create_dataset("old", &meta).unwrap();
+    let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
+    for chunk in [[0, 0], [1, 1]] {
+        store.write_chunk("old", &meta, &chunk, &data).unwrap();
+    }
+    // A file that is neither a chunk nor the dataset file goes too.
+    std::fs::write(store.dataset_dir("old").join(".note"), b"x").unwrap();
+    let inode = std::fs::metadata(store.dataset_dir("old")).unwrap().ino();
+    store.delete_dataset("old").unwrap();
+    assert!(!store.dataset_dir("old").exists());
+    store.create_dataset("new", &meta).unwrap();
+    let new_dir = store.dataset_dir("new");
+    assert_eq!(std::fs::metadata(&new_dir).unwrap().ino(), inode);
+    let names: Vec<String> = std::fs::read_dir(&new_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["dataset.h5".to_string()]);
+    for chunk in [[0, 0], [1, 1]] {
+        assert_eq!(store.read_chunk("new", &meta, &chunk).unwrap(), None);
+    }
+    // A dataset whose directory holds a directory is removed whole, never kept.
+    std::fs::create_dir(new_dir.join("sub")).unwrap();
+    store.delete_dataset("new").unwrap();
+    store.create_dataset("third", &meta).unwrap();
+    assert_ne!(
+        std::fs::metadata(store.dataset_dir("third")).unwrap().ino(),
+        inode
+    );
+}
+
+#[test]
 fn hdf5_store_leaves_no_temporary_files() {
     // Only the (empty, hidden) lock files of updated chunks stay, inside their datasets.
     let dir = tempfile::tempdir().unwrap();

@@ -117,8 +117,10 @@ impl Hdf5Store {
     /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)
     /// to write new chunk files of the same size over, instead of creating files anew: chunk
     /// writes after deletions take 53–85 % of the time (see the `spare_files` module). The
-    /// disk space of deleted datasets is then given back when the store (its last clone) is
-    /// dropped. 0 keeps none, as [`Hdf5Store::new`] does.
+    /// emptied directories of deleted datasets are kept too (a few dozen), to become the
+    /// directories of new datasets instead of making new ones. The disk space of deleted
+    /// datasets is then given back when the store (its last clone) is dropped. 0 keeps none,
+    /// as [`Hdf5Store::new`] does.
     #[must_use]
     pub fn with_spare_files(mut self, bytes: u64) -> Self {
         self.spares = (bytes > 0).then(|| Arc::new(SpareFiles::new(&self.root, bytes)));
@@ -556,7 +558,13 @@ impl StoreWrite for Hdf5Store {
         // Build the dataset in a hidden directory and rename it into place: a dataset either
         // exists whole or not at all, and two creators of one name cannot both succeed.
         let staging = temp_sibling(&target, "creating");
-        fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+        let reused = self
+            .spares
+            .as_ref()
+            .is_some_and(|spares| spares.take_dir(&staging));
+        if !reused {
+            fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
         let result = self
             .write_meta(&staging.join(DATASET_FILE), meta)
             .and_then(|()| {
@@ -586,12 +594,23 @@ impl StoreWrite for Hdf5Store {
             _ => Error::io(&target, e),
         })?;
         if let Some(spares) = &self.spares {
+            // Chunk files become spares, the other files (the dataset file, lock files) are
+            // removed, and the emptied directory becomes a spare too.
+            let mut files_only = true;
             if let Ok(entries) = fs::read_dir(&doomed) {
                 for entry in entries.flatten() {
-                    if chunk_of_file_name(&entry.file_name().to_string_lossy()).is_some() {
-                        spares.keep(&entry.path());
+                    let path = entry.path();
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        files_only = false;
+                    } else if !(chunk_of_file_name(&entry.file_name().to_string_lossy()).is_some()
+                        && spares.keep(&path))
+                    {
+                        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
                     }
                 }
+            }
+            if files_only && spares.keep_dir(&doomed) {
+                return Ok(());
             }
         }
         fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
