@@ -41,6 +41,7 @@ mod plan;
 pub mod region;
 pub mod selection;
 mod slab;
+mod stage_threads;
 pub mod store;
 pub mod timers;
 

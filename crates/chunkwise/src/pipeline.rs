@@ -1,7 +1,7 @@
 //! The per-rank pipeline: read ahead → compute → write, with bounded buffers and timeouts.
 //!
-//! Reader threads read this rank's chunks, taken in order, into a buffer of at most `read_ahead`
-//! blocks; the engine's workers take blocks from it, compute, and write what they computed.
+//! Reader threads (kept from one operation to the next, [`crate::stage_threads`]) read this
+//! rank's chunks, taken in order, into a buffer of at most `read_ahead` blocks; the engine's workers take blocks from it, compute, and write what they computed.
 //! There are as many readers as workers: a store whose reads run in parallel (the hdf5 store's
 //! chunk files, the ram store) then keeps up with the workers, where one reader was the slowest
 //! stage of a pass over large chunks. So reading the next chunks overlaps the compute of the
@@ -26,6 +26,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, S
 
 use crate::engine::{guard_panics, Engine};
 use crate::error::{Error, Result};
+use crate::stage_threads::StageThreads;
 
 /// Bounds of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,10 +162,12 @@ where
         .max(1)
         .min(items.len().max(1));
     let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
+    let writers = if options.write_behind { workers } else { 0 };
+    let stages = StageThreads::lease(workers + writers)?;
+    stages.pool().in_place_scope(|scope| {
         for _ in 0..workers {
             let read_tx = read_tx.clone();
-            scope.spawn(|| {
+            scope.spawn(|_| {
                 let read_tx = read_tx;
                 let outcome = guard_panics(|| {
                     while let Some(&item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -184,10 +187,9 @@ where
             });
         }
         drop(read_tx);
-        let writers = if options.write_behind { workers } else { 0 };
         for _ in 0..writers {
             let done_rx = done_rx.clone();
-            scope.spawn(|| {
+            scope.spawn(|_| {
                 let done_rx = done_rx;
                 let outcome = guard_panics(|| {
                     while let Some((item, block)) = recv(&done_rx, &stop, "write", timeout)? {
@@ -263,6 +265,34 @@ mod tests {
         let mut written = written.into_inner().unwrap();
         written.sort_unstable();
         assert_eq!(written, (0..200).map(|i| i * 10 + 1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn readers_are_the_same_threads_from_one_run_to_the_next() {
+        // 11 workers: no other test leases that many stage threads.
+        let engine = ThreadsEngine::new(Some(11)).unwrap();
+        let items: Vec<usize> = (0..200).collect();
+        let run = || {
+            let readers = Mutex::new(std::collections::HashSet::new());
+            run_pipeline(
+                &engine,
+                &items,
+                PipelineOptions::default(),
+                |i| {
+                    readers.lock().unwrap().insert(std::thread::current().id());
+                    Ok(i)
+                },
+                |_, x| Ok(x),
+                |_, _| Ok(()),
+            )
+            .unwrap();
+            readers.into_inner().unwrap()
+        };
+        let first = run();
+        let second = run();
+        assert!(!first.is_empty());
+        assert!(second.is_subset(&first), "{first:?} then {second:?}");
+        assert!(!first.contains(&std::thread::current().id()));
     }
 
     #[test]
