@@ -1,5 +1,6 @@
 //! [`MpiEngine`]: the chunkwise [`Engine`] primitives over MPI.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ThreadId;
 
 use chunkwise::engine::Task;
@@ -39,6 +40,10 @@ pub struct MpiEngine {
     node_workers: Option<ThreadsEngine>,
     /// World ranks of the processes on this node (this one included).
     node_peers: Vec<usize>,
+    /// Set by [`Engine::workers_for`] when this rank has none of an operation's items (and
+    /// lends its threads): its wait in the operation's closing [`Engine::agree`] is then the
+    /// others' whole work, and it naps instead of yielding ([`wait_idle`]).
+    lending: AtomicBool,
     partition: Partition,
     owner: ThreadId,
     // Dropped last: finalises MPI.
@@ -118,6 +123,7 @@ impl MpiEngine {
             workers,
             node_workers,
             node_peers,
+            lending: AtomicBool::new(false),
             partition: options.partition,
             owner: std::thread::current().id(),
             universe: Some(universe),
@@ -164,7 +170,9 @@ impl Engine for MpiEngine {
     /// ([`wait_idle`]), so a dataset of fewer chunks than ranks is not left to one core.
     fn workers_for(&self, n: usize) -> usize {
         let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
-        if !has_items(self.rank) {
+        let lending = !has_items(self.rank);
+        self.lending.store(lending, Ordering::Relaxed);
+        if lending {
             return self.threads;
         }
         let busy = self
@@ -207,13 +215,17 @@ impl Engine for MpiEngine {
         let failed = i32::from(local.is_err());
         let candidate = if local.is_err() { self.rank } else { self.size } as i32;
         let mut lowest = 0i32;
+        let patient = self.lending.swap(false, Ordering::Relaxed);
         mpi::request::scope(|scope| {
-            wait_idle(self.world.immediate_all_reduce_into(
-                scope,
-                &candidate,
-                &mut lowest,
-                SystemOperation::min(),
-            ));
+            wait_idle(
+                self.world.immediate_all_reduce_into(
+                    scope,
+                    &candidate,
+                    &mut lowest,
+                    SystemOperation::min(),
+                ),
+                patient,
+            );
         });
         if lowest as usize >= self.size {
             return Ok(());
@@ -239,7 +251,7 @@ impl Engine for MpiEngine {
 
     fn barrier(&self) -> Result<()> {
         self.on_owner_thread("barrier")?;
-        wait_idle(self.world.immediate_barrier());
+        wait_idle(self.world.immediate_barrier(), false);
         Ok(())
     }
 
@@ -297,25 +309,42 @@ impl Engine for MpiEngine {
     }
 }
 
-/// Waits for `request`, giving its core to any other thread that wants it between polls.
+/// Waits for `request`, giving its core to any other thread that wants it between polls;
+/// when `patient`, polling every [`NAP`] after the first [`SPIN`].
 ///
 /// A blocking MPI collective polls at full speed (Open MPI does unless it knows the node is
 /// oversubscribed). A rank that reaches the end of an operation first then takes a core from
 /// the ranks still working, whose reader, worker and writer threads need every core of a
 /// shared node: on 2 cores, 2 ranks' 128³/64³ 3-D passes spent a tenth of their samples in
 /// MPI polling. Yielding between polls keeps the latency of a spin when the cores are idle.
-/// (Sleeping between polls instead made every collective up to a nap late: 5 dataset deletes,
-/// 1.3 ms slower.)
-fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>) {
+///
+/// A rank with none of an operation's items (it lent its threads, [`Engine::workers_for`])
+/// waits for the others' whole work, and yielding is not enough there: the kernel still gives
+/// the yielding thread its turns, and in gaussian-bench's 128³ cell of one 128³ chunk under
+/// `mpiexec -n 2` the idle rank's polling was 28 % of all samples. That wait naps. Napping in
+/// every wait made every collective up to a nap late (5 dataset deletes 1.3 ms slower; the
+/// cells where both ranks work 5–100 % slower), so other waits only yield.
+fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, patient: bool) {
+    let started = std::time::Instant::now();
     let mut pending = request;
     loop {
         match pending.test() {
             Ok(_) => return,
             Err(request) => pending = request,
         }
-        std::thread::yield_now();
+        if patient && started.elapsed() >= SPIN {
+            std::thread::sleep(NAP);
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
+
+/// How long a patient [`wait_idle`] yields between polls before it naps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// How long a patient [`wait_idle`] naps between polls after [`SPIN`].
+const NAP: std::time::Duration = std::time::Duration::from_micros(50);
 
 impl Drop for MpiEngine {
     fn drop(&mut self) {

@@ -35,6 +35,30 @@ fn check(condition: bool, what: &str) -> Outcome {
     }
 }
 
+/// CPU time (user and system, in clock ticks) the calling thread has used.
+fn thread_cpu_ticks() -> Result<u64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat")?;
+    // Fields after the command name (in parentheses, which may hold spaces): state is field
+    // 3, utime 14 and stime 15.
+    let after = stat
+        .rsplit_once(')')
+        .ok_or("no ')' in /proc/thread-self/stat")?
+        .1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> Result<u64, Box<dyn std::error::Error>> {
+        Ok(fields
+            .get(n - 3)
+            .ok_or("short /proc/thread-self/stat")?
+            .parse()?)
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on Linux).
+fn ticks_per_second() -> u64 {
+    100
+}
+
 /// This rank's x-range: ranks split axis 0 evenly, the last rank to the end.
 fn my_x_range(rank: usize, size: usize) -> (usize, usize) {
     let per_rank = SHAPE[0] / size;
@@ -100,6 +124,26 @@ fn collective(conn: &Connection) -> Outcome {
         most_at_once(&|task| engine.for_each_local(6, task))? == 2,
         "for_each_local runs on the rank's 2 threads",
     )?;
+
+    // A rank with none of an operation's chunks waits for the others without taking a core:
+    // rank 0 takes 300 ms over the one chunk, the others' waiting thread uses a small part
+    // of that in CPU time (polling with yields used all of it).
+    let one_chunk = conn.create::<i32>("one_chunk", &[8, 8], &[8, 8], 0)?;
+    let cpu_before = thread_cpu_ticks()?;
+    let started = std::time::Instant::now();
+    one_chunk.load_blocks_with::<i32, _>(|bounds| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(ArrayD::zeros(IxDyn(&bounds.shape())))
+    })?;
+    let (cpu, wall) = (thread_cpu_ticks()? - cpu_before, started.elapsed());
+    if rank != 0 {
+        check(
+            wall.as_millis() >= 300
+                && cpu * 3 < ticks_per_second() * wall.as_millis() as u64 / 1000,
+            &format!("an idle rank's wait of {wall:?} took {cpu} CPU ticks, under a third"),
+        )?;
+    }
+    one_chunk.delete()?;
 
     // Every rank reads the whole dataset.
     check(
