@@ -18,12 +18,13 @@
 //! Every output element goes through the same operations, in the same order, as in the
 //! axis-by-axis passes, so the result is the same to the bit.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use chunkwise::Boundary;
 use rayon::prelude::*;
 
-use crate::correlate::{combine_planes, combine_rows, AxisView, Pass, Taps, PLANES};
+use crate::correlate::{as_slots, combine_planes, combine_rows, AxisView, Pass, Taps, PLANES};
 use crate::element::FilterFloat;
 
 /// Bytes of input rows under the axis-0 taps that a block keeps in cache: about half a core's
@@ -82,7 +83,7 @@ fn blocking_for<T: FilterFloat>(
 /// axes into `output`, cut as `blocking` says. `windows[axis]` is `(start, len)`: the output
 /// covers input positions `start..start + len` along each axis (`(0, n)` for the whole array;
 /// a block grown by the kernel reach is trimmed back with `(reach, n - 2·reach)`), and
-/// `output` holds the product of the `len`s.
+/// `output` holds the product of the `len`s. Every slot of `output` is written.
 pub(crate) fn filter_blocked_into<T: FilterFloat>(
     input: &[T],
     shape: &[usize],
@@ -90,7 +91,7 @@ pub(crate) fn filter_blocked_into<T: FilterFloat>(
     mode: Boundary,
     blocking: Blocking,
     windows: &[(usize, usize)],
-    output: &mut [T],
+    output: &mut [MaybeUninit<T>],
 ) {
     assert!(shape.len() >= 3, "blocked filtering needs at least 3 axes");
     assert_eq!(windows.len(), shape.len(), "one window per axis");
@@ -127,7 +128,7 @@ pub(crate) fn filter_blocked_into<T: FilterFloat>(
             while z < planes.end {
                 let count = PLANES.min(planes.end - z);
                 let len = rows.len() * sweep.rest_out;
-                let mut targets: Vec<&mut [T]> = (z..z + count)
+                let mut targets: Vec<&mut [MaybeUninit<T>]> = (z..z + count)
                     .map(|plane| {
                         let start = (plane * n1 + rows.start) * sweep.rest_out;
                         // SAFETY: the units cover disjoint (plane, row range) parts of
@@ -146,11 +147,11 @@ pub(crate) fn filter_blocked_into<T: FilterFloat>(
 
 /// The output's base pointer, shared by the workers, who write disjoint parts.
 #[derive(Clone, Copy)]
-struct OutPtr<T>(*mut T);
+struct OutPtr<T>(*mut MaybeUninit<T>);
 impl<T> OutPtr<T> {
     /// # Safety
     /// `start + len` must lie within the output, and no one else may use those elements.
-    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
+    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [MaybeUninit<T>] {
         // SAFETY: the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
@@ -231,7 +232,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
         &self,
         z: usize,
         rows: Range<usize>,
-        targets: &mut [&mut [T]],
+        targets: &mut [&mut [MaybeUninit<T>]],
         firsts: &mut [Vec<T>],
         second: &mut Vec<T>,
     ) {
@@ -261,11 +262,12 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             }
             return;
         }
-        let mut outs: Vec<&mut [T]> = firsts[..count]
+        let mut outs: Vec<&mut [MaybeUninit<T>]> = firsts[..count]
             .iter_mut()
             .map(|first| {
                 first.resize(grown_len * rest, T::ZERO);
-                &mut first[..grown_len * rest]
+                // SAFETY: the axis-0 pass writes only initialised values.
+                unsafe { as_slots(&mut first[..grown_len * rest]) }
             })
             .collect();
         self.axis0(z, grown, &mut outs);
@@ -277,7 +279,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
 
     /// Axis 1 alone, or the one later axis alone, of one plane's `rows` (grown by the axis-1
     /// reach) into `target`.
-    fn one_axis(&self, rows: &[T], m: usize, target: &mut [T]) {
+    fn one_axis(&self, rows: &[T], m: usize, target: &mut [MaybeUninit<T>]) {
         let rest = self.rest;
         if let Some(taps1) = self.taps1 {
             let pointers: Vec<*const T> = (0..taps1.tap_count())
@@ -299,7 +301,13 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
 
     /// Axis 1 and the later axes of one plane, from its axis-0 result `first` (the grown rows)
     /// into `target`; `first` and `second` are scratch afterwards.
-    fn after_axis0(&self, first: &mut Vec<T>, second: &mut Vec<T>, m: usize, target: &mut [T]) {
+    fn after_axis0(
+        &self,
+        first: &mut Vec<T>,
+        second: &mut Vec<T>,
+        m: usize,
+        target: &mut [MaybeUninit<T>],
+    ) {
         let rest = self.rest;
         let (mut current, mut next) = (first, second);
         // Axis 1: the grown rows are already extended, so output row `y` reads rows `y..`.
@@ -312,7 +320,8 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
             let out = if self.later.is_empty() {
                 &mut target[..]
             } else {
-                &mut next[..m * rest]
+                // SAFETY: the axis-1 pass writes only initialised values.
+                unsafe { as_slots(&mut next[..m * rest]) }
             };
             // SAFETY: each pointer is followed by `(m + tap_count - 1 - j) * rest ≥ m * rest`
             // elements of `current`, which `out` does not overlap.
@@ -343,7 +352,8 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                 pass.run_rows(0, target);
                 return;
             }
-            pass.run_rows(0, &mut next[..len]);
+            // SAFETY: a pass writes only initialised values.
+            pass.run_rows(0, unsafe { as_slots(&mut next[..len]) });
             std::mem::swap(&mut current, &mut next);
         }
     }
@@ -351,7 +361,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
     /// Planes `z..z + outs.len()` of the axis-0 pass (or of the input, when axis 0 is not
     /// filtered) at axis-1 positions `grown` (extended by the boundary mode), into `outs`.
     /// A full group of [`PLANES`] planes is computed in one go ([`combine_planes`]).
-    fn axis0(&self, z: usize, grown: Range<isize>, outs: &mut [&mut [T]]) {
+    fn axis0(&self, z: usize, grown: Range<isize>, outs: &mut [&mut [MaybeUninit<T>]]) {
         let rest = self.rest;
         let count = outs.len();
         // The input plane under every tap of every output plane: output `p`, tap `j` is
@@ -392,11 +402,14 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                 // Beyond the array along axis 1, the intermediate array holds the constant.
                 (None, _) => outs
                     .iter_mut()
-                    .for_each(|o| o[span.clone()].fill(self.cval)),
+                    .for_each(|o| o[span.clone()].fill(MaybeUninit::new(self.cval))),
                 (Some(y), None) => {
                     for (out, plane) in outs.iter_mut().zip(planes.iter().flatten()) {
                         let start = (plane * self.n1 + y) * rest;
-                        out[span.clone()].copy_from_slice(&self.input[start..start + run * rest]);
+                        let source = &self.input[start..start + run * rest];
+                        for (slot, &value) in out[span.clone()].iter_mut().zip(source) {
+                            slot.write(value);
+                        }
                     }
                 }
                 (Some(y), Some(taps0)) => {
@@ -406,7 +419,7 @@ impl<'a, T: FilterFloat> Sweep<'a, T> {
                         None => self.cval_rows[..run * rest].as_ptr(),
                     }));
                     let taps = taps0.tap_count();
-                    let mut spans: Vec<&mut [T]> =
+                    let mut spans: Vec<&mut [MaybeUninit<T>]> =
                         outs.iter_mut().map(|o| &mut o[span.clone()]).collect();
                     if count == PLANES {
                         // SAFETY: every pointer starts a checked slice of `run * rest`
@@ -470,9 +483,12 @@ mod tests {
         for mode in MODES {
             let expected = axis_by_axis(&input, shape, &taps, mode);
             for &b in blockings {
-                let mut out = vec![T::ZERO; input.len()];
+                // NaN where nothing was written: every slot must be.
+                let mut out = vec![T::from_f64(f64::NAN); input.len()];
                 let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
-                filter_blocked_into(&input, shape, &taps, mode, b, &whole, &mut out);
+                // SAFETY: the filter writes only initialised values.
+                let slots = unsafe { as_slots(&mut out) };
+                filter_blocked_into(&input, shape, &taps, mode, b, &whole, slots);
                 assert!(
                     out == expected,
                     "shape {shape:?} sigma {sigmas:?} {mode} {b:?}"
@@ -533,7 +549,7 @@ mod tests {
                     planes: 64,
                 },
             ] {
-                let mut out = vec![0f32; len];
+                let mut out = vec![f32::NAN; len];
                 filter_blocked_into(
                     &input,
                     &shape,
@@ -541,7 +557,8 @@ mod tests {
                     Boundary::Reflect,
                     b,
                     &windows,
-                    &mut out,
+                    // SAFETY: the filter writes only initialised values.
+                    unsafe { as_slots(&mut out) },
                 );
                 let mut k = 0;
                 for z in 0..windows[0].1 {

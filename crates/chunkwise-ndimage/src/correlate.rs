@@ -10,11 +10,26 @@
 //!
 //! Every output element is computed by the same sequence of operations wherever it lies, so a
 //! block of a larger array (with enough halo) filters to exactly the same bits as the whole.
+//!
+//! Outputs are slots (`[MaybeUninit<T>]`) that every pass writes whole: new output arrays are
+//! not zeroed first, which was 5–7 % of a 1-D dataset pass (BENCHMARKS.md).
+
+use std::mem::MaybeUninit;
 
 use chunkwise::Boundary;
 use rayon::prelude::*;
 
 use crate::element::FilterFloat;
+
+/// `values` as output slots.
+///
+/// # Safety
+/// Only initialised values may be written through the result (as every pass here does), since
+/// `values` is read as initialised again afterwards.
+pub(crate) unsafe fn as_slots<T>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`; the caller writes only initialised values.
+    unsafe { &mut *(std::ptr::from_mut(values) as *mut [MaybeUninit<T>]) }
+}
 
 /// Elements of a row tile: small enough that a kernel's rows stay in L1.
 const TILE: usize = 256;
@@ -133,7 +148,7 @@ impl<'a, T: FilterFloat> Pass<'a, T> {
     /// `(outer, position)` pair of `inner` elements). Uses AVX2 and FMA when the CPU has them;
     /// every path performs the same operations (fused multiply-adds included) in the same
     /// order, so results do not depend on the CPU.
-    pub(crate) fn run_rows(&self, first_row: usize, out: &mut [T]) {
+    pub(crate) fn run_rows(&self, first_row: usize, out: &mut [MaybeUninit<T>]) {
         #[cfg(target_arch = "x86_64")]
         {
             if vector_fma() {
@@ -146,12 +161,12 @@ impl<'a, T: FilterFloat> Pass<'a, T> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_rows_avx2(&self, first_row: usize, out: &mut [T]) {
+    unsafe fn run_rows_avx2(&self, first_row: usize, out: &mut [MaybeUninit<T>]) {
         self.run_rows_portable(first_row, out);
     }
 
     #[inline(always)]
-    fn run_rows_portable(&self, first_row: usize, out: &mut [T]) {
+    fn run_rows_portable(&self, first_row: usize, out: &mut [MaybeUninit<T>]) {
         if self.view.inner == 1 {
             self.lines(first_row, out);
         } else {
@@ -161,22 +176,25 @@ impl<'a, T: FilterFloat> Pass<'a, T> {
 
     /// All outputs, split over rayon's current pool.
     pub(crate) fn run_parallel(&self) -> Vec<T> {
-        let mut output = crate::alloc::zeroed::<T>(self.output_len());
+        let len = self.output_len();
+        let mut output = crate::alloc::with_capacity::<T>(len);
         let row_len = self.row_len();
-        if row_len == 0 {
+        if row_len == 0 || len == 0 {
             return output;
         }
         let rows_per_task = (TASK_ELEMENTS / row_len.max(1)).max(1);
-        output
+        output.spare_capacity_mut()[..len]
             .par_chunks_mut(row_len * rows_per_task)
             .enumerate()
             .for_each(|(task, block)| self.run_rows(task * rows_per_task, block));
+        // SAFETY: the tasks cover all `len` slots, and `run_rows` writes every slot it is given.
+        unsafe { output.set_len(len) };
         output
     }
 
     /// Along the contiguous axis: each line extended once into a buffer, taps along it.
     #[inline(always)]
-    fn lines(&self, first_row: usize, out: &mut [T]) {
+    fn lines(&self, first_row: usize, out: &mut [MaybeUninit<T>]) {
         let (left, _) = self.taps.reach();
         let ext_len = self.sources.len();
         let first = self.out_start - left as isize;
@@ -208,7 +226,7 @@ impl<'a, T: FilterFloat> Pass<'a, T> {
 
     /// Along an outer axis: output rows are weighted sums of input rows, tile by tile.
     #[inline(always)]
-    fn rows(&self, first_row: usize, out: &mut [T]) {
+    fn rows(&self, first_row: usize, out: &mut [MaybeUninit<T>]) {
         let inner = self.view.inner;
         let cval_row = vec![
             self.cval;
@@ -252,7 +270,7 @@ impl<'a, T: FilterFloat> Pass<'a, T> {
 pub(crate) unsafe fn combine_rows<T: FilterFloat>(
     taps: &Taps<T>,
     rows: &[*const T],
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -288,7 +306,7 @@ pub(crate) const PLANES: usize = 4;
 pub(crate) unsafe fn combine_planes<T: FilterFloat>(
     taps: &Taps<T>,
     rows: &[*const T],
-    outs: &mut [&mut [T]],
+    outs: &mut [&mut [MaybeUninit<T>]],
 ) {
     assert_eq!(outs.len(), PLANES, "one output per plane");
     assert_eq!(
@@ -298,7 +316,7 @@ pub(crate) unsafe fn combine_planes<T: FilterFloat>(
     );
     let len = outs[0].len();
     assert!(outs.iter().all(|o| o.len() == len), "outputs of one length");
-    let outs: [*mut T; PLANES] = std::array::from_fn(|p| outs[p].as_mut_ptr());
+    let outs: [*mut T; PLANES] = std::array::from_fn(|p| outs[p].as_mut_ptr().cast::<T>());
     #[cfg(target_arch = "x86_64")]
     {
         if vector_fma() {
@@ -391,7 +409,7 @@ unsafe fn combine_planes_lanes<T: FilterFloat, const L: usize>(
                 for j in 1..n {
                     acc = w[j].mul_add(*rows[p + j].add(x), acc);
                 }
-                *outs[p].add(x) = acc;
+                outs[p].add(x).write(acc);
             }
         }
     }
@@ -399,7 +417,11 @@ unsafe fn combine_planes_lanes<T: FilterFloat, const L: usize>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn combine_avx2<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [T]) {
+unsafe fn combine_avx2<T: FilterFloat>(
+    taps: &Taps<T>,
+    rows: &[*const T],
+    out: &mut [MaybeUninit<T>],
+) {
     // SAFETY: the caller's contract.
     unsafe { combine(taps, rows, out) }
 }
@@ -417,9 +439,9 @@ const LANES: usize = 32;
 /// `rows` holds one pointer per tap, each valid for reading `out.len()` elements.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // lanes of the accumulators and the rows in lockstep
-unsafe fn combine<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [T]) {
+unsafe fn combine<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [MaybeUninit<T>]) {
     let len = out.len();
-    let o = out.as_mut_ptr();
+    let o = out.as_mut_ptr().cast::<T>();
     let blocks = len / LANES * LANES;
     let w = taps.weights();
     // SAFETY (all reads below): every index is below `len`, and every row pointer is valid for
@@ -447,7 +469,7 @@ unsafe fn combine<T: FilterFloat>(taps: &Taps<T>, rows: &[*const T], out: &mut [
             for j in 1..w.len() {
                 acc = w[j].mul_add(*rows[j].add(x), acc);
             }
-            *o.add(x) = acc;
+            o.add(x).write(acc);
         }
     }
 }

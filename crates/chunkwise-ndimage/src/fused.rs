@@ -11,10 +11,12 @@
 //! under the axis-0 taps in cache; the slabs remain for 1-D and 2-D arrays and for rows too
 //! long to block.
 
+use std::mem::MaybeUninit;
+
 use chunkwise::Boundary;
 use rayon::prelude::*;
 
-use crate::correlate::{AxisView, Pass, Taps};
+use crate::correlate::{as_slots, AxisView, Pass, Taps};
 use crate::element::FilterFloat;
 
 /// Bytes of a slab: a few planes, so that a slab's passes run in the core's caches.
@@ -27,8 +29,17 @@ pub(crate) fn filter_fused<T: FilterFloat>(
     taps: &[Option<Taps<T>>],
     mode: Boundary,
 ) -> Vec<T> {
-    let mut output = crate::alloc::zeroed::<T>(input.len());
-    filter_fused_into(input, shape, taps, mode, &mut output);
+    let len = input.len();
+    let mut output = crate::alloc::with_capacity::<T>(len);
+    filter_fused_slots(
+        input,
+        shape,
+        taps,
+        mode,
+        &mut output.spare_capacity_mut()[..len],
+    );
+    // SAFETY: `filter_fused_slots` writes every slot.
+    unsafe { output.set_len(len) };
     output
 }
 
@@ -39,6 +50,18 @@ pub(crate) fn filter_fused_into<T: FilterFloat>(
     taps: &[Option<Taps<T>>],
     mode: Boundary,
     output: &mut [T],
+) {
+    // SAFETY: the filter writes only initialised values.
+    filter_fused_slots(input, shape, taps, mode, unsafe { as_slots(output) });
+}
+
+/// [`filter_fused`] into `output` (the input's length), writing every slot.
+fn filter_fused_slots<T: FilterFloat>(
+    input: &[T],
+    shape: &[usize],
+    taps: &[Option<Taps<T>>],
+    mode: Boundary,
+    output: &mut [MaybeUninit<T>],
 ) {
     if input.is_empty() {
         return;
@@ -82,7 +105,7 @@ fn filter_slab<T: FilterFloat>(
     mode: Boundary,
     z0: usize,
     planes: usize,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     first: &mut Vec<T>,
     second: &mut Vec<T>,
 ) {
@@ -115,7 +138,8 @@ fn filter_slab<T: FilterFloat>(
                 pass.run_rows(0, out);
                 return;
             }
-            pass.run_rows(0, &mut first[..len]);
+            // SAFETY: a pass writes only initialised values.
+            pass.run_rows(0, unsafe { as_slots(&mut first[..len]) });
         }
         None => first[..len].copy_from_slice(&input[z0 * plane..(z0 + planes) * plane]),
     }
@@ -129,7 +153,8 @@ fn filter_slab<T: FilterFloat>(
             pass.run_rows(0, out);
             return;
         }
-        pass.run_rows(0, &mut next[..len]);
+        // SAFETY: a pass writes only initialised values.
+        pass.run_rows(0, unsafe { as_slots(&mut next[..len]) });
         std::mem::swap(&mut current, &mut next);
     }
 }

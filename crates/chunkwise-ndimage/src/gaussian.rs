@@ -306,7 +306,8 @@ fn trimmed_blocked<T: FilterFloat>(
         .as_slice()
         .expect("a standard-layout array is one slice");
     let out_shape: Vec<usize> = windows.iter().map(|w| w.1).collect();
-    let mut out = crate::alloc::zeroed::<T>(out_shape.iter().product());
+    let len: usize = out_shape.iter().product();
+    let mut out = crate::alloc::with_capacity::<T>(len);
     crate::blocked::filter_blocked_into(
         values,
         &shape,
@@ -314,7 +315,9 @@ fn trimmed_blocked<T: FilterFloat>(
         Boundary::Nearest,
         blocking,
         &windows,
-        &mut out,
+        &mut out.spare_capacity_mut()[..len],
     );
+    // SAFETY: `filter_blocked_into` writes every slot of its output.
+    unsafe { out.set_len(len) };
     Some(shaped(&out_shape, out))
 }
