@@ -139,6 +139,9 @@ pub trait Engine: Send + Sync + Debug {
     /// Every rank passes its own outcome and gets back the same one: `Ok` only if all ranks
     /// succeeded, else the same error on every rank. Single-process engines return `local`.
     ///
+    /// The agreement is also a barrier: the outcome depends on every rank's, so no rank
+    /// returns before every rank has called it. Collective operations end with it alone.
+    ///
     /// # Errors
     /// The agreed error.
     fn agree(&self, local: Result<()>) -> Result<()> {
@@ -179,7 +182,7 @@ pub trait Engine: Send + Sync + Debug {
     }
 }
 
-/// Runs `f` on rank 0 only, then makes every rank agree on its outcome and meet at a barrier, so
+/// Runs `f` on rank 0 only, then makes every rank agree on its outcome (a barrier), so
 /// that all ranks see the same state afterwards (creation, deletion).
 ///
 /// # Errors
@@ -190,9 +193,9 @@ pub fn on_root(engine: &dyn Engine, f: impl FnOnce() -> Result<()>) -> Result<()
     } else {
         Ok(())
     };
-    let agreed = engine.agree(local);
-    engine.barrier()?;
-    agreed
+    // The agreement is a barrier too ([`Engine::agree`]): no rank goes on before rank 0 has
+    // finished `f`.
+    engine.agree(local)
 }
 
 /// Runs this rank's share of `0..n` (per the engine's partition) on its workers, then agrees on
@@ -211,8 +214,8 @@ pub fn run_collective(
     finish_collective(engine, local, timers)
 }
 
-/// Ends a collective operation: every rank agrees on the outcome of its share and meets at a
-/// barrier (the wait recorded as `barrier`).
+/// Ends a collective operation: every rank agrees on the outcome of its share, which is a
+/// barrier too (the wait recorded as `barrier`).
 ///
 /// # Errors
 /// The agreed error.
@@ -222,8 +225,9 @@ pub fn finish_collective(
     timers: Option<&Timers>,
 ) -> Result<()> {
     let waiting = timers.map(|t| t.start("barrier"));
+    // The agreement is a barrier too ([`Engine::agree`]): a second one only added a wait for
+    // the slowest rank to notice the first had ended.
     let agreed = engine.agree(local);
-    engine.barrier()?;
     drop(waiting);
     agreed
 }
