@@ -1,6 +1,6 @@
 //! [`MpiEngine`]: the chunkwise [`Engine`] primitives over MPI.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
 use chunkwise::engine::Task;
@@ -13,6 +13,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Threading;
 
+use crate::doorbell::Doorbell;
 use crate::error::MpiError;
 
 /// Settings of the MPI engine.
@@ -40,10 +41,13 @@ pub struct MpiEngine {
     node_workers: Option<ThreadsEngine>,
     /// World ranks of the processes on this node (this one included).
     node_peers: Vec<usize>,
-    /// Set by [`Engine::workers_for`] when this rank has none of an operation's items (and
-    /// lends its threads): its wait in the operation's closing [`Engine::agree`] is then the
-    /// others' whole work, and it naps instead of yielding ([`wait_idle`]).
-    lending: AtomicBool,
+    /// The items `0..n` of the operation under way, as [`Engine::workers_for`] was last asked
+    /// (`usize::MAX`: unknown), until its closing [`Engine::agree`]: a rank with none of them
+    /// waits there for the others' whole work, asleep ([`Wait`]), and a rank with some wakes
+    /// its node's idle ranks when it gets there.
+    op_items: AtomicUsize,
+    /// The node's wake-up pipes, `None` alone on a node or when they could not be set up.
+    doorbell: Option<Doorbell>,
     partition: Partition,
     owner: ThreadId,
     // Dropped last: finalises MPI.
@@ -92,6 +96,7 @@ impl MpiEngine {
             .into_iter()
             .map(|p| usize::try_from(p).unwrap_or(0))
             .collect();
+        let doorbell = Doorbell::open(&node, &node_peers);
         let threads = match options.threads {
             Some(n) => n,
             None => {
@@ -123,11 +128,19 @@ impl MpiEngine {
             workers,
             node_workers,
             node_peers,
-            lending: AtomicBool::new(false),
+            op_items: AtomicUsize::new(usize::MAX),
+            doorbell,
             partition: options.partition,
             owner: std::thread::current().id(),
             universe: Some(universe),
         })
+    }
+
+    /// Whether the ranks of this node wake each other when an operation's work ends (each
+    /// rank's named pipe, set up at start; see the `doorbell` module). `false` alone on a node,
+    /// or when a pipe could not be made (a rank with nothing to do then polls every 100 µs).
+    pub fn wakes_idle_ranks(&self) -> bool {
+        self.doorbell.is_some()
     }
 
     /// Refuses MPI calls from threads other than the one that created the engine.
@@ -170,9 +183,8 @@ impl Engine for MpiEngine {
     /// ([`wait_idle`]), so a dataset of fewer chunks than ranks is not left to one core.
     fn workers_for(&self, n: usize) -> usize {
         let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
-        let lending = !has_items(self.rank);
-        self.lending.store(lending, Ordering::Relaxed);
-        if lending {
+        self.op_items.store(n, Ordering::Relaxed);
+        if !has_items(self.rank) {
             return self.threads;
         }
         let busy = self
@@ -215,17 +227,40 @@ impl Engine for MpiEngine {
         let failed = i32::from(local.is_err());
         let candidate = if local.is_err() { self.rank } else { self.size } as i32;
         let mut lowest = 0i32;
-        let patient = self.lending.swap(false, Ordering::Relaxed);
+        let n = self.op_items.swap(usize::MAX, Ordering::Relaxed);
+        let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
+        let idle_peers: Vec<usize> = if n == usize::MAX {
+            Vec::new()
+        } else {
+            self.node_peers
+                .iter()
+                .copied()
+                .filter(|&p| p != self.rank && !has_items(p))
+                .collect()
+        };
+        let wait = match &self.doorbell {
+            _ if n == usize::MAX || has_items(self.rank) => Wait::Yield,
+            Some(doorbell) if idle_peers.len() + 1 < self.node_peers.len() => {
+                Wait::Doorbell(doorbell)
+            }
+            _ => Wait::Nap,
+        };
         mpi::request::scope(|scope| {
-            wait_idle(
-                self.world.immediate_all_reduce_into(
-                    scope,
-                    &candidate,
-                    &mut lowest,
-                    SystemOperation::min(),
-                ),
-                patient,
+            let request = self.world.immediate_all_reduce_into(
+                scope,
+                &candidate,
+                &mut lowest,
+                SystemOperation::min(),
             );
+            // This rank's part is posted: wake the node's idle ranks to take it.
+            if matches!(wait, Wait::Yield) {
+                if let Some(doorbell) = &self.doorbell {
+                    for &peer in &idle_peers {
+                        doorbell.ring(peer);
+                    }
+                }
+            }
+            wait_idle(request, wait);
         });
         if lowest as usize >= self.size {
             return Ok(());
@@ -251,7 +286,7 @@ impl Engine for MpiEngine {
 
     fn barrier(&self) -> Result<()> {
         self.on_owner_thread("barrier")?;
-        wait_idle(self.world.immediate_barrier(), false);
+        wait_idle(self.world.immediate_barrier(), Wait::Yield);
         Ok(())
     }
 
@@ -309,23 +344,36 @@ impl Engine for MpiEngine {
     }
 }
 
-/// Waits for `request`, giving its core to any other thread that wants it between polls;
-/// when `patient`, polling every [`NAP`] after the first [`SPIN`].
+/// How [`wait_idle`] passes the time between polls.
+#[derive(Debug, Clone, Copy)]
+enum Wait<'a> {
+    /// Yields its core to any other thread that wants it.
+    Yield,
+    /// Yields for the first [`SPIN`], then naps [`NAP`] at a time.
+    Nap,
+    /// Sleeps until a rank of its node rings (or [`RING_TIMEOUT`] passes), then as `Nap`.
+    Doorbell(&'a Doorbell),
+}
+
+/// Waits for `request`, passing the time between polls as `wait` says.
 ///
 /// A blocking MPI collective polls at full speed (Open MPI does unless it knows the node is
 /// oversubscribed). A rank that reaches the end of an operation first then takes a core from
 /// the ranks still working, whose reader, worker and writer threads need every core of a
 /// shared node: on 2 cores, 2 ranks' 128³/64³ 3-D passes spent a tenth of their samples in
-/// MPI polling. Yielding between polls keeps the latency of a spin when the cores are idle.
+/// MPI polling. Yielding between polls keeps the latency of a spin when the cores are idle,
+/// and is how every wait but one passes its time.
 ///
-/// A rank with none of an operation's items (it lent its threads, [`Engine::workers_for`])
-/// waits for the others' whole work, and yielding is not enough there: the kernel still gives
-/// the yielding thread its turns, and in gaussian-bench's 128³ cell of one 128³ chunk under
-/// `mpiexec -n 2` the idle rank's polling was 28 % of all samples. That wait naps. Napping in
-/// every wait made every collective up to a nap late (5 dataset deletes 1.3 ms slower; the
-/// cells where both ranks work 5–100 % slower), so other waits only yield.
-fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, patient: bool) {
-    let started = std::time::Instant::now();
+/// The exception is a rank with none of an operation's items (it lent its threads,
+/// [`Engine::workers_for`]): it waits for the others' whole work, and yielding is not enough
+/// there, because the kernel still gives the yielding thread its turns (in gaussian-bench's
+/// 128³ cell of one 128³ chunk under `mpiexec -n 2` the idle rank's polling was 28 % of all
+/// samples). It sleeps until a busy rank of its node rings its [`Doorbell`]; without one, or
+/// when no rank of its node is busy, it naps. (Napping in every wait made every collective up
+/// to a nap late: 5 dataset deletes 1.3 ms slower, the cells where both ranks work 5–100 %
+/// slower.)
+fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, mut wait: Wait<'_>) {
+    let mut spin_from = std::time::Instant::now();
     let mut pending = request;
     let mut slack = None;
     loop {
@@ -333,11 +381,21 @@ fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, patient: b
             Ok(_) => break,
             Err(request) => pending = request,
         }
-        if patient && started.elapsed() >= SPIN {
-            slack.get_or_insert_with(NapSlack::tight);
-            std::thread::sleep(NAP);
-        } else {
-            std::thread::yield_now();
+        match wait {
+            Wait::Yield => std::thread::yield_now(),
+            Wait::Nap if spin_from.elapsed() < SPIN => std::thread::yield_now(),
+            Wait::Nap => {
+                slack.get_or_insert_with(NapSlack::tight);
+                std::thread::sleep(NAP);
+            }
+            Wait::Doorbell(doorbell) => {
+                if doorbell.wait(RING_TIMEOUT) {
+                    // The node's busy ranks are done: the collective takes a few more polls
+                    // (spinning), unless ranks on other nodes are still at work (napping).
+                    wait = Wait::Nap;
+                    spin_from = std::time::Instant::now();
+                }
+            }
         }
     }
 }
@@ -381,11 +439,14 @@ impl Drop for NapSlack {
     }
 }
 
-/// How long a patient [`wait_idle`] yields between polls before it naps.
+/// How long a napping [`wait_idle`] yields between polls before it naps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
-/// How long a patient [`wait_idle`] naps between polls after [`SPIN`].
+/// How long a napping [`wait_idle`] naps between polls after [`SPIN`].
 const NAP: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Longest a rank waiting for its [`Doorbell`] sleeps between polls.
+const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Drop for MpiEngine {
     fn drop(&mut self) {

@@ -18,6 +18,7 @@
 //! MPI is initialised with thread level *Funneled*: the rayon workers never call MPI; every MPI
 //! call is made from the thread that created the engine, and is refused from any other.
 
+mod doorbell;
 mod engine;
 mod error;
 pub mod launch;

@@ -276,7 +276,15 @@ fn failing_callback(conn: &Connection, panic: bool) -> Outcome {
 fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
     let engine_dyn: Arc<dyn Engine> = engine.clone();
     match scenario {
-        "collective" => collective(&Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?),
+        "collective" => {
+            // Every rank of these tests runs on one node: with two or more, they wake each
+            // other.
+            check(
+                engine.wakes_idle_ranks() == (engine.size() > 1),
+                "the ranks of a node set up their wake-up pipes",
+            )?;
+            collective(&Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?)
+        }
         "callback-error" => failing_callback(
             &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
             false,
