@@ -370,7 +370,7 @@ enum Wait<'a> {
 /// 128³ cell of one 128³ chunk under `mpiexec -n 2` the idle rank's polling was 28 % of all
 /// samples). It sleeps until a busy rank of its node rings its [`Doorbell`]; without one, or
 /// when no rank of its node is busy, it naps. (Napping in every wait made every collective up
-/// to a nap late: 5 dataset deletes 1.3 ms slower, the cells where both ranks work 5–100 %
+/// to a nap late: 5 dataset deletes 1.3 ms slower, the cells where both ranks work 1–100 %
 /// slower.)
 fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, mut wait: Wait<'_>) {
     let mut spin_from = std::time::Instant::now();

@@ -102,6 +102,26 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
         std::fs::metadata(store.dataset_dir("third")).unwrap().ino(),
         inode
     );
+
+    // The directory of a dataset of many chunks (a large directory for good) is not kept.
+    let many = DatasetMeta::new(
+        Layout::new(&[200], &[1]).unwrap(),
+        DType::F32,
+        Scalar::F32(0.0),
+    )
+    .unwrap();
+    store.create_dataset("many", &many).unwrap();
+    for chunk in 0..200 {
+        let one = chunkwise::ChunkData::F32(vec![1.0]);
+        store.write_chunk("many", &many, &[chunk], &one).unwrap();
+    }
+    let large = std::fs::metadata(store.dataset_dir("many")).unwrap().ino();
+    store.delete_dataset("many").unwrap();
+    store.create_dataset("after_many", &many).unwrap();
+    assert_ne!(
+        std::fs::metadata(store.dataset_dir("after_many")).unwrap().ino(),
+        large
+    );
 }
 
 #[test]

@@ -597,8 +597,10 @@ impl StoreWrite for Hdf5Store {
             // Chunk files become spares, the other files (the dataset file, lock files) are
             // removed, and the emptied directory becomes a spare too.
             let mut files_only = true;
+            let mut held = 0;
             if let Ok(entries) = fs::read_dir(&doomed) {
                 for entry in entries.flatten() {
+                    held += 1;
                     let path = entry.path();
                     if entry.file_type().is_ok_and(|t| t.is_dir()) {
                         files_only = false;
@@ -609,7 +611,7 @@ impl StoreWrite for Hdf5Store {
                     }
                 }
             }
-            if files_only && spares.keep_dir(&doomed) {
+            if files_only && spares.keep_dir(&doomed, held) {
                 return Ok(());
             }
         }
