@@ -119,7 +119,9 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
     store.delete_dataset("many").unwrap();
     store.create_dataset("after_many", &many).unwrap();
     assert_ne!(
-        std::fs::metadata(store.dataset_dir("after_many")).unwrap().ino(),
+        std::fs::metadata(store.dataset_dir("after_many"))
+            .unwrap()
+            .ino(),
         large
     );
 }
