@@ -29,19 +29,26 @@ fn hdf5_store_with_spare_files_conforms() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-#[test]
-fn spare_files_are_written_over_by_the_next_dataset() {
-    use chunkwise::{DType, DatasetMeta, Layout, Scalar, StoreWrite};
-    use std::os::unix::fs::MetadataExt;
+/// An hdf5 store with spare files (in a directory that lives as long as the first value), and
+/// the metadata of an 8×8 f32 dataset in 4×4 chunks with fill value `fill`.
+fn store_with_spares(fill: f32) -> (tempfile::TempDir, Hdf5Store, chunkwise::DatasetMeta) {
+    use chunkwise::{DType, DatasetMeta, Layout, Scalar};
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("conn");
-    let store = Hdf5Store::new(&root).with_spare_files(1 << 30);
+    let store = Hdf5Store::new(dir.path().join("conn")).with_spare_files(1 << 30);
     let meta = DatasetMeta::new(
         Layout::new(&[8, 8], &[4, 4]).unwrap(),
         DType::F32,
-        Scalar::F32(0.0),
+        Scalar::F32(fill),
     )
     .unwrap();
+    (dir, store, meta)
+}
+
+#[test]
+fn spare_files_are_written_over_by_the_next_dataset() {
+    use chunkwise::StoreWrite;
+    use std::os::unix::fs::MetadataExt;
+    let (_dir, store, meta) = store_with_spares(0.0);
     store.create_dataset("old", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
     store.write_chunk("old", &meta, &[1, 1], &data).unwrap();
@@ -64,15 +71,7 @@ fn spare_files_are_written_over_by_the_next_dataset() {
 fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
     use chunkwise::{DType, DatasetMeta, Layout, Scalar, StoreRead, StoreWrite};
     use std::os::unix::fs::MetadataExt;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("conn");
-    let store = Hdf5Store::new(&root).with_spare_files(1 << 30);
-    let meta = DatasetMeta::new(
-        Layout::new(&[8, 8], &[4, 4]).unwrap(),
-        DType::F32,
-        Scalar::F32(3.0),
-    )
-    .unwrap();
+    let (_dir, store, meta) = store_with_spares(3.0);
     store.create_dataset("old", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
     for chunk in [[0, 0], [1, 1]] {

@@ -128,16 +128,9 @@ impl SpareFiles {
                 return false;
             }
         }
-        let dir = self.len_dir(len);
-        let unique = SPARE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let spare = dir.join(format!("{}-{unique}", std::process::id()));
-        let moved = fs::rename(path, &spare).or_else(|_| {
-            fs::create_dir_all(&dir)?;
-            fs::rename(path, &spare)
-        });
-        if moved.is_err() {
+        let Some(spare) = move_into(&self.len_dir(len), path) else {
             return false;
-        }
+        };
         index.bytes += len;
         index.by_len.entry(len).or_default().push(spare);
         true
@@ -186,16 +179,9 @@ impl SpareFiles {
                 return false;
             }
         }
-        let dirs = self.dir.join(DIRS);
-        let unique = SPARE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let spare = dirs.join(format!("{}-{unique}", std::process::id()));
-        let moved = fs::rename(path, &spare).or_else(|_| {
-            fs::create_dir_all(&dirs)?;
-            fs::rename(path, &spare)
-        });
-        if moved.is_err() {
+        let Some(spare) = move_into(&self.dir.join(DIRS), path) else {
             return false;
-        }
+        };
         index.dirs.push(spare);
         true
     }
@@ -272,6 +258,20 @@ pub(super) fn remove_older_than(root: &Path, age: Duration) {
         let _ = fs::remove_dir(len_dir.path());
     }
     let _ = fs::remove_dir(&dir);
+}
+
+/// Renames `path` to a name of this process's own in `dir` (made if missing); the new path, or
+/// `None` when it could not be moved.
+fn move_into(dir: &Path, path: &Path) -> Option<PathBuf> {
+    let unique = SPARE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let spare = dir.join(format!("{}-{unique}", std::process::id()));
+    fs::rename(path, &spare)
+        .or_else(|_| {
+            fs::create_dir_all(dir)?;
+            fs::rename(path, &spare)
+        })
+        .ok()?;
+    Some(spare)
 }
 
 /// Whether `path` is a directory with nothing in it.
