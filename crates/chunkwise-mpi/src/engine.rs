@@ -143,6 +143,11 @@ impl MpiEngine {
         self.doorbell.is_some()
     }
 
+    /// Whether world rank `rank` has any of items `0..n`.
+    fn has_items(&self, rank: usize, n: usize) -> bool {
+        !self.partition.items(rank, self.size, n).is_empty()
+    }
+
     /// Refuses MPI calls from threads other than the one that created the engine.
     fn on_owner_thread(&self, what: &str) -> Result<()> {
         if std::thread::current().id() == self.owner {
@@ -179,18 +184,17 @@ impl Engine for MpiEngine {
 
     /// This rank's threads, or — when it has items of `0..n` and other ranks of its node have
     /// none — the node's threads divided among the ranks of the node that have items: a rank
-    /// with nothing to do waits in the operation's closing collective yielding its core
-    /// ([`wait_idle`]), so a dataset of fewer chunks than ranks is not left to one core.
+    /// with nothing to do sleeps in the operation's closing collective ([`wait_idle`]), so a
+    /// dataset of fewer chunks than ranks is not left to one core.
     fn workers_for(&self, n: usize) -> usize {
-        let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
         self.op_items.store(n, Ordering::Relaxed);
-        if !has_items(self.rank) {
+        if !self.has_items(self.rank, n) {
             return self.threads;
         }
         let busy = self
             .node_peers
             .iter()
-            .filter(|&&p| has_items(p))
+            .filter(|&&p| self.has_items(p, n))
             .count()
             .max(1);
         (self.threads * self.node_peers.len() / busy).max(self.threads)
@@ -227,20 +231,14 @@ impl Engine for MpiEngine {
         let failed = i32::from(local.is_err());
         let candidate = if local.is_err() { self.rank } else { self.size } as i32;
         let mut lowest = 0i32;
+        // The operation's items, when `workers_for` told them: a rank without any waits asleep.
         let n = self.op_items.swap(usize::MAX, Ordering::Relaxed);
-        let has_items = |rank: usize| !self.partition.items(rank, self.size, n).is_empty();
-        let idle_peers: Vec<usize> = if n == usize::MAX {
-            Vec::new()
-        } else {
-            self.node_peers
-                .iter()
-                .copied()
-                .filter(|&p| p != self.rank && !has_items(p))
-                .collect()
-        };
+        let known = n != usize::MAX;
+        let idle = known && !self.has_items(self.rank, n);
         let wait = match &self.doorbell {
-            _ if n == usize::MAX || has_items(self.rank) => Wait::Yield,
-            Some(doorbell) if idle_peers.len() + 1 < self.node_peers.len() => {
+            _ if !idle => Wait::Yield,
+            // A busy rank of the node rings when it gets here.
+            Some(doorbell) if self.node_peers.iter().any(|&p| self.has_items(p, n)) => {
                 Wait::Doorbell(doorbell)
             }
             _ => Wait::Nap,
@@ -253,9 +251,9 @@ impl Engine for MpiEngine {
                 SystemOperation::min(),
             );
             // This rank's part is posted: wake the node's idle ranks to take it.
-            if matches!(wait, Wait::Yield) {
-                if let Some(doorbell) = &self.doorbell {
-                    for &peer in &idle_peers {
+            if let (Some(doorbell), true) = (&self.doorbell, known && !idle) {
+                for &peer in &self.node_peers {
+                    if !self.has_items(peer, n) {
                         doorbell.ring(peer);
                     }
                 }

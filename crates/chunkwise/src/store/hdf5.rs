@@ -117,10 +117,10 @@ impl Hdf5Store {
     /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)
     /// to write new chunk files of the same size over, instead of creating files anew: chunk
     /// writes after deletions take 53–85 % of the time (see the `spare_files` module). The
-    /// emptied directories of deleted datasets are kept too (a few dozen), to become the
-    /// directories of new datasets instead of making new ones. The disk space of deleted
-    /// datasets is then given back when the store (its last clone) is dropped. 0 keeps none,
-    /// as [`Hdf5Store::new`] does.
+    /// emptied directories of deleted datasets of at most 128 entries are kept too (up to 32),
+    /// to become the directories of new datasets instead of making new ones. The disk space of
+    /// deleted datasets is then given back when the store (its last clone) is dropped. 0 keeps
+    /// none, as [`Hdf5Store::new`] does.
     #[must_use]
     pub fn with_spare_files(mut self, bytes: u64) -> Self {
         self.spares = (bytes > 0).then(|| Arc::new(SpareFiles::new(&self.root, bytes)));

@@ -16,8 +16,9 @@
 //! Opt-in ([`super::Hdf5Store::with_spare_files`]), because a deleted dataset's disk space is then
 //! given back only when the store is dropped. Guarantees:
 //! - spares live in `<root>/.chunkwise-spare/<bytes>/` (hidden: never a dataset), at most the
-//!   configured number of bytes of them per process; emptied dataset directories in
-//!   `<root>/.chunkwise-spare/dirs/`, at most [`MAX_DIRS`] per process;
+//!   configured number of bytes of them per process; emptied dataset directories that held at
+//!   most [`MAX_DIR_ENTRIES`] entries in `<root>/.chunkwise-spare/dirs/`, at most [`MAX_DIRS`]
+//!   per process;
 //! - a spare is used only by the template path, which writes every byte of a file of that exact
 //!   length (and cuts it to that length) under its temporary name before renaming it into
 //!   place, so nothing of the deleted chunk can show through; a directory is kept only when
