@@ -69,7 +69,10 @@ fn filter_fused_slots<T: FilterFloat>(
     if shape.len() >= 3 {
         let whole: Vec<(usize, usize)> = shape.iter().map(|&n| (0, n)).collect();
         if let Some(blocking) = crate::blocked::blocking(shape, &whole, taps) {
-            crate::blocked::filter_blocked_into(input, shape, taps, mode, blocking, &whole, output);
+            let planes = crate::blocked::PlanesIn::contiguous(input, shape);
+            crate::blocked::filter_blocked_into(
+                planes, shape, taps, mode, blocking, &whole, output,
+            );
             return;
         }
     }

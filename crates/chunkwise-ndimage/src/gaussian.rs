@@ -4,6 +4,7 @@
 use chunkwise::Boundary;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
+use crate::blocked::PlanesIn;
 use crate::correlate::{AxisView, Pass, Taps};
 use crate::element::FilterFloat;
 use crate::error::{NdimageError, Result};
@@ -282,6 +283,33 @@ pub(crate) fn gaussian_trimmed<T: FilterFloat>(
     current
 }
 
+/// The planes of `block` as they lie in memory, when each plane is in standard layout and the
+/// planes follow each other at least a plane apart (as the slab reads of `chunkwise` lay them
+/// out, a few bytes apart, see [`crate::blocked`]); `None` otherwise (and for empty blocks).
+fn spaced_planes<'a, T>(block: &ArrayViewD<'a, T>) -> Option<PlanesIn<'a, T>> {
+    let shape = block.shape();
+    let strides = block.strides();
+    if shape.len() < 3 || shape.contains(&0) {
+        return None;
+    }
+    let plane: usize = shape[1..].iter().product();
+    let mut expected = 1usize;
+    for axis in (1..shape.len()).rev() {
+        if shape[axis] > 1 && strides[axis] != expected as isize {
+            return None;
+        }
+        expected *= shape[axis];
+    }
+    let stride = usize::try_from(strides[0]).ok().filter(|&s| s >= plane)?;
+    let span = (shape[0] - 1) * stride + plane;
+    // SAFETY: the view's elements lie at offsets `z·stride + i` (i < plane) from its first
+    // element, the last at `span - 1`; a view made by safe code borrows them from one slice or
+    // array of `T`, which holds everything between them. The elements between planes are part
+    // of the slice but never read (`filter_blocked_into` reads planes only).
+    let values = unsafe { std::slice::from_raw_parts(block.as_ptr(), span) };
+    Some(PlanesIn { values, stride })
+}
+
 /// [`gaussian_trimmed`] as one blocked sweep ([`crate::blocked`]), or `None` when the block's
 /// rows are too long to block.
 fn trimmed_blocked<T: FilterFloat>(
@@ -301,15 +329,23 @@ fn trimmed_blocked<T: FilterFloat>(
         })
         .collect();
     let blocking = crate::blocked::blocking(&shape, &windows, taps)?;
-    let contiguous = block.as_standard_layout();
-    let values = contiguous
-        .as_slice()
-        .expect("a standard-layout array is one slice");
+    let spaced = spaced_planes(&block);
+    let contiguous;
+    let planes = match spaced {
+        Some(planes) => planes,
+        None => {
+            contiguous = block.as_standard_layout();
+            let values = contiguous
+                .as_slice()
+                .expect("a standard-layout array is one slice");
+            PlanesIn::contiguous(values, &shape)
+        }
+    };
     let out_shape: Vec<usize> = windows.iter().map(|w| w.1).collect();
     let len: usize = out_shape.iter().product();
     let mut out = crate::alloc::with_capacity::<T>(len);
     crate::blocked::filter_blocked_into(
-        values,
+        planes,
         &shape,
         taps,
         Boundary::Nearest,
@@ -320,4 +356,41 @@ fn trimmed_blocked<T: FilterFloat>(
     // SAFETY: `filter_blocked_into` writes every slot of its output.
     unsafe { out.set_len(len) };
     Some(shaped(&out_shape, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::ShapeBuilder;
+
+    use super::*;
+
+    #[test]
+    fn blocks_with_planes_apart_are_filtered_in_place_to_the_same_bits() {
+        let shape = [20, 9, 11];
+        let plane = 9 * 11;
+        let stride = plane + 13;
+        // NaN between the planes: a value read from a gap would show in the result.
+        let values: Vec<f32> = (0..shape[0] * stride)
+            .map(|i| match i % stride < plane {
+                true => ((i * 7919) % 1013) as f32 / 1013.0,
+                false => f32::NAN,
+            })
+            .collect();
+        let spaced =
+            ArrayD::from_shape_vec(IxDyn(&shape).strides(IxDyn(&[stride, 11, 1])), values).unwrap();
+        let planes = spaced_planes(&spaced.view()).expect("planes apart are used in place");
+        assert_eq!(planes.stride, stride);
+        let standard = spaced.as_standard_layout().into_owned();
+        assert!(spaced_planes(&standard.view()).is_some_and(|p| p.stride == plane));
+        // Rows out of order are not used in place.
+        assert!(spaced_planes(&standard.view().reversed_axes()).is_none());
+        let taps: Vec<Option<Taps<f32>>> = [1.5, 0.0, 1.0]
+            .iter()
+            .map(|&s| axis_taps::<f32>(s, 4.0).unwrap())
+            .collect();
+        let expected = gaussian_trimmed(standard.view(), &taps, None);
+        let got = gaussian_trimmed(spaced.view(), &taps, None);
+        assert!(got.iter().all(|v| v.is_finite()));
+        assert_eq!(got, expected);
+    }
 }

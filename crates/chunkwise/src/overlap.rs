@@ -94,7 +94,8 @@ impl Dataset {
     ) -> Result<ArrayD<T>> {
         let sources = self.layout().halo_sources_of(bounds, depth, boundary);
         if !whole_chunks && sources.len() == 3 {
-            if let Some(block) = self.read_grown_direct(&sources, boundary)? {
+            let along_axis0 = depth.first().is_some_and(|&d| d > 0);
+            if let Some(block) = self.read_grown_direct(&sources, boundary, along_axis0)? {
                 return Ok(block);
             }
         }
@@ -459,7 +460,9 @@ impl Dataset {
     /// blocks need not be whole chunks: on a rank with fewer than two chunks per worker they are
     /// slabs of a chunk's planes along axis 0, so that one chunk's reads, compute and writes
     /// overlap (each output chunk is still replaced atomically). The result is the same either
-    /// way.
+    /// way. A slab's block for a stencil along axis 0 may have its planes a little apart in
+    /// memory (a larger stride along axis 0, see `direct_read`), so `f` must not expect a
+    /// standard-layout view.
     ///
     /// # Errors
     /// As [`Dataset::map_overlap`].
@@ -513,14 +516,18 @@ impl Dataset {
             cache = cache.reading_whole_only(mine.into_iter().collect());
         }
         let layout = self.layout();
-        // Elements of a plane grown by the halo of the other axes.
-        let grown_plane: usize = layout
-            .chunk_shape()
-            .iter()
-            .zip(depth)
-            .skip(1)
-            .map(|(&n, &d)| n + 2 * d)
-            .product();
+        // Elements of a plane grown by the halo of the other axes, as far apart as slab
+        // reads may lay them.
+        let grown_plane = crate::direct_read::spaced_plane_len(
+            layout
+                .chunk_shape()
+                .iter()
+                .zip(depth)
+                .skip(1)
+                .map(|(&n, &d)| n + 2 * d)
+                .product(),
+            std::mem::size_of::<T>(),
+        );
         let depth0 = depth.first().copied().unwrap_or(0);
         let element = std::mem::size_of::<T>() as u64;
         let plane_bytes = self.plane_bytes();

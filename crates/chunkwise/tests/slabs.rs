@@ -118,6 +118,75 @@ fn map_stencil_in_slabs_equals_map_overlap_on_whole_chunks() {
 }
 
 #[test]
+fn slabs_of_planes_of_4_kib_are_spaced_apart_and_give_the_same_result() {
+    // Planes of 16 × 32 i64 (4 KiB): a stencil along axis 0 gets them with a gap after each,
+    // one along the other axes gets them next to each other; the results are those of whole
+    // chunks either way.
+    let shape = [24, 16, 32];
+    let plane = 16 * 32;
+    let values = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+        (i[0] * 10_000 + i[1] * 100 + i[2]) as i64
+    });
+    for setup in common::all_setups() {
+        let conn = splitting(&setup.conn);
+        let ds = conn.create::<i64>("x", &shape, &shape, 5).unwrap();
+        ds.load(values.view()).unwrap();
+        for depth in [[2, 0, 0], [2, 1, 3], [0, 2, 0]] {
+            let apply = |block: ArrayViewD<'_, i64>| {
+                let valid: Vec<usize> = (0..3).map(|a| block.shape()[a] - 2 * depth[a]).collect();
+                ArrayD::from_shape_fn(IxDyn(&valid), |i| {
+                    stencil(&block, [0, 1, 2].map(|a| i[a] + depth[a]), depth)
+                })
+            };
+            let mode = Boundary::Reflect;
+            let whole = ds
+                .map_overlap::<i64, _>("whole", &depth, mode, |_, block| Ok(apply(block)))
+                .unwrap();
+            let strides = Mutex::new(Vec::new());
+            let slabbed = ds
+                .map_stencil::<i64, _>("slabbed", &depth, mode, |_, block| {
+                    strides.lock().unwrap().push(block.strides()[0] as usize);
+                    Ok(apply(block))
+                })
+                .unwrap();
+            let label = format!("{} depth {depth:?}", setup.label);
+            assert_eq!(
+                slabbed.read_all::<i64>().unwrap(),
+                whole.read_all::<i64>().unwrap(),
+                "{label}"
+            );
+            let strides = strides.into_inner().unwrap();
+            assert!(strides.len() > 1, "{label}: cut into slabs");
+            let grown_plane = (16 + 2 * depth[1]) * (32 + 2 * depth[2]);
+            if depth == [2, 0, 0] {
+                // 4 KiB planes along axis 0: 17 cache lines past the next 4 KiB.
+                assert!(
+                    strides.iter().all(|&s| s == plane + 17 * 8),
+                    "{label}: {strides:?}"
+                );
+            }
+            if depth[0] > 0 {
+                // 16 consecutive planes start in 16 different 64-byte sets of a 4 KiB period.
+                for &stride in &strides {
+                    assert!(stride >= grown_plane, "{label}: {strides:?}");
+                    let sets: std::collections::HashSet<usize> =
+                        (0..16).map(|k| k * stride * 8 % 4096 / 64).collect();
+                    assert_eq!(sets.len(), 16, "{label}: {strides:?}");
+                }
+            } else {
+                assert!(
+                    strides.iter().all(|&s| s == grown_plane),
+                    "{label}: {strides:?}"
+                );
+            }
+            whole.delete().unwrap();
+            slabbed.delete().unwrap();
+        }
+        ds.delete().unwrap();
+    }
+}
+
+#[test]
 fn a_failing_stencil_leaves_no_output_and_names_the_chunk() {
     for setup in common::all_setups() {
         let conn = splitting(&setup.conn);
