@@ -9,9 +9,10 @@
 use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
 
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, ShapeBuilder};
 
 use crate::chunk_cache::ChunkCache;
+use crate::direct_read::spaced_plane_len;
 use crate::plan::BlockSizes;
 use crate::slab::SlabWrites;
 
@@ -93,14 +94,15 @@ impl Dataset {
         whole_chunks: bool,
     ) -> Result<ArrayD<T>> {
         let sources = self.layout().halo_sources_of(bounds, depth, boundary);
+        // Blocks for a stencil along axis 0 get their planes a little apart (`direct_read`).
+        let along_axis0 = depth.first().is_some_and(|&d| d > 0);
         if !whole_chunks && sources.len() == 3 {
-            let along_axis0 = depth.first().is_some_and(|&d| d > 0);
             if let Some(block) = self.read_grown_direct(&sources, boundary, along_axis0)? {
                 return Ok(block);
             }
         }
         if let (Some(cache), 3) = (cache, sources.len()) {
-            return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks);
+            return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks, along_axis0);
         }
 
         // The distinct source indices per axis, as runs, and where each lands in a compact block.
@@ -215,6 +217,7 @@ impl Dataset {
         sources: &[Vec<Option<usize>>],
         boundary: Boundary,
         whole_chunks: bool,
+        spaced: bool,
     ) -> Result<ArrayD<T>> {
         let layout = self.layout();
         // Per axis: the chunk coordinates used (slots) and, per grown position, its slot and
@@ -310,10 +313,21 @@ impl Dataset {
             _ => fill,
         };
         let grown = [places[0].len(), places[1].len(), places[2].len()];
-        let total: usize = grown.iter().product();
+        let plane = grown[1] * grown[2];
+        let stride = match spaced {
+            true => spaced_plane_len(plane, std::mem::size_of::<T>()),
+            false => plane,
+        };
+        let total = grown[0] * stride;
         let mut out: Vec<T> = Vec::with_capacity(total);
-        let mut rows = out.spare_capacity_mut()[..total].chunks_exact_mut(grown[2].max(1));
+        let mut block_planes = out.spare_capacity_mut()[..total].chunks_exact_mut(stride.max(1));
         for z in &places[0] {
+            let Some(block_plane) = block_planes.next() else {
+                break;
+            };
+            let (block_plane, gap) = block_plane.split_at_mut(plane);
+            gap.fill(MaybeUninit::new(fill));
+            let mut rows = block_plane.chunks_exact_mut(grown[2].max(1));
             for y in &places[1] {
                 let Some(row) = rows.next() else { break };
                 let (Some((sz, oz)), Some((sy, oy))) = (z, y) else {
@@ -356,11 +370,12 @@ impl Dataset {
                 }
             }
         }
-        // SAFETY: every row (`grown[0] * grown[1]` of them, `grown[2]` elements each: all
-        // `total` slots) was written above — its x runs cover the row exactly, or it was
-        // filled whole.
+        // SAFETY: every row (`grown[1]` per plane, `grown[2]` elements each) was written above
+        // — its x runs cover the row exactly, or it was filled whole — and the gap after each
+        // plane (`stride - plane` elements) filled: all `total` slots.
         unsafe { out.set_len(total) };
-        Ok(ArrayD::from_shape_vec(IxDyn(&grown), out).expect("one element per grown position"))
+        let shape = IxDyn(&grown).strides(IxDyn(&[stride, grown[2], 1]));
+        Ok(ArrayD::from_shape_vec(shape, out).expect("one element per grown position"))
     }
 
     /// Copies `region` of the dataset into `target`, whole chunks coming from `cache`.
@@ -431,7 +446,9 @@ impl Dataset {
     /// Applies a stencil to every chunk into a new dataset `out_name` (collective): `f` gets the
     /// chunk index and the chunk grown by `depth` per axis (see [`Dataset::read_padded`]), and
     /// returns either the chunk's valid part or an array of the grown shape, which is trimmed.
-    /// On failure the new dataset is deleted again.
+    /// On failure the new dataset is deleted again. For a stencil along axis 0 (`depth[0] > 0`)
+    /// the grown chunk's planes may lie a little apart in memory (a stride along axis 0 larger
+    /// than a plane, see `direct_read`): `f` must not expect a standard-layout view.
     ///
     /// # Errors
     /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
@@ -460,9 +477,8 @@ impl Dataset {
     /// blocks need not be whole chunks: on a rank with fewer than two chunks per worker they are
     /// slabs of a chunk's planes along axis 0, so that one chunk's reads, compute and writes
     /// overlap (each output chunk is still replaced atomically). The result is the same either
-    /// way. A slab's block for a stencil along axis 0 may have its planes a little apart in
-    /// memory (a larger stride along axis 0, see `direct_read`), so `f` must not expect a
-    /// standard-layout view.
+    /// way. As with `map_overlap`, a block for a stencil along axis 0 may have its planes a
+    /// little apart in memory.
     ///
     /// # Errors
     /// As [`Dataset::map_overlap`].
@@ -518,7 +534,7 @@ impl Dataset {
         let layout = self.layout();
         // Elements of a plane grown by the halo of the other axes, as far apart as slab
         // reads may lay them.
-        let grown_plane = crate::direct_read::spaced_plane_len(
+        let grown_plane = spaced_plane_len(
             layout
                 .chunk_shape()
                 .iter()
