@@ -129,7 +129,9 @@ fn recv<T>(
 }
 
 /// Runs `read → compute → write` over `items` on this rank (not collective). Items are taken for
-/// reading in order; computed and written as readers and workers finish them.
+/// reading in order; computed and written as readers and workers finish them. Without items it
+/// returns at once, starting no thread: a rank with nothing to do in an operation (an MPI rank
+/// of a dataset of fewer chunks than ranks) then takes no CPU time from the ranks that have.
 ///
 /// # Errors
 /// The first error of any stage (a panic counts as an error), or a stuck-stage error.
@@ -145,6 +147,9 @@ where
     I: Send,
     C: Send,
 {
+    if items.is_empty() {
+        return Ok(());
+    }
     let bound = options.read_ahead.max(1);
     let timeout = options.stage_timeout;
     let (read_tx, read_rx) = bounded::<(usize, I)>(bound);
@@ -266,6 +271,46 @@ mod tests {
         let mut written = written.into_inner().unwrap();
         written.sort_unstable();
         assert_eq!(written, (0..200).map(|i| i * 10 + 1).collect::<Vec<_>>());
+    }
+
+    /// A threads engine that counts the times it runs workers.
+    #[derive(Debug)]
+    struct CountingEngine(ThreadsEngine, AtomicUsize);
+
+    impl Engine for CountingEngine {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn threads(&self) -> usize {
+            self.0.threads()
+        }
+        fn for_each_local(&self, n: usize, task: &crate::engine::Task<'_>) -> Result<()> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.for_each_local(n, task)
+        }
+    }
+
+    #[test]
+    fn without_items_nothing_runs() {
+        let engine = CountingEngine(ThreadsEngine::new(Some(2)).unwrap(), AtomicUsize::new(0));
+        let called = AtomicUsize::new(0);
+        for items in [&[][..], &[0, 1, 2][..]] {
+            run_pipeline(
+                &engine,
+                items,
+                PipelineOptions::default(),
+                |i| {
+                    called.fetch_add(1, Ordering::SeqCst);
+                    Ok(i)
+                },
+                |_, x| Ok(x),
+                |_, _| Ok(()),
+            )
+            .unwrap();
+            let expected = usize::from(!items.is_empty());
+            assert_eq!(engine.1.swap(0, Ordering::SeqCst), expected, "{items:?}");
+        }
+        assert_eq!(called.into_inner(), 3);
     }
 
     #[test]
