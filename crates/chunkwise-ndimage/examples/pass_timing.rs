@@ -9,7 +9,7 @@
 //! and delete an empty dataset of the same metadata), or `load` (create a dataset and fill it
 //! with `load_blocks_with`, every value 0.5), or `chain` (z, y and x passes each on the last
 //! one's output, as gaussian-bench's 3×1D; the time excludes the deletions). Prints min,
-//! median and max seconds.
+//! median and max seconds (for `chain` also each pass's median).
 //!
 //! Environment: `STORE=ram` for the in-memory store; `SPARE_MIB` (hdf5 spare files, default 0);
 //! `MIN_SLAB_BYTES` (the pipeline option; `18446744073709551615` never cuts chunks).
@@ -59,15 +59,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }))
     })?;
     let mut times = Vec::with_capacity(reps);
+    // The chain's z, y and x passes, each repetition.
+    let mut passes: Vec<[f64; 3]> = Vec::with_capacity(reps);
     for _ in 0..reps {
         let started = Instant::now();
         let out = match pass.as_str() {
             "3d" => gaussian_filter_dataset(&input, "out", 1.5, Boundary::Reflect, 4.0)?,
             "chain" => {
                 let z = gaussian_filter1d_dataset(&input, "cz", 1.5, 0, Boundary::Reflect, 4.0)?;
+                let after_z = started.elapsed().as_secs_f64();
                 let y = gaussian_filter1d_dataset(&z, "cy", 1.5, 1, Boundary::Reflect, 4.0)?;
+                let after_y = started.elapsed().as_secs_f64();
                 let x = gaussian_filter1d_dataset(&y, "out", 1.5, 2, Boundary::Reflect, 4.0)?;
                 let t = started.elapsed().as_secs_f64();
+                passes.push([after_z, after_y - after_z, t - after_y]);
                 z.delete()?;
                 y.delete()?;
                 times.push(t);
@@ -102,5 +107,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         times[reps / 2],
         times[reps - 1]
     );
+    if !passes.is_empty() {
+        let median = |k: usize| {
+            let mut of: Vec<f64> = passes.iter().map(|p| p[k]).collect();
+            of.sort_by(f64::total_cmp);
+            of[of.len() / 2]
+        };
+        println!(
+            "  its passes, medians: z {:.4} s, y {:.4} s, x {:.4} s",
+            median(0),
+            median(1),
+            median(2)
+        );
+    }
     Ok(())
 }

@@ -5,12 +5,18 @@
 //! [`chunkwise::Dataset::map_stencil`] from as many neighbours as needed, the boundary mode
 //! supplying values beyond the array), and only the block's own elements are computed. The
 //! result equals `gaussian_filter` of the whole array, for every chunk shape.
+//!
+//! Along the last axis, when chunks span the whole array there (as 128³ chunks of a 128³
+//! array do), the block is not grown: its halo would only be the boundary mode's mirror of
+//! the block itself, which the filter applies anyway as it copies each line (as for a whole
+//! array). The block's rows are then read from the chunk in one piece instead of row by row
+//! with gaps for the halo. (Axis 0 keeps its halo: blocks may be slabs of a chunk's planes.)
 
 use chunkwise::{Boundary, DType, Dataset};
 
 use crate::element::FilterFloat;
 use crate::error::{NdimageError, Result};
-use crate::gaussian::{axis_taps, gaussian_trimmed, ConstantHalo, Sigma};
+use crate::gaussian::{axis_taps, gaussian_trimmed, ConstantHalo, Edges, Sigma};
 
 /// `gaussian_filter` of dataset `input` into a new dataset `out_name` (collective; same layout,
 /// dtype and fill value).
@@ -82,11 +88,30 @@ fn filter_typed<T: FilterFloat>(
         .iter()
         .map(|&s| axis_taps::<T>(s, truncate))
         .collect::<Result<Vec<_>>>()?;
+    let layout = input.layout();
+    // Not grown: the last axis (never axis 0) when chunks span the array along it, unless the
+    // constant mode needs its positions beyond the array marked.
+    let last = layout.ndim() - 1;
+    let grown: Vec<bool> = (0..layout.ndim())
+        .map(|axis| {
+            axis != last
+                || axis == 0
+                || matches!(mode, Boundary::Constant(_))
+                || layout.chunk_shape()[axis] < layout.shape()[axis]
+        })
+        .collect();
     let depth: Vec<usize> = taps
         .iter()
-        .map(|t| t.as_ref().map_or(0, |t| t.reach().0))
+        .zip(&grown)
+        .map(|(t, &grown)| match (t, grown) {
+            (Some(t), true) => t.reach().0,
+            _ => 0,
+        })
         .collect();
-    let layout = input.layout();
+    let edges = Edges {
+        grown: &grown,
+        mode,
+    };
     let output = input.map_stencil::<T, _>(out_name, &depth, mode, |bounds, block| {
         let constant = match mode {
             Boundary::Constant(value) => Some(ConstantHalo {
@@ -99,7 +124,7 @@ fn filter_typed<T: FilterFloat>(
             }),
             _ => None,
         };
-        Ok(gaussian_trimmed(block, &taps, constant.as_ref()))
+        Ok(gaussian_trimmed(block, &taps, edges, constant.as_ref()))
     })?;
     Ok(output)
 }

@@ -233,18 +233,48 @@ pub fn gaussian_filter_into<T: FilterFloat>(
     Ok(())
 }
 
-/// The Gaussian of a block grown by each axis's kernel reach on both sides, computed only for
-/// the inner part (the block minus its halo). Every element equals the whole-array
-/// `gaussian_filter` there, bit for bit. With `constant` mode the intermediate result beyond the
-/// array must stay the constant (scipy extends each pass's input with it), so `constant` resets
-/// those positions after every pass.
+/// How a block given to [`gaussian_trimmed`] meets the array's boundary: along the axes where
+/// `grown` is `true` the block is grown by the kernel reach on both sides (the halo is in the
+/// block, and only the inner part is computed); along the others it spans the whole array,
+/// from one boundary to the other, and `mode` supplies what lies beyond, as in the filter of
+/// the whole array.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Edges<'a> {
+    pub grown: &'a [bool],
+    pub mode: Boundary,
+}
+
+impl Edges<'_> {
+    /// The output window `(start, len)` along `axis` of `n` positions, for `taps`.
+    fn window<T: FilterFloat>(
+        &self,
+        axis: usize,
+        n: usize,
+        taps: Option<&Taps<T>>,
+    ) -> (usize, usize) {
+        match taps {
+            Some(t) if self.grown[axis] => {
+                let (before, after) = t.reach();
+                (before, n - before - after)
+            }
+            _ => (0, n),
+        }
+    }
+}
+
+/// The Gaussian of a block grown by the kernel reach on both sides along the axes `edges`
+/// says, computed only for the inner part (the block minus its halo). Every element equals the
+/// whole-array `gaussian_filter` there, bit for bit. With `constant` mode the intermediate result
+/// beyond the array must stay the constant (scipy extends each pass's input with it), so
+/// `constant` resets those positions after every pass (every axis must then be grown).
 pub(crate) fn gaussian_trimmed<T: FilterFloat>(
     block: ArrayViewD<'_, T>,
     taps: &[Option<Taps<T>>],
+    edges: Edges<'_>,
     constant: Option<&ConstantHalo>,
 ) -> ArrayD<T> {
     if constant.is_none() && block.ndim() >= 3 {
-        if let Some(trimmed) = trimmed_blocked(block.view(), taps) {
+        if let Some(trimmed) = trimmed_blocked(block.view(), taps, edges) {
             return trimmed;
         }
     }
@@ -252,21 +282,15 @@ pub(crate) fn gaussian_trimmed<T: FilterFloat>(
     let mut current = block.as_standard_layout().into_owned();
     for (axis, axis_taps) in taps.iter().enumerate() {
         let Some(axis_taps) = axis_taps else { continue };
-        let (reach, _) = axis_taps.reach();
         let view = AxisView::new(&shape, axis);
-        let out_len = view.n - 2 * reach;
+        let (start, out_len) = edges.window(axis, view.n, Some(axis_taps));
         let values = current
             .as_slice()
             .expect("arrays made here are in standard layout");
-        let out = Pass::new(
-            values,
-            view,
-            axis_taps,
-            reach as isize,
-            out_len,
-            Boundary::Nearest,
-        )
-        .run_parallel();
+        // Inside a grown axis's window no position reaches past the block, so the mode only
+        // applies to the axes the block spans whole.
+        let out =
+            Pass::new(values, view, axis_taps, start as isize, out_len, edges.mode).run_parallel();
         shape[axis] = out_len;
         current = shaped(&shape, out);
         if let Some(halo) = constant {
@@ -315,18 +339,14 @@ fn spaced_planes<'a, T>(block: &ArrayViewD<'a, T>) -> Option<PlanesIn<'a, T>> {
 fn trimmed_blocked<T: FilterFloat>(
     block: ArrayViewD<'_, T>,
     taps: &[Option<Taps<T>>],
+    edges: Edges<'_>,
 ) -> Option<ArrayD<T>> {
     let shape = block.shape().to_vec();
     let windows: Vec<(usize, usize)> = shape
         .iter()
         .zip(taps)
-        .map(|(&n, t)| match t {
-            Some(t) => {
-                let (before, after) = t.reach();
-                (before, n - before - after)
-            }
-            None => (0, n),
-        })
+        .enumerate()
+        .map(|(axis, (&n, t))| edges.window(axis, n, t.as_ref()))
         .collect();
     let blocking = crate::blocked::blocking(&shape, &windows, taps)?;
     let spaced = spaced_planes(&block);
@@ -348,7 +368,7 @@ fn trimmed_blocked<T: FilterFloat>(
         planes,
         &shape,
         taps,
-        Boundary::Nearest,
+        edges.mode,
         blocking,
         &windows,
         &mut out.spare_capacity_mut()[..len],
@@ -388,8 +408,12 @@ mod tests {
             .iter()
             .map(|&s| axis_taps::<f32>(s, 4.0).unwrap())
             .collect();
-        let expected = gaussian_trimmed(standard.view(), &taps, None);
-        let got = gaussian_trimmed(spaced.view(), &taps, None);
+        let edges = Edges {
+            grown: &[true; 3],
+            mode: Boundary::Reflect,
+        };
+        let expected = gaussian_trimmed(standard.view(), &taps, edges, None);
+        let got = gaussian_trimmed(spaced.view(), &taps, edges, None);
         assert!(got.iter().all(|v| v.is_finite()));
         assert_eq!(got, expected);
     }
