@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: set up if needed (system packages, release build), then formatting, lints, the
+# Every test: set up if needed (system packages, release build), then formatting, lints, docs, the
 # whole workspace's unit, integration, property and CLI tests, and the SLURM integration test on
 # a real single-node SLURM (installed and started by scripts/slurm-local.sh). CI runs exactly this.
 set -euo pipefail
@@ -11,6 +11,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace --release --quiet
 echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"

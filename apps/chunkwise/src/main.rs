@@ -4,6 +4,9 @@
 //! opens a connection (store + engine), calls the dataset API, and prints. Every error is one
 //! line on stderr and a non-zero exit status. Under `mpiexec … --engine mpi` only rank 0 prints.
 
+// The doc comments of the options are the `--help` text (clap), where `<out>` names a value.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod agree;
 mod cli;
 mod commands;

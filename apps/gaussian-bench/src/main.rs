@@ -1,6 +1,9 @@
 //! gaussian-bench: how chunk size and data size drive the cost of an exact distributed 3D
 //! Gaussian on a store and a cluster. See `gaussian-bench --help`.
 
+// The doc comments of the options are the `--help` text (clap), where `<out>` names a value.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cells;
 mod data;
 mod images;

@@ -184,7 +184,7 @@ impl Engine for MpiEngine {
 
     /// This rank's threads, or — when it has items of `0..n` and other ranks of its node have
     /// none — the node's threads divided among the ranks of the node that have items: a rank
-    /// with nothing to do sleeps in the operation's closing collective ([`wait_idle`]), so a
+    /// with nothing to do sleeps in the operation's closing collective (`wait_idle`), so a
     /// dataset of fewer chunks than ranks is not left to one core.
     fn workers_for(&self, n: usize) -> usize {
         self.op_items.store(n, Ordering::Relaxed);

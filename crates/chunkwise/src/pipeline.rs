@@ -1,6 +1,6 @@
 //! The per-rank pipeline: read ahead → compute → write, with bounded buffers and timeouts.
 //!
-//! Reader threads (kept from one operation to the next, [`crate::stage_threads`]) read this
+//! Reader threads (kept from one operation to the next, the `stage_threads` module) read this
 //! rank's chunks, taken in order, into a buffer of at most `read_ahead` blocks; the engine's
 //! workers take blocks from it, compute, and write what they computed.
 //! There are as many readers as workers: a store whose reads run in parallel (the hdf5 store's
