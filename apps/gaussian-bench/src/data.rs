@@ -9,6 +9,10 @@ use chunkwise_ndimage::FilterFloat;
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
+/// Names the data the generator below makes: recorded with the figures, and cells whose data
+/// came from another generator are not merged. Change it whenever the values change.
+pub const GENERATOR: &str = "splitmix64 stream of (seed), lowbias32 per element index, v1";
+
 /// The increment of the splitmix64 generator.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 

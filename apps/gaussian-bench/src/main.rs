@@ -140,6 +140,8 @@ pub(crate) fn measure(
             mode: mode.to_string(),
             dtype: format!("{:?}", options.dtype).to_lowercase(),
             seed: options.seed,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            generator: data::GENERATOR.to_string(),
             configuration: format!(
                 "{}memory budget per rank: {} bytes ({} rank(s) on this node)\n",
                 config.show(),

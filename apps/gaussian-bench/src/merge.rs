@@ -3,8 +3,9 @@
 //! Cells are grouped by backend and number of ranks, as a full run's figures are
 //! (`/<backend>/<nprocs>`); within a group the data and chunk sizes of the cells found and of
 //! the sweep's listing (`cells/sweep.txt`) make the axes (sorted), and combinations without a
-//! cell stay 0 (verification NaN), as skipped combinations of a full run do. Cells of one group must agree on everything else that shapes
-//! the figures (ntest, sigma, truncate, mode, dtype, seed), else the merge refuses. result.h5
+//! cell stay 0 (verification NaN), as skipped combinations of a full run do. Cells of one
+//! group must agree on everything else that shapes the figures (ntest, sigma, truncate, mode,
+//! dtype, seed, the data generator, the program version), else the merge refuses. result.h5
 //! is written under a temporary name and renamed into place.
 
 use std::collections::BTreeMap;
@@ -55,6 +56,8 @@ fn merged(group: &Group, listed: &[(usize, usize)]) -> Result<(RunInfo, Results)
     same(group, "mode", |i, _| i.mode.clone())?;
     same(group, "dtype", |i, _| i.dtype.clone())?;
     same(group, "seed", |i, _| i.seed)?;
+    same(group, "data generator", |i, _| i.generator.clone())?;
+    same(group, "program version", |i, _| i.version.clone())?;
     let mut data_sizes: Vec<usize> = group
         .cells
         .iter()

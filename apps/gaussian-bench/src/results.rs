@@ -11,7 +11,8 @@
 //!                              phase (load, 3D, 1D): read, compute, write, barrier seconds
 //!                              (summed over the rank's threads), bytes read, bytes written
 //! /<backend>/<nprocs>_run      group; attributes: engine, ranks, threads_per_rank, host,
-//!                              version, command, sigma, truncate, mode, dtype, seed, ntest,
+//!                              version, generator (of the input data), command, sigma,
+//!                              truncate, mode, dtype, seed, ntest,
 //!                              configuration (every setting with its origin)
 //! ```
 
@@ -78,6 +79,11 @@ pub struct RunInfo {
     pub mode: String,
     pub dtype: String,
     pub seed: u64,
+    /// The program version that made the figures.
+    pub version: String,
+    /// The data generator (`data::GENERATOR`) of the input; empty for files written before it
+    /// was recorded.
+    pub generator: String,
     /// The effective configuration, each value with its origin (`chunkwise config show`).
     pub configuration: String,
     /// Set when the figures are one cell of a sweep run with --cell.
@@ -229,7 +235,8 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
         ("backend", info.backend.as_str()),
         ("engine", info.engine.as_str()),
         ("host", info.host.as_str()),
-        ("version", env!("CARGO_PKG_VERSION")),
+        ("version", info.version.as_str()),
+        ("generator", info.generator.as_str()),
         ("command", info.command.as_str()),
         ("mode", info.mode.as_str()),
         ("dtype", info.dtype.as_str()),
@@ -342,6 +349,11 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         mode: text_attr("mode")?,
         dtype: text_attr("dtype")?,
         seed: run.attr("seed")?.read_scalar::<u64>()?,
+        version: text_attr("version")?,
+        generator: match run.attr_names()?.iter().any(|n| n == "generator") {
+            true => text_attr("generator")?,
+            false => String::new(),
+        },
         configuration: text_attr("configuration")?,
         cell,
     };

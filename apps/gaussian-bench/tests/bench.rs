@@ -668,4 +668,31 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     assert_eq!(verify[[1, 1, 0]], 0.0);
     assert_eq!(verify[[1, 1, 1]], 0.0);
     assert!(d.join("out/plot_3d_hdf5_1.png").is_file());
+    let run = file.group("/hdf5/1_run").unwrap();
+    let generator = run.attr("generator").unwrap();
+    let generator = generator
+        .read_scalar::<hdf5::types::VarLenUnicode>()
+        .unwrap();
+    assert!(generator.as_str().contains("splitmix64"), "{generator}");
+    drop(file);
+
+    // A cell whose input came from another data generator is not merged with the others.
+    {
+        let cell = hdf5::File::open_rw(d.join(format!("out/cells/{}.h5", uid(1)))).unwrap();
+        let run = cell.group("/hdf5/1_run").unwrap();
+        run.delete_attr("generator").unwrap();
+        let other: hdf5::types::VarLenUnicode = "another generator".parse().unwrap();
+        run.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("generator")
+            .unwrap()
+            .write_scalar(&other)
+            .unwrap();
+    }
+    let refused = bench_plain(d, &["merge", "out"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("data generator") && refused.stderr.contains("another generator"),
+        "{}",
+        refused.stderr
+    );
 }
