@@ -64,14 +64,25 @@ fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
     })
 }
 
-/// The memory budget of the configuration for one of `ranks_on_node` ranks; `--tmp` takes the
-/// place of its temp_dir.
-fn budget(options: &Options, config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
-    let temp_dir = options.tmp.clone().unwrap_or_else(|| config.temp_dir());
-    let bytes = config.budget_bytes_per_rank(ranks_on_node)?;
+/// The configuration with `--tmp`, when given, as its temp_dir (the result file's
+/// configuration then shows it, and the memory budget spills there).
+fn with_tmp(mut config: Config, tmp: Option<&std::path::Path>) -> Config {
+    if let Some(tmp) = tmp {
+        config.temp_dir = Some(tmp.to_path_buf());
+        config.sources.insert(
+            "resources.temp_dir",
+            Source::Application("gaussian-bench --tmp".to_string()),
+        );
+    }
+    config
+}
+
+/// The memory budget of the configuration for one of `ranks_on_node` ranks.
+fn budget(config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
+    let budget = MemoryBudget::from_config_per_rank(config, ranks_on_node)?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
-    chunkwise::memory::keep_freed_blocks(bytes);
-    Ok(MemoryBudget::new(bytes, temp_dir, config.max_temp_storage))
+    chunkwise::memory::keep_freed_blocks(budget.limit());
+    Ok(budget)
 }
 
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
@@ -87,7 +98,7 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
         options::Backend::Ram => Arc::new(RamStore::new()),
     };
     let pipeline = config.pipeline_options();
-    let budget = budget(options, config, engine.ranks_on_node())?;
+    let budget = budget(config, engine.ranks_on_node())?;
     Ok(Connection::new(store, engine)?
         .with_pipeline(pipeline)
         .with_memory_budget(budget))
@@ -269,7 +280,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let config = match Config::load(options.config.as_deref()) {
-        Ok(config) => with_partition(config, options.partition),
+        Ok(config) => with_tmp(
+            with_partition(config, options.partition),
+            options.tmp.as_deref(),
+        ),
         Err(error) => {
             eprintln!("gaussian-bench: error: {error}");
             return ExitCode::FAILURE;
@@ -346,5 +360,22 @@ mod tests {
         assert_eq!(chosen, from_file);
         let chosen = with_partition(from_file, Some(Partition::Block));
         assert_eq!(chosen.partition, Partition::Block);
+    }
+
+    #[test]
+    fn tmp_is_the_configurations_temp_dir_and_the_budgets() {
+        let defaults = Config::load(None).unwrap();
+        assert_eq!(with_tmp(defaults.clone(), None), defaults);
+        let dir = tempfile::tempdir().unwrap();
+        let config = with_tmp(defaults, Some(dir.path()));
+        assert_eq!(config.temp_dir(), dir.path());
+        let line = config
+            .show()
+            .lines()
+            .find(|l| l.starts_with("resources.temp_dir"))
+            .unwrap()
+            .to_string();
+        assert!(line.contains("gaussian-bench --tmp"), "{line}");
+        assert_eq!(budget(&config, 1).unwrap().temp_dir(), dir.path());
     }
 }

@@ -334,6 +334,11 @@ impl MemoryBudget {
         self.limit
     }
 
+    /// Where arrays over the budget go (memory-mapped temporary files).
+    pub fn temp_dir(&self) -> &Path {
+        &self.temp_dir
+    }
+
     /// Bytes not reserved.
     pub fn available(&self) -> u64 {
         self.limit
