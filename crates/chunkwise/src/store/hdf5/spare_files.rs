@@ -140,19 +140,25 @@ impl SpareFiles {
     /// A spare of exactly `len` bytes, renamed to `target` and opened for writing; `None` when
     /// there is none (or it could not be taken).
     pub(super) fn take(&self, len: u64, target: &Path) -> Option<File> {
-        let mut index = self.index();
         loop {
-            let candidate = match index.by_len.get_mut(&len).and_then(Vec::pop) {
-                Some(path) => path,
-                None => {
-                    if !self.rescan(&mut index, len) {
-                        return None;
+            let candidate = {
+                let mut index = self.index();
+                match index.by_len.get_mut(&len).and_then(Vec::pop) {
+                    Some(path) => {
+                        index.bytes = index.bytes.saturating_sub(len);
+                        path
                     }
-                    continue;
+                    None => {
+                        if !self.rescan(&mut index, len) {
+                            return None;
+                        }
+                        continue;
+                    }
                 }
             };
-            index.bytes = index.bytes.saturating_sub(len);
-            // Another process may have taken it first: then try the next one.
+            // Renamed and opened without the index locked: the threads writing a dataset's
+            // chunks take their spares at once. Another process (or a thread that found the
+            // same file in a rescan) may have taken it first: then try the next one.
             if fs::rename(&candidate, target).is_err() {
                 continue;
             }
@@ -329,6 +335,36 @@ mod tests {
         assert_eq!(taken.metadata().unwrap().len(), 100);
         assert!(target.exists());
         assert!(spares.take(100, &root.path().join("again")).is_none());
+    }
+
+    #[test]
+    fn threads_taking_at_once_get_one_file_each() {
+        let root = tempfile::tempdir().unwrap();
+        let spares = SpareFiles::new(root.path(), 1 << 20);
+        for k in 0..40 {
+            let old = root.path().join(format!("old{k}"));
+            file(&old, &[k as u8; 64]);
+            assert!(spares.keep(&old));
+        }
+        let taken = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (spares, taken, root) = (&spares, &taken, root.path());
+                scope.spawn(move || {
+                    for k in 0..12 {
+                        let target = root.join(format!("new{t}-{k}"));
+                        if let Some(file) = spares.take(64, &target) {
+                            assert_eq!(file.metadata().unwrap().len(), 64);
+                            taken.lock().unwrap().push(fs::read(&target).unwrap()[0]);
+                        }
+                    }
+                });
+            }
+        });
+        // Every kept file went to exactly one taker; the takers beyond them got none.
+        let mut taken = taken.into_inner().unwrap();
+        taken.sort_unstable();
+        assert_eq!(taken, (0..40).collect::<Vec<u8>>());
     }
 
     #[test]
