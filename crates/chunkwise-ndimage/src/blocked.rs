@@ -22,7 +22,8 @@
 //! loads the rows under its taps, one plane apart, at the same time, and when that distance is
 //! a multiple of 4 KiB (planes of 128² or 64² `f32`) all of them fall into the same sets of
 //! the L1 cache and evict each other; that made it three times slower. Blocks read for it are
-//! therefore laid out with a few bytes between planes (`chunkwise`'s slab reads do).
+//! therefore laid out with a few bytes between planes (`chunkwise`'s reads for stencils along
+//! axis 0 do).
 
 use std::mem::MaybeUninit;
 use std::ops::Range;

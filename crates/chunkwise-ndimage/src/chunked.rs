@@ -91,10 +91,9 @@ fn filter_typed<T: FilterFloat>(
     let layout = input.layout();
     // Not grown: the last axis (never axis 0) when chunks span the array along it, unless the
     // constant mode needs its positions beyond the array marked.
-    let last = layout.ndim() - 1;
     let grown: Vec<bool> = (0..layout.ndim())
         .map(|axis| {
-            axis != last
+            axis + 1 < layout.ndim()
                 || axis == 0
                 || matches!(mode, Boundary::Constant(_))
                 || layout.chunk_shape()[axis] < layout.shape()[axis]
