@@ -41,11 +41,13 @@ const SPACED_OFFSET: usize = 17 * 64;
 /// that they do.
 pub(crate) fn spaced_plane_len(plane: usize, element: usize) -> usize {
     let bytes = plane * element;
-    let sets: std::collections::HashSet<usize> = (0..PLANES_TOGETHER)
-        .map(|k| (k * bytes) % SET_PERIOD / 64)
-        .collect();
+    // The 64-byte sets (of the 64 in a period) the planes start in, as bits.
+    let sets =
+        (0..PLANES_TOGETHER).fold(0u64, |sets, k| sets | 1 << ((k * bytes) % SET_PERIOD / 64));
     // Planes shorter than the period lie close together: nothing to gain for the memory.
-    if bytes < SET_PERIOD || sets.len() == PLANES_TOGETHER || !SPACED_OFFSET.is_multiple_of(element)
+    if bytes < SET_PERIOD
+        || sets.count_ones() as usize == PLANES_TOGETHER
+        || !SPACED_OFFSET.is_multiple_of(element)
     {
         return plane;
     }

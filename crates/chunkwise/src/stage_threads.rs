@@ -30,7 +30,6 @@ fn idle() -> &'static Idle {
 /// A pool of threads for one pipeline's stages, returned to the idle pools when dropped.
 pub(crate) struct StageThreads {
     pool: Option<ThreadPool>,
-    threads: usize,
 }
 
 impl StageThreads {
@@ -57,10 +56,7 @@ impl StageThreads {
                     ))
                 })?,
         };
-        Ok(StageThreads {
-            pool: Some(pool),
-            threads,
-        })
+        Ok(StageThreads { pool: Some(pool) })
     }
 
     /// The leased pool.
@@ -77,7 +73,7 @@ impl Drop for StageThreads {
             return;
         };
         let mut idle = idle().lock().unwrap_or_else(|p| p.into_inner());
-        let pools = idle.entry(self.threads).or_default();
+        let pools = idle.entry(pool.current_num_threads()).or_default();
         if pools.len() < KEPT_PER_SIZE {
             pools.push(pool);
         }

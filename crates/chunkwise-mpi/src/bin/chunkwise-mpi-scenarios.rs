@@ -54,9 +54,11 @@ fn thread_cpu_ticks() -> Result<u64, Box<dyn std::error::Error>> {
     Ok(field(14)? + field(15)?)
 }
 
-/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on Linux).
+/// Clock ticks per second of `/proc` CPU times (USER_HZ).
 fn ticks_per_second() -> u64 {
-    100
+    // SAFETY: sysconf reads a system constant; it takes no pointers.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
 }
 
 /// This rank's x-range: ranks split axis 0 evenly, the last rank to the end.

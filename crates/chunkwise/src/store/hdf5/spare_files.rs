@@ -197,8 +197,11 @@ impl SpareFiles {
     /// was none to take (the caller creates the directory). Spare directories other processes
     /// kept are not looked for: every rank of an MPI job creates datasets through rank 0.
     pub(super) fn take_dir(&self, target: &Path) -> bool {
-        let mut index = self.index();
-        while let Some(candidate) = index.dirs.pop() {
+        loop {
+            // Popped under the lock, renamed without it, as files are (`take`).
+            let Some(candidate) = self.index().dirs.pop() else {
+                return false;
+            };
             if fs::rename(&candidate, target).is_err() {
                 // Taken by another process, or removed: try the next one.
                 continue;
@@ -209,7 +212,6 @@ impl SpareFiles {
             // Something was put into it meanwhile: never hand that out as a new dataset.
             let _ = fs::remove_dir_all(target);
         }
-        false
     }
 
     /// Lists `len`'s directory for spares (of other processes too), unless it was listed within
