@@ -67,7 +67,17 @@ impl Layout {
                 )));
             }
         }
-        let grid = shape
+        // Every count and byte offset of the dataset must fit in 64 bits, for the widest
+        // element type (8 bytes): checked here once, so index math elsewhere cannot overflow.
+        let limit = (isize::MAX as usize) / 8;
+        let elements = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+        if elements.is_none_or(|count| count > limit) {
+            return Err(Error::InvalidLayout(format!(
+                "shape {} holds more elements than 64-bit byte offsets can address; expected at most {limit} elements in all",
+                fmt_tuple(shape)
+            )));
+        }
+        let grid: Vec<usize> = shape
             .iter()
             .zip(chunk_shape)
             .map(|(&n, &c)| n.div_ceil(c))
@@ -371,6 +381,22 @@ fn axis_parts(sel: &AxisSlice, c: usize) -> Vec<(usize, AxisSlice, AxisSlice)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shapes_whose_sizes_overflow_are_refused() {
+        let huge = 1usize << 40;
+        for shape in [
+            [huge, huge, 64],
+            [usize::MAX, 2, 1],
+            [1 << 20, 1 << 20, 1 << 20],
+        ] {
+            let err = Layout::new(&shape, &[1, 1, 1]).unwrap_err().to_string();
+            assert!(err.contains(&fmt_tuple(&shape)), "{err}");
+            assert!(err.contains("64-bit"), "{err}");
+        }
+        // The largest that fits is accepted.
+        assert!(Layout::new(&[1 << 20, 1 << 20, 1 << 19], &[64, 64, 64]).is_ok());
+    }
 
     #[test]
     fn locate_and_offset_in_chunk_agree_with_chunk_bounds_and_c_order() {

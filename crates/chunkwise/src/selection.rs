@@ -151,7 +151,11 @@ impl Selection {
             body = inner.trim();
         }
         if body.is_empty() {
-            return Ok(Selection::all());
+            // An empty string is most often an unset shell variable: refused rather than
+            // taken as the whole dataset (numpy's `a[()]`), which would rewrite all of it.
+            return Err(err(
+                "is empty; expected one item per axis such as \"0:10, :, 5\", or \":\" or \"...\" for the whole dataset".into(),
+            ));
         }
         // One trailing comma is numpy's one-item tuple: "5," is "5".
         let body = body.strip_suffix(',').map_or(body, str::trim_end);
@@ -342,7 +346,19 @@ mod tests {
             sel.items(),
             &[SliceItem::Ellipsis, SliceItem::slice(None, None, 2)]
         );
-        assert_eq!(Selection::parse("").unwrap(), Selection::all());
+        assert_eq!(Selection::parse(":").unwrap().to_string(), ":");
+        assert_eq!(Selection::parse("...").unwrap().to_string(), "...");
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused_not_taken_as_everything() {
+        for empty in ["", "  ", "[]", "[ ]"] {
+            let err = Selection::parse(empty).unwrap_err().to_string();
+            assert!(
+                err.contains("is empty") && err.contains("\"...\""),
+                "{empty:?}: {err}"
+            );
+        }
     }
 
     #[test]
