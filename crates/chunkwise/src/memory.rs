@@ -196,17 +196,33 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
     removed
 }
 
-/// Free bytes of the file system holding `dir` (the longest matching mount point).
+/// Free bytes of the file system holding `dir`, as the file system itself says (statvfs: also
+/// right for tmpfs, NFS and quota-limited mounts), or 0 when it cannot be asked.
 fn free_space(dir: &Path) -> u64 {
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let Ok(disks) = sysinfo::Disks::new_with_refreshed_list() else {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
         return 0;
     };
-    disks
-        .iter()
-        .filter(|d| dir.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map_or(0, |d| d.available_space())
+    // SAFETY: `statvfs` is a plain C struct for which all zeroes is valid; the call writes it
+    // and reads only the NUL-terminated path.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return 0;
+    }
+    stats.f_bavail.saturating_mul(stats.f_frsize)
+}
+
+/// Reserves `bytes` of disk for `file` (so pages of a mapped file never meet a full file
+/// system, which would end the process with SIGBUS).
+fn reserve_disk(file: &File, bytes: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "file too large"))?;
+    // SAFETY: the descriptor is open for as long as `file` lives.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+        0 => Ok(()),
+        code => Err(std::io::Error::from_raw_os_error(code)),
+    }
 }
 
 /// Hands the allocator's free memory back to the system.
@@ -365,7 +381,18 @@ impl MemoryBudget {
     /// [`Error::OutOfMemory`] with the sizes when it fits neither; [`Error::Io`] when the
     /// temporary file cannot be made.
     pub fn alloc_array<T: Element>(self: &Arc<Self>, shape: &[usize]) -> Result<BudgetArray<T>> {
-        let len: usize = shape.iter().product();
+        let len = shape
+            .iter()
+            .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+            .filter(|len| len.checked_mul(std::mem::size_of::<T>()).is_some());
+        let Some(len) = len else {
+            return Err(Error::OutOfMemory {
+                asked: u64::MAX,
+                memory_free: self.available(),
+                temp_free: 0,
+                temp_dir: self.temp_dir.clone(),
+            });
+        };
         let bytes = (len * std::mem::size_of::<T>()) as u64;
         if let Some(reservation) = self.reserve(bytes) {
             let storage = Storage::Ram {
@@ -402,13 +429,27 @@ impl MemoryBudget {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let mapped = file.set_len(bytes.max(1)).and_then(|()| {
+        // The space is reserved before the file is mapped: a temp dir too small (a tmpfs, a
+        // quota) is then this error, not a SIGBUS when a page is first written.
+        let mapped = reserve_disk(&file, bytes.max(1)).and_then(|()| {
             // SAFETY: the file was just created by this process under a unique name and is only
             // reached through this map.
             unsafe { MmapMut::map_mut(&file) }
         });
         let map = match mapped {
             Ok(map) => map,
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOSPC)
+                    || e.raw_os_error() == Some(libc::EDQUOT) =>
+            {
+                let _ = std::fs::remove_file(&path);
+                return Err(Error::OutOfMemory {
+                    asked: bytes,
+                    memory_free: self.available(),
+                    temp_free: free_space(&self.temp_dir),
+                    temp_dir: self.temp_dir.clone(),
+                });
+            }
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 return Err(Error::io(&path, e));
