@@ -124,10 +124,11 @@ impl<'a> Chunk<'a> {
     /// # Errors
     /// A storage error.
     pub fn delete(&self) -> Result<bool> {
-        self.dataset
-            .connection
-            .store()
-            .delete_chunk(&self.dataset.name, &self.index)
+        self.dataset.connection.store().delete_chunk(
+            &self.dataset.name,
+            &self.dataset.meta,
+            &self.index,
+        )
     }
 
     fn check_region(&self, region: &Region) -> Result<()> {

@@ -359,7 +359,7 @@ impl Dataset {
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
         self.check_type::<T>()?;
-        let out = self.clone_as(out_name, false)?;
+        let out = self.begin_output(out_name)?;
         // A worker holds the chunk read, the callback's result and its padded copy.
         let result = self.pipeline_chunks(
             "map",
@@ -372,10 +372,18 @@ impl Dataset {
         self.keep_output_if_ok(out, result)
     }
 
-    /// `out` when the operation that filled it succeeded; otherwise `out` is deleted again
-    /// (collective), so nothing half-made is left behind, and the operation's error returned.
+    /// A new incomplete dataset `out_name` with this one's layout, dtype and fill value, for
+    /// an operation's output (collective; see [`Connection::begin_dataset`]).
+    pub(crate) fn begin_output(&self, out_name: &str) -> Result<Dataset> {
+        self.connection.begin_dataset(out_name, self.meta.clone())
+    }
+
+    /// `out`, finished, when the operation that filled it succeeded; otherwise `out` is deleted
+    /// again (collective), so nothing half-made is left behind, and the operation's error
+    /// returned. (A process killed before either leaves `out` incomplete: never read as
+    /// complete, replaced by the next run.)
     pub(crate) fn keep_output_if_ok(&self, out: Dataset, result: Result<()>) -> Result<Dataset> {
-        match result {
+        match result.and_then(|()| out.finish()) {
             Ok(()) => Ok(out),
             Err(error) => {
                 // Best effort: the error that made the operation fail is the one to report.
@@ -414,7 +422,7 @@ impl Dataset {
         self.for_each_chunk(|chunk| {
             self.connection
                 .store()
-                .delete_chunk(&self.name, chunk)
+                .delete_chunk(&self.name, &self.meta, chunk)
                 .map(|_| ())
         })
     }
@@ -425,17 +433,27 @@ impl Dataset {
     /// # Errors
     /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error, on every rank.
     pub fn clone_as(&self, out_name: &str, with_data: bool) -> Result<Dataset> {
-        let out = self
-            .connection
-            .create_dataset(out_name, self.meta.clone())?;
         if !with_data {
-            return Ok(out);
+            return self.connection.create_dataset(out_name, self.meta.clone());
         }
+        let out = self.begin_output(out_name)?;
         let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
             Some(data) => out.write_stored(chunk, &data),
             None => Ok(()),
         });
         self.keep_output_if_ok(out, copied)
+    }
+
+    /// Makes a dataset begun with [`Connection::begin_dataset`](crate::Connection::begin_dataset) complete (collective: rank 0
+    /// finishes it once every rank got here without error). Finishing a complete dataset does
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error, on every rank.
+    pub fn finish(&self) -> Result<()> {
+        on_root(self.engine(), || {
+            self.connection.store().finish_dataset(&self.name)
+        })
     }
 
     /// Deletes the dataset and its chunks (collective: rank 0 deletes).

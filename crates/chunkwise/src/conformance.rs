@@ -31,7 +31,173 @@ pub fn run_all(store: Arc<dyn Store>) {
     chunk_regions_read_exactly(store.as_ref());
     chunks_written_in_parts(store.as_ref());
     chunk_runs_read_into_place(store.as_ref());
+    whole_writes_are_never_undone_by_updates(store.as_ref());
+    incomplete_datasets_never_read_as_complete(store.as_ref());
     concurrent_writes_to_distinct_chunks(store);
+}
+
+/// Whole-chunk writes, chunk writers and deletions racing with read-modify-write updates of the
+/// same chunk, from several threads: a write that returned is never undone by an update that
+/// read the chunk before it (the update's slow callback widens the window).
+pub fn whole_writes_are_never_undone_by_updates(store: &dyn Store) {
+    let m = meta(&[8], &[8], DType::U32);
+    store.create_dataset("race", &m).unwrap();
+    let rounds = 20u32;
+    // Elements 0 and 1 belong to the updaters; 2.. hold the whole writer's round.
+    let whole = |round: u32| ChunkData::U32([0, 0].into_iter().chain([round; 6]).collect());
+    let round_of = |data: Option<ChunkData>| match data {
+        Some(ChunkData::U32(values)) => values[2],
+        None => 0,
+        Some(other) => panic!("wrong chunk type {:?}", other.dtype()),
+    };
+    std::thread::scope(|scope| {
+        for updater in 0..2usize {
+            let m = m.clone();
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    store
+                        .update_chunk("race", &m, &[0], &mut |current| {
+                            let mut values = match current {
+                                Some(ChunkData::U32(values)) => values,
+                                _ => vec![0; 8],
+                            };
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                            values[updater] += 1;
+                            Ok(ChunkData::U32(values))
+                        })
+                        .unwrap();
+                }
+            });
+        }
+        let m = m.clone();
+        scope.spawn(move || {
+            for round in 1..=rounds {
+                if round % 2 == 0 {
+                    let writer = store.chunk_writer("race", &m, &[0]).unwrap();
+                    writer.write_part(0, &whole(round)).unwrap();
+                    writer.commit().unwrap();
+                } else {
+                    store.write_chunk("race", &m, &[0], &whole(round)).unwrap();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(3));
+                let seen = round_of(store.read_chunk("race", &m, &[0]).unwrap());
+                assert!(
+                    seen >= round,
+                    "the write of round {round} was undone: the chunk holds round {seen}"
+                );
+            }
+            assert!(store.delete_chunk("race", &m, &[0]).unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            // An update that read the chunk before the deletion may write after it (it then
+            // starts from nothing), but never puts back the deleted rounds.
+            let seen = round_of(store.read_chunk("race", &m, &[0]).unwrap());
+            assert!(
+                seen == 0,
+                "the deletion was undone: the chunk holds round {seen}"
+            );
+        });
+    });
+    store.delete_dataset("race").unwrap();
+}
+
+/// A dataset begun and not finished is never opened or listed as a complete one; beginning or
+/// creating its name again replaces it; finishing makes it an ordinary dataset.
+pub fn incomplete_datasets_never_read_as_complete(store: &dyn Store) {
+    let m = meta(&[4, 4], &[2, 2], DType::F64);
+    store.begin_dataset("half", &m).unwrap();
+    let data = ramp(4, |i| i as f64);
+    store.write_chunk("half", &m, &[0, 0], &data).unwrap();
+    assert_eq!(
+        store.read_chunk("half", &m, &[0, 0]).unwrap(),
+        Some(data.clone())
+    );
+    assert!(matches!(store.open_dataset("half"), Err(Error::DatasetIncomplete(n)) if n == "half"));
+    assert!(!store.has_dataset("half").unwrap());
+    assert!(!store.list_datasets().unwrap().contains(&"half".to_string()));
+    assert_eq!(store.list_incomplete().unwrap(), vec!["half".to_string()]);
+    // A rerun replaces it: nothing of the interrupted run's chunks is left.
+    store.begin_dataset("half", &m).unwrap();
+    assert_eq!(store.read_chunk("half", &m, &[0, 0]).unwrap(), None);
+    store.write_chunk("half", &m, &[1, 1], &data).unwrap();
+    store.finish_dataset("half").unwrap();
+    store.finish_dataset("half").unwrap();
+    assert_eq!(store.open_dataset("half").unwrap(), m);
+    assert!(store.list_datasets().unwrap().contains(&"half".to_string()));
+    assert!(store.list_incomplete().unwrap().is_empty());
+    assert_eq!(store.list_chunks("half", &m).unwrap(), vec![vec![1, 1]]);
+    // A complete dataset is not replaced.
+    assert!(matches!(
+        store.begin_dataset("half", &m),
+        Err(Error::DatasetExists(_))
+    ));
+    assert!(matches!(
+        store.create_dataset("half", &m),
+        Err(Error::DatasetExists(_))
+    ));
+    store.delete_dataset("half").unwrap();
+    // Creating over an incomplete dataset replaces it too; an incomplete one can be deleted.
+    store.begin_dataset("again", &m).unwrap();
+    store.write_chunk("again", &m, &[0, 1], &data).unwrap();
+    store.create_dataset("again", &m).unwrap();
+    assert!(store.list_chunks("again", &m).unwrap().is_empty());
+    store.delete_dataset("again").unwrap();
+    store.begin_dataset("gone", &m).unwrap();
+    store.delete_dataset("gone").unwrap();
+    assert!(store.list_incomplete().unwrap().is_empty());
+    assert!(matches!(
+        store.finish_dataset("gone"),
+        Err(Error::DatasetNotFound(_))
+    ));
+}
+
+/// What a store finds where a chunk should be and that is not one of the dataset's chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    /// A directory, a FIFO or another entry that is not a stored object.
+    NotAnObject,
+    /// A reference to nothing (a dangling link), where the medium has such things.
+    Dangling,
+    /// A chunk holding elements of another type than the dataset's.
+    OtherType,
+}
+
+/// Foreign things where chunks should be are refused with an error naming them, never read as
+/// the fill value or converted, and never hang a reader. `plant` puts `Foreign` at the chunk of
+/// a dataset (`f32`, shape (4, 4), chunks (2, 2)); a backend passes the kinds its medium can
+/// hold.
+pub fn foreign_chunks_are_refused(
+    store: &dyn Store,
+    kinds: &[Foreign],
+    plant: impl Fn(&str, &[usize], Foreign),
+) {
+    let m = meta(&[4, 4], &[2, 2], DType::F32);
+    store.create_dataset("foreign", &m).unwrap();
+    for (i, &kind) in kinds.iter().enumerate() {
+        let chunk = [i / 2, i % 2];
+        plant("foreign", &chunk, kind);
+        let read = store.read_chunk("foreign", &m, &chunk);
+        assert!(
+            matches!(read, Err(Error::Corrupt { .. })),
+            "{kind:?}: read gave {read:?}"
+        );
+        let region = crate::region::Region::from_bounds(&[0, 0], &[1, 2]);
+        let read = store.read_chunk_region("foreign", &m, &chunk, &region);
+        assert!(read.is_err(), "{kind:?}: region read gave {read:?}");
+        if kind != Foreign::OtherType {
+            assert!(
+                store.has_chunk("foreign", &chunk).is_err(),
+                "{kind:?}: has_chunk"
+            );
+            assert!(
+                store.list_chunks("foreign", &m).is_err(),
+                "{kind:?}: list_chunks"
+            );
+        }
+        let mut target = vec![std::mem::MaybeUninit::new(0u8); 16];
+        let read = store.read_chunk_run_into("foreign", &m, &chunk, 0, &[(0, 4)], &mut target);
+        assert!(read.is_err(), "{kind:?}: run read gave {read:?}");
+        assert!(store.delete_chunk("foreign", &m, &chunk).is_ok() || kind == Foreign::NotAnObject);
+    }
 }
 
 /// Create, open, list, delete, and the errors of each.
@@ -75,7 +241,7 @@ pub fn missing_chunks_read_as_none_and_create_nothing(store: &dyn Store) {
     assert_eq!(store.read_chunk("sparse", &m, &[1, 1]).unwrap(), None);
     assert!(!store.has_chunk("sparse", &[1, 1]).unwrap());
     assert!(store.list_chunks("sparse", &m).unwrap().is_empty());
-    assert!(!store.delete_chunk("sparse", &[0, 0]).unwrap());
+    assert!(!store.delete_chunk("sparse", &m, &[0, 0]).unwrap());
     assert!(matches!(
         store.read_chunk("nothing", &m, &[0, 0]),
         Err(Error::DatasetNotFound(_))
@@ -106,7 +272,7 @@ pub fn chunks_round_trip(store: &dyn Store) {
         store.read_chunk("trip", &m, &[0, 1]).unwrap(),
         Some(replacement)
     );
-    assert!(store.delete_chunk("trip", &[0, 1]).unwrap());
+    assert!(store.delete_chunk("trip", &m, &[0, 1]).unwrap());
     assert_eq!(store.read_chunk("trip", &m, &[0, 1]).unwrap(), None);
     assert_eq!(store.list_chunks("trip", &m).unwrap().len(), 2);
     store.delete_dataset("trip").unwrap();

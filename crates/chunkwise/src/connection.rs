@@ -108,6 +108,23 @@ impl Connection {
         Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
     }
 
+    /// Creates a dataset that stays *incomplete* until [`Dataset::finish`] (collective: rank 0
+    /// creates, every rank returns a handle): for outputs that are filled by a job, so that a
+    /// job interrupted before the end leaves nothing that reads as a complete dataset. Opening
+    /// it by name fails with [`Error::DatasetIncomplete`](crate::Error::DatasetIncomplete)
+    /// until then; [`Connection::list_incomplete`] lists it; creating or beginning its name
+    /// again replaces it. The handle returned reads and writes its chunks as usual.
+    ///
+    /// # Errors
+    /// As [`Connection::create_dataset`].
+    pub fn begin_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
+        check_dataset_name(name)?;
+        on_root(self.engine.as_ref(), || {
+            self.store.begin_dataset(name, &meta)
+        })?;
+        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+    }
+
     /// Creates a dataset of element type `T`, `shape`, `chunk_shape` and fill value `fill`
     /// (collective).
     ///
@@ -141,7 +158,7 @@ impl Connection {
         self.store.has_dataset(name)
     }
 
-    /// Names of all datasets, sorted.
+    /// Names of all complete datasets, sorted.
     ///
     /// # Errors
     /// A storage error.
@@ -149,7 +166,15 @@ impl Connection {
         self.store.list_datasets()
     }
 
-    /// Deletes a dataset and its chunks (collective: rank 0 deletes).
+    /// Names of the incomplete datasets (see [`Connection::begin_dataset`]), sorted.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn list_incomplete(&self) -> Result<Vec<String>> {
+        self.store.list_incomplete()
+    }
+
+    /// Deletes a dataset (complete or incomplete) and its chunks (collective: rank 0 deletes).
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error — on every rank.

@@ -17,6 +17,12 @@ pub enum Error {
     /// No dataset of that name exists in the store.
     #[error("dataset \"{0}\" not found")]
     DatasetNotFound(String),
+    /// The process received a signal that ends jobs (see [`crate::interrupt`]).
+    #[error("interrupted by {signal}")]
+    Interrupted { signal: String, number: i32 },
+    /// A dataset begun by a job that has not finished it: interrupted, or still running.
+    #[error("dataset \"{0}\" is incomplete: the job writing it did not finish (it was interrupted, or is still running); run the job again to replace it, or remove it")]
+    DatasetIncomplete(String),
     /// A dataset of that name exists already.
     #[error("dataset \"{0}\" already exists")]
     DatasetExists(String),

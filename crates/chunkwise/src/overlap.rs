@@ -519,7 +519,7 @@ impl Dataset {
     {
         self.check_type::<T>()?;
         self.check_depth(depth)?;
-        let out = self.clone_as(out_name, false)?;
+        let out = self.begin_output(out_name)?;
         // Each chunk is read once for all the halos that need it, within the cache's budget.
         let mut cache = ChunkCache::new(
             self.connection.pipeline_options().cache_bytes,

@@ -16,6 +16,57 @@ fn hdf5_store_conforms() {
 }
 
 #[test]
+fn hdf5_store_refuses_foreign_chunks() {
+    use conformance::Foreign;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let store = Hdf5Store::new(root.join("conn"));
+    let planter = store.clone();
+    let plant = move |name: &str, chunk: &[usize], kind: Foreign| {
+        let store = &planter;
+        let path = store.chunk_path(name, chunk);
+        match kind {
+            Foreign::NotAnObject if chunk == [0, 0] => std::fs::create_dir(&path).unwrap(),
+            Foreign::NotAnObject => {
+                let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            }
+            Foreign::Dangling => {
+                std::os::unix::fs::symlink(root.join("nowhere.h5"), &path).unwrap()
+            }
+            Foreign::OtherType => {
+                // A chunk file of f64 elements in an f32 dataset, as h5py would write one.
+                let file = hdf5::File::create(&path).unwrap();
+                file.new_dataset::<f64>()
+                    .shape([2, 2])
+                    .create("data")
+                    .unwrap()
+                    .write_raw(&[1e300, f64::NAN, 1.0, 2.0])
+                    .unwrap();
+            }
+        }
+    };
+    let kinds = [
+        Foreign::NotAnObject,
+        Foreign::NotAnObject,
+        Foreign::Dangling,
+        Foreign::OtherType,
+    ];
+    // A FIFO must not hang the reader: the test runs under a deadline.
+    let (done, finished) = std::sync::mpsc::channel();
+    let checks = std::thread::spawn(move || {
+        conformance::foreign_chunks_are_refused(&store, &kinds, plant);
+        done.send(()).unwrap();
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => checks.join().unwrap(),
+        Err(_) if checks.is_finished() => std::panic::resume_unwind(checks.join().unwrap_err()),
+        Err(_) => panic!("reading foreign chunks hung"),
+    }
+}
+
+#[test]
 fn hdf5_store_with_spare_files_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
@@ -97,10 +148,11 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
     std::fs::create_dir(new_dir.join("sub")).unwrap();
     store.delete_dataset("new").unwrap();
     store.create_dataset("third", &meta).unwrap();
-    assert_ne!(
-        std::fs::metadata(store.dataset_dir("third")).unwrap().ino(),
-        inode
-    );
+    let names: Vec<String> = std::fs::read_dir(store.dataset_dir("third"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["dataset.h5".to_string()]);
 
     // The directory of a dataset of many chunks (a large directory for good) is not kept.
     let many = DatasetMeta::new(
@@ -114,15 +166,12 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
         let one = chunkwise::ChunkData::F32(vec![1.0]);
         store.write_chunk("many", &many, &[chunk], &one).unwrap();
     }
-    let large = std::fs::metadata(store.dataset_dir("many")).unwrap().ino();
+    // Told apart by birth time: the file system may give a new directory a freed inode.
+    let born = |dir: std::path::PathBuf| std::fs::metadata(dir).unwrap().created().unwrap();
+    let large = born(store.dataset_dir("many"));
     store.delete_dataset("many").unwrap();
     store.create_dataset("after_many", &many).unwrap();
-    assert_ne!(
-        std::fs::metadata(store.dataset_dir("after_many"))
-            .unwrap()
-            .ino(),
-        large
-    );
+    assert_ne!(born(store.dataset_dir("after_many")), large);
 }
 
 #[test]
@@ -185,5 +234,9 @@ fn hdf5_chunks_written_in_parts_are_hdf5_files_and_dropped_ones_leave_nothing() 
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, vec!["chunk_0_1.h5", "dataset.h5"]);
+    // The dataset's lock file (one per dataset, not per chunk) and the chunks: no temporary.
+    assert_eq!(
+        names,
+        vec![".chunkwise-locks", "chunk_0_1.h5", "dataset.h5"]
+    );
 }

@@ -6,10 +6,21 @@
 //!                                          of the dtype), chunk_grid, chunk_size (int64[ndim])
 //! <root>/<dataset>/chunk_<i>_<j>_<k>.h5    one dataset "data" of the full chunk shape
 //! ```
-//! `<root>` is the connection directory. Files are written under a hidden temporary name in the
-//! same directory and renamed into place, so a killed writer never leaves a partial chunk or a
-//! half-created dataset; hidden names (starting with `.`) are never listed. One file per chunk
-//! also means ranks and threads never share a file, which serial HDF5 requires.
+//! `<root>` is the connection directory. Files are written under a temporary name in the
+//! store's hidden work area (see the `work_area` module) and renamed into place, so a killed
+//! writer never leaves a partial chunk or a half-created dataset, and what it left in its work
+//! area is removed by the next store opened on the directory; hidden names (starting with `.`)
+//! are never listed. One file per chunk also means ranks and threads never share a file, which
+//! serial HDF5 requires. Changes of one chunk are ordered by byte-range locks on one hidden lock
+//! file per dataset (see the `chunk_locks` module), so no acknowledged write is lost.
+//!
+//! A dataset begun as an output (`begin_dataset`) keeps its attributes in a hidden
+//! `.chunkwise-incomplete.h5` instead of `dataset.h5` until it is finished (one rename), so
+//! neither chunkwise nor DosNa ever takes an interrupted job's output for a dataset.
+//!
+//! The DosNa layout has no checksums: bit rot inside a chunk's elements cannot be detected.
+//! Files that are not regular files where chunks should be, and chunk files of another element
+//! type, are refused with an error naming them.
 //!
 //! HDF5's own file locks are switched off for these files: the temporary-name-and-rename
 //! protocol already keeps every reader off a file being written, and the locks do harm — they
@@ -23,17 +34,18 @@
 //! header (see the `template` module), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
+mod chunk_locks;
 mod chunk_writer;
 mod meta_files;
 mod spare_files;
 mod template;
 mod top_directory;
+mod work_area;
 
 use std::collections::HashMap;
 use std::fs;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
@@ -52,11 +64,14 @@ use chunk_writer::FileChunkWriter;
 use meta_files::MetaFiles;
 use spare_files::SpareFiles;
 use template::Template;
+use work_area::WorkArea;
 
 /// Name of the attributes-only file of a dataset.
 pub const DATASET_FILE: &str = "dataset.h5";
 /// Name of the HDF5 dataset inside a chunk file.
 pub const CHUNK_DATASET: &str = "data";
+/// Name of the attributes-only file of a dataset that is not finished yet.
+pub const INCOMPLETE_FILE: &str = ".chunkwise-incomplete.h5";
 
 /// Templates by (dtype, chunk shape); `None` where the library's files do not fit the scheme.
 type Templates = HashMap<(DType, Vec<usize>), Option<Arc<Template>>>;
@@ -68,18 +83,7 @@ pub struct Hdf5Store {
     templates: Arc<Mutex<Templates>>,
     meta_files: Arc<MetaFiles>,
     spares: Option<Arc<SpareFiles>>,
-}
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A hidden name next to `target`, unique within this host's processes and threads.
-fn temp_sibling(target: &Path, purpose: &str) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.{purpose}-{}-{unique}", std::process::id()))
+    work: Arc<WorkArea>,
 }
 
 /// The chunk index of a chunk file's name `chunk_<i>_<j>….h5` (as [`Hdf5Store::chunk_path`]
@@ -89,29 +93,94 @@ fn chunk_of_file_name(name: &str) -> Option<Vec<usize>> {
     index.split('_').map(|i| i.parse().ok()).collect()
 }
 
-/// The lock file of a chunk: `.chunk_<i>_<j>.h5.lock`, hidden, next to it.
-fn chunk_lock_path(chunk_path: &Path) -> PathBuf {
-    let name = chunk_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    chunk_path.with_file_name(format!(".{name}.lock"))
+/// Renames the finished chunk file `temp` to `path`, the chunk `flat` of the dataset in
+/// `dataset_dir`, under the chunk's shared lock (see the `chunk_locks` module). On error `temp`
+/// is removed.
+///
+/// # Errors
+/// An I/O error naming `path`.
+fn rename_chunk_into_place(
+    dataset_dir: &Path,
+    flat: usize,
+    temp: &Path,
+    path: &Path,
+) -> Result<()> {
+    let renamed =
+        chunk_locks::lock_chunk(dataset_dir, flat, false).and_then(|_lock| fs::rename(temp, path));
+    renamed.map_err(|e| {
+        let _ = fs::remove_file(temp);
+        Error::io(path, e)
+    })
+}
+
+/// Whether a regular file (or a link to one) is at `path`: `false` when nothing is there.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming `path` when something else is there (a directory, a FIFO, a
+/// device, a dangling link), or the I/O error of looking.
+fn regular_file_at(path: &Path) -> Result<bool> {
+    match fs::metadata(path) {
+        Ok(found) if found.is_file() => Ok(true),
+        Ok(found) => Err(not_a_chunk_file(path, &found.file_type())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::symlink_metadata(path) {
+            Ok(_) => Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                problem: "a dangling symbolic link is where a file should be".into(),
+            }),
+            Err(_) => Ok(false),
+        },
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// The error for something other than a regular file where a file should be.
+fn not_a_chunk_file(path: &Path, found: &fs::FileType) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if found.is_dir() {
+        "a directory"
+    } else if found.is_fifo() {
+        "a FIFO"
+    } else if found.is_socket() {
+        "a socket"
+    } else if found.is_block_device() || found.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        problem: format!("{what} is where a file should be"),
+    }
 }
 
 impl Hdf5Store {
     /// A store rooted at the connection directory `root`. Nothing is created until the first
-    /// dataset is; spare chunk files left by a process that died more than a minute ago are
-    /// removed.
+    /// dataset is. What processes of this host that died left behind is removed: their
+    /// temporary chunk files and half-created or half-deleted datasets, and spare chunk files
+    /// more than a minute old.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
+        work_area::sweep_dead(&root);
         // Spare chunk files a process that died left behind (see `with_spare_files`).
         spare_files::remove_older_than(&root, spare_files::STALE);
+        let work = Arc::new(WorkArea::new(&root));
         Hdf5Store {
             root,
             templates: Arc::default(),
             meta_files: Arc::default(),
             spares: None,
+            work,
         }
+    }
+
+    /// A new path in this store's work area for an entry made for `purpose`.
+    ///
+    /// # Errors
+    /// An I/O error of creating the work area.
+    fn work_path(&self, purpose: &str) -> Result<PathBuf> {
+        self.work
+            .path(purpose)
+            .map_err(|e| Error::io(self.root.join(work_area::WORK_DIR), e))
     }
 
     /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)
@@ -128,19 +197,16 @@ impl Hdf5Store {
     }
 
     /// The chunk-file template of `meta`'s chunk shape and dtype, built on first use (scratch
-    /// files in the dataset's directory, else the system's temporary directory).
-    fn template(&self, name: &str, meta: &DatasetMeta) -> Option<Arc<Template>> {
+    /// files in the work area).
+    fn template(&self, meta: &DatasetMeta) -> Option<Arc<Template>> {
         let key = (meta.dtype, meta.layout.chunk_shape().to_vec());
         let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
         templates
             .entry(key)
             .or_insert_with(|| {
                 let shape = meta.layout.chunk_shape();
-                [self.dataset_dir(name), std::env::temp_dir()]
-                    .iter()
-                    .find_map(
-                        |dir| with_element_type!(meta.dtype, T => Template::build::<T>(dir, shape)),
-                    )
+                let scratch = || self.work.path("template").ok();
+                with_element_type!(meta.dtype, T => Template::build::<T>(scratch, shape))
                     .map(Arc::new)
             })
             .clone()
@@ -202,14 +268,96 @@ impl Hdf5Store {
         self.dataset_dir(name).join(DATASET_FILE)
     }
 
+    fn incomplete_path(&self, name: &str) -> PathBuf {
+        self.dataset_dir(name).join(INCOMPLETE_FILE)
+    }
+
+    /// What is stored under `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], or an I/O error.
+    fn state_of(&self, name: &str) -> Result<DatasetState> {
+        check_dataset_name(name)?;
+        if regular_file_at(&self.meta_path(name))? {
+            Ok(DatasetState::Complete)
+        } else if regular_file_at(&self.incomplete_path(name))? {
+            Ok(DatasetState::Incomplete)
+        } else if fs::symlink_metadata(self.dataset_dir(name)).is_ok() {
+            Ok(DatasetState::Other)
+        } else {
+            Ok(DatasetState::Absent)
+        }
+    }
+
+    /// Checks that a dataset (complete or being written) of that name exists.
     fn require_dataset(&self, name: &str) -> Result<()> {
         check_dataset_name(name).map_err(|_| Error::DatasetNotFound(name.to_string()))?;
-        if self.meta_path(name).is_file() {
+        if self.meta_path(name).is_file() || self.incomplete_path(name).is_file() {
             Ok(())
         } else {
             Err(Error::DatasetNotFound(name.to_string()))
         }
     }
+
+    /// Creates dataset `name` with its attributes in `meta_file` (`dataset.h5`, or the
+    /// incomplete marker); an incomplete dataset of the name is replaced.
+    fn add_dataset(&self, name: &str, meta: &DatasetMeta, meta_file: &str) -> Result<()> {
+        let target = self.dataset_dir(name);
+        match self.state_of(name)? {
+            DatasetState::Absent => {}
+            DatasetState::Complete => return Err(Error::DatasetExists(name.to_string())),
+            DatasetState::Incomplete => self.delete_dataset(name)?,
+            DatasetState::Other => {
+                return Err(Error::Corrupt {
+                    path: target,
+                    problem: format!(
+                        "is in the way of dataset \"{name}\" and is not a dataset (it has no {DATASET_FILE}); remove it or choose another name"
+                    ),
+                })
+            }
+        }
+        if !self.root.exists() {
+            fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            top_directory::mark(&self.root);
+        }
+        // Build the dataset in the work area and rename it into place: a dataset either exists
+        // whole or not at all, and two creators of one name cannot both succeed.
+        let staging = self.work_path("creating")?;
+        let reused = self
+            .spares
+            .as_ref()
+            .is_some_and(|spares| spares.take_dir(&staging));
+        if !reused {
+            fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        let result = self
+            .write_meta(&staging.join(meta_file), meta)
+            .and_then(|()| {
+                if target.exists() {
+                    return Err(Error::DatasetExists(name.to_string()));
+                }
+                fs::rename(&staging, &target).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                        Error::DatasetExists(name.to_string())
+                    }
+                    _ => Error::io(&target, e),
+                })
+            });
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+}
+
+/// What a name of the store holds.
+enum DatasetState {
+    Absent,
+    Complete,
+    /// Begun, not finished.
+    Incomplete,
+    /// Something that is not a dataset.
+    Other,
 }
 
 /// Creates (truncates) an HDF5 file without HDF5 file locking.
@@ -350,7 +498,23 @@ fn write_typed<T: Element>(file: &hdf5::File, shape: &[usize], values: &[T]) -> 
     dataset.write_raw(values)
 }
 
+/// Checks that a chunk file's `data` has the chunk shape and exactly the dataset's element type
+/// (the library would convert another type, clamping values that do not fit).
 fn check_chunk_file_shape(path: &Path, dataset: &hdf5::Dataset, meta: &DatasetMeta) -> Result<()> {
+    let stored_type = dataset
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| Error::hdf5(path, e))?;
+    let expected = with_element_type!(meta.dtype, T => <T as hdf5::H5Type>::type_descriptor());
+    if stored_type != expected {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            problem: format!(
+                "chunk holds elements of type {stored_type}; expected {} ({}), the dataset's dtype",
+                meta.dtype, expected
+            ),
+        });
+    }
     let stored_shape = dataset.shape();
     if stored_shape != meta.layout.chunk_shape() {
         return Err(Error::Corrupt {
@@ -393,7 +557,7 @@ impl Hdf5Store {
         first: usize,
         len: usize,
     ) -> Result<TemplateRead> {
-        let Some(template) = self.template(name, meta) else {
+        let Some(template) = self.template(meta) else {
             return Ok(TemplateRead::Library);
         };
         let read = with_element_type!(meta.dtype, T => {
@@ -406,9 +570,11 @@ impl Hdf5Store {
             Ok(None) => Ok(TemplateRead::Library),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.require_dataset(name)?;
+                // A dangling link is not a missing chunk.
+                regular_file_at(path)?;
                 Ok(TemplateRead::Missing)
             }
-            Err(e) => Err(Error::io(path, e)),
+            Err(e) => Err(template_error(path, e)),
         }
     }
 }
@@ -434,23 +600,63 @@ impl Hdf5Store {
     }
 }
 
-/// Writes `path` through `write` under a temporary sibling name, then renames it into place.
-fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let temp = temp_sibling(path, "tmp");
-    if let Err(error) = write(&temp) {
-        let _ = fs::remove_file(&temp);
-        return Err(error);
+impl Hdf5Store {
+    /// Replaces the chunk file of `chunk`: written in the work area, renamed into place under
+    /// the chunk's shared lock (`locked`: the caller holds the chunk's exclusive lock).
+    fn replace_chunk(
+        &self,
+        name: &str,
+        meta: &DatasetMeta,
+        chunk: &[usize],
+        data: &ChunkData,
+        locked: bool,
+    ) -> Result<()> {
+        let path = self.chunk_path(name, chunk);
+        let temp = self.work_path("chunk")?;
+        let written = match self.template(meta) {
+            Some(template) => self
+                .chunk_file_at(&template, &temp)
+                .and_then(
+                    |file| with_chunk_data!(data, values => template.write_over(&file, values)),
+                )
+                .map_err(|e| Error::io(&path, e)),
+            None => write_chunk_file(&temp, meta, data).map_err(|e| Error::hdf5(&path, e)),
+        };
+        if let Err(error) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(error);
+        }
+        if locked {
+            return fs::rename(&temp, &path).map_err(|e| {
+                let _ = fs::remove_file(&temp);
+                Error::io(&path, e)
+            });
+        }
+        let flat = meta.layout.chunk_flat(chunk);
+        rename_chunk_into_place(&self.dataset_dir(name), flat, &temp, &path)
     }
-    fs::rename(&temp, path).map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Error::io(path, e)
-    })
+}
+
+/// The error of a read through a template: a file that is not a regular one is named as such.
+fn template_error(path: &Path, error: std::io::Error) -> Error {
+    match fs::metadata(path) {
+        Ok(found) if !found.is_file() => not_a_chunk_file(path, &found.file_type()),
+        _ => Error::io(path, error),
+    }
 }
 
 impl StoreRead for Hdf5Store {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
-        self.require_dataset(name)?;
-        self.read_meta(&self.meta_path(name))
+        if check_dataset_name(name).is_err() {
+            return Err(Error::DatasetNotFound(name.to_string()));
+        }
+        match self.state_of(name)? {
+            DatasetState::Complete => self.read_meta(&self.meta_path(name)),
+            DatasetState::Incomplete => Err(Error::DatasetIncomplete(name.to_string())),
+            DatasetState::Absent | DatasetState::Other => {
+                Err(Error::DatasetNotFound(name.to_string()))
+            }
+        }
     }
 
     fn has_dataset(&self, name: &str) -> Result<bool> {
@@ -470,7 +676,7 @@ impl StoreRead for Hdf5Store {
             TemplateRead::Missing => return Ok(None),
             TemplateRead::Library => {}
         }
-        if !path.is_file() {
+        if !regular_file_at(&path)? {
             self.require_dataset(name)?;
             return Ok(None);
         }
@@ -497,7 +703,7 @@ impl StoreRead for Hdf5Store {
                 TemplateRead::Library => {}
             }
         }
-        if !path.is_file() {
+        if !regular_file_at(&path)? {
             self.require_dataset(name)?;
             return Ok(None);
         }
@@ -524,15 +730,16 @@ impl StoreRead for Hdf5Store {
         meta.layout.check_chunk(chunk)?;
         check_run_pieces(meta, first, pieces, target.len())?;
         let path = self.chunk_path(name, chunk);
-        if let Some(template) = self.template(name, meta) {
+        if let Some(template) = self.template(meta) {
             match template.read_run_into(&path, (first, meta.dtype.size()), pieces, target) {
                 Ok(Some(())) => return Ok(true),
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.require_dataset(name)?;
+                    regular_file_at(&path)?;
                     return Ok(false);
                 }
-                Err(e) => return Err(Error::io(&path, e)),
+                Err(e) => return Err(template_error(&path, e)),
             }
         }
         // A file of another structure: through the library.
@@ -540,55 +747,38 @@ impl StoreRead for Hdf5Store {
     }
 
     fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
-        Ok(self.chunk_path(name, chunk).is_file())
+        regular_file_at(&self.chunk_path(name, chunk))
     }
 }
 
 impl StoreWrite for Hdf5Store {
     fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
-        check_dataset_name(name)?;
-        let target = self.dataset_dir(name);
-        if target.exists() {
-            return Err(Error::DatasetExists(name.to_string()));
+        self.add_dataset(name, meta, DATASET_FILE)
+    }
+
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
+        self.add_dataset(name, meta, INCOMPLETE_FILE)
+    }
+
+    fn finish_dataset(&self, name: &str) -> Result<()> {
+        self.require_dataset(name)?;
+        match fs::rename(self.incomplete_path(name), self.meta_path(name)) {
+            Ok(()) => Ok(()),
+            // Finished already.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.meta_path(name).is_file() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::io(self.incomplete_path(name), e)),
         }
-        if !self.root.exists() {
-            fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
-            top_directory::mark(&self.root);
-        }
-        // Build the dataset in a hidden directory and rename it into place: a dataset either
-        // exists whole or not at all, and two creators of one name cannot both succeed.
-        let staging = temp_sibling(&target, "creating");
-        let reused = self
-            .spares
-            .as_ref()
-            .is_some_and(|spares| spares.take_dir(&staging));
-        if !reused {
-            fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
-        }
-        let result = self
-            .write_meta(&staging.join(DATASET_FILE), meta)
-            .and_then(|()| {
-                if target.exists() {
-                    return Err(Error::DatasetExists(name.to_string()));
-                }
-                fs::rename(&staging, &target).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
-                        Error::DatasetExists(name.to_string())
-                    }
-                    _ => Error::io(&target, e),
-                })
-            });
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&staging);
-        }
-        result
     }
 
     fn delete_dataset(&self, name: &str) -> Result<()> {
         self.require_dataset(name)?;
         let target = self.dataset_dir(name);
         // Rename first so the dataset disappears at once, then remove the files.
-        let doomed = temp_sibling(&target, "deleting");
+        let doomed = self.work_path("deleting")?;
         fs::rename(&target, &doomed).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::DatasetNotFound(name.to_string()),
             _ => Error::io(&target, e),
@@ -627,19 +817,7 @@ impl StoreWrite for Hdf5Store {
     ) -> Result<()> {
         check_chunk_data(name, meta, chunk, data)?;
         self.require_dataset(name)?;
-        let path = self.chunk_path(name, chunk);
-        match self.template(name, meta) {
-            Some(template) => write_atomically(&path, |temp| {
-                self.chunk_file_at(&template, temp)
-                    .and_then(
-                        |file| with_chunk_data!(data, values => template.write_over(&file, values)),
-                    )
-                    .map_err(|e| Error::io(&path, e))
-            }),
-            None => write_atomically(&path, |temp| {
-                write_chunk_file(temp, meta, data).map_err(|e| Error::hdf5(&path, e))
-            }),
-        }
+        self.replace_chunk(name, meta, chunk, data, false)
     }
 
     fn chunk_writer<'a>(
@@ -650,15 +828,21 @@ impl StoreWrite for Hdf5Store {
     ) -> Result<Box<dyn ChunkWriter + 'a>> {
         meta.layout.check_chunk(chunk)?;
         self.require_dataset(name)?;
-        let Some(template) = self.template(name, meta) else {
+        let Some(template) = self.template(meta) else {
             return Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)));
         };
         let path = self.chunk_path(name, chunk);
-        let temp = temp_sibling(&path, "tmp");
+        let temp = self.work_path("chunk")?;
         let file = self
             .chunk_file_at(&template, &temp)
             .map_err(|e| Error::io(&path, e))?;
-        let writer = FileChunkWriter::start(name, meta, chunk, template, path, temp, file)?;
+        let place = chunk_writer::Place {
+            dataset_dir: self.dataset_dir(name),
+            flat: meta.layout.chunk_flat(chunk),
+            path,
+            temp,
+        };
+        let writer = FileChunkWriter::start(name, meta, chunk, template, place, file)?;
         Ok(Box::new(writer))
     }
 
@@ -671,28 +855,23 @@ impl StoreWrite for Hdf5Store {
     ) -> Result<()> {
         meta.layout.check_chunk(chunk)?;
         self.require_dataset(name)?;
-        // An exclusive lock on a hidden per-chunk lock file serialises updates between threads
-        // and processes (flock: one lock per open file, so threads exclude each other too). The
-        // lock file stays: removing it would let two updaters lock two different files.
-        let lock_path = chunk_lock_path(&self.chunk_path(name, chunk));
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
-        let result = self
-            .read_chunk(name, meta, chunk)
-            .and_then(&mut *update)
-            .and_then(|updated| self.write_chunk(name, meta, chunk, &updated));
-        let unlocked = lock.unlock().map_err(|e| Error::io(&lock_path, e));
-        result.and(unlocked)
+        // The chunk's exclusive lock from the read to the rename: updates run one after
+        // another, and blind writes land before the read or after the rename.
+        let dir = self.dataset_dir(name);
+        let _lock = chunk_locks::lock_chunk(&dir, meta.layout.chunk_flat(chunk), true)
+            .map_err(|e| Error::io(dir.join(chunk_locks::LOCK_FILE), e))?;
+        let updated = self.read_chunk(name, meta, chunk).and_then(&mut *update)?;
+        check_chunk_data(name, meta, chunk, &updated)?;
+        self.replace_chunk(name, meta, chunk, &updated, true)
     }
 
-    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+    fn delete_chunk(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool> {
+        meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
-        match fs::remove_file(&path) {
+        let flat = meta.layout.chunk_flat(chunk);
+        let removed = chunk_locks::lock_chunk(&self.dataset_dir(name), flat, false)
+            .and_then(|_lock| fs::remove_file(&path));
+        match removed {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(Error::io(path, e)),
@@ -700,8 +879,9 @@ impl StoreWrite for Hdf5Store {
     }
 }
 
-impl StoreList for Hdf5Store {
-    fn list_datasets(&self) -> Result<Vec<String>> {
+impl Hdf5Store {
+    /// Names of the directories under the root holding `meta_file`, sorted.
+    fn list_with(&self, meta_file: &str) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -711,12 +891,22 @@ impl StoreList for Hdf5Store {
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&self.root, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if check_dataset_name(&name).is_ok() && entry.path().join(DATASET_FILE).is_file() {
+            if check_dataset_name(&name).is_ok() && entry.path().join(meta_file).is_file() {
                 names.push(name);
             }
         }
         names.sort();
         Ok(names)
+    }
+}
+
+impl StoreList for Hdf5Store {
+    fn list_datasets(&self) -> Result<Vec<String>> {
+        self.list_with(DATASET_FILE)
+    }
+
+    fn list_incomplete(&self) -> Result<Vec<String>> {
+        self.list_with(INCOMPLETE_FILE)
     }
 
     fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {
@@ -728,6 +918,10 @@ impl StoreList for Hdf5Store {
             let entry = entry.map_err(|e| Error::io(&dir, e))?;
             if let Some(chunk) = chunk_of_file_name(&entry.file_name().to_string_lossy()) {
                 if meta.layout.check_chunk(&chunk).is_ok() {
+                    let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+                    if !kind.is_file() && !regular_file_at(&entry.path())? {
+                        continue;
+                    }
                     chunks.push(chunk);
                 }
             }

@@ -12,9 +12,20 @@
 //! - `read_chunk` of a chunk never written returns `None` and creates nothing;
 //! - `create_dataset` fails with [`Error::DatasetExists`] when the name is taken, and
 //!   `open_dataset`/`delete_dataset` with [`Error::DatasetNotFound`] when it is not;
-//! - `update_chunk` calls on one chunk never lose each other's changes, across threads and (for
-//!   stores shared between processes) across processes;
-//! - dataset names are checked by [`check_dataset_name`] before anything touches storage.
+//! - a write that returned success is never undone by another writer: `write_chunk`,
+//!   `chunk_writer` commits, `delete_chunk` and `update_chunk` on one chunk are ordered, across
+//!   threads and (for stores shared between processes) across processes, so a read-modify-write
+//!   never puts back a stale copy over a newer write;
+//! - a dataset made by `begin_dataset` is incomplete until `finish_dataset`: `open_dataset`
+//!   refuses it with [`Error::DatasetIncomplete`], `has_dataset` and `list_datasets` leave it
+//!   out (`list_incomplete` lists it), and `create_dataset`/`begin_dataset` of its name replace
+//!   it — so an interrupted job's output is never read as complete;
+//! - whatever is found where a chunk should be and is not a chunk of the dataset (a directory, a
+//!   FIFO, a dangling link, a chunk of another element type) is an error naming it, never read
+//!   as the fill value and never converted;
+//! - dataset names are checked by [`check_dataset_name`] before anything touches storage;
+//! - hidden working entries (temporary chunks, datasets being created or deleted) of a process
+//!   that died are removed by the next store opened on the same location.
 
 mod chunk_writer;
 pub mod hdf5;
@@ -239,7 +250,23 @@ pub trait StoreWrite: Send + Sync + Debug {
     /// is left behind.
     fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()>;
 
-    /// Deletes a dataset and all its chunks.
+    /// Creates an empty dataset that stays *incomplete* until [`StoreWrite::finish_dataset`]:
+    /// its chunks are written and read through `meta` as usual, but `open_dataset` refuses it
+    /// ([`Error::DatasetIncomplete`]) and listings leave it out. An incomplete dataset of the
+    /// same name (left by an interrupted job) is replaced.
+    ///
+    /// # Errors
+    /// As [`StoreWrite::create_dataset`].
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()>;
+
+    /// Makes a dataset begun with [`StoreWrite::begin_dataset`] complete, atomically: it is
+    /// then opened and listed like any other. Finishing a complete dataset does nothing.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], or a storage error.
+    fn finish_dataset(&self, name: &str) -> Result<()>;
+
+    /// Deletes a dataset (complete or incomplete) and all its chunks.
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error.
@@ -278,8 +305,9 @@ pub trait StoreWrite: Send + Sync + Debug {
 
     /// Atomically replaces a chunk with `update(current)`, where `current` is the stored chunk
     /// (`None` when it was never written). Concurrent `update_chunk` calls on one chunk — from
-    /// threads, or from processes sharing the store — run one after another, so no update is
-    /// lost. (A plain `write_chunk` racing with an update may still be overwritten by it.)
+    /// threads, or from processes sharing the store — run one after another, and a
+    /// `write_chunk`, committed `chunk_writer` or `delete_chunk` of the chunk lands either
+    /// before the update reads or after it writes: no write is lost.
     ///
     /// # Errors
     /// The error `update` returns, or any error of `read_chunk` and `write_chunk`.
@@ -295,16 +323,23 @@ pub trait StoreWrite: Send + Sync + Debug {
     ///
     /// # Errors
     /// A storage error.
-    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool>;
+    fn delete_chunk(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool>;
 }
 
 /// Listing.
 pub trait StoreList: Send + Sync + Debug {
-    /// Names of all datasets, sorted.
+    /// Names of all complete datasets, sorted.
     ///
     /// # Errors
     /// A storage error.
     fn list_datasets(&self) -> Result<Vec<String>>;
+
+    /// Names of the incomplete datasets (begun, never finished: interrupted jobs' outputs, or
+    /// outputs being written now), sorted.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn list_incomplete(&self) -> Result<Vec<String>>;
 
     /// Indices of all written chunks of a dataset, in C order.
     ///

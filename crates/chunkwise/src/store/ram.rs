@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::{
@@ -19,6 +20,8 @@ use crate::region::Region;
 struct RamDataset {
     meta: DatasetMeta,
     chunks: RwLock<HashMap<Vec<usize>, Arc<ChunkData>>>,
+    /// False from `begin_dataset` to `finish_dataset`.
+    complete: AtomicBool,
 }
 
 /// A store that keeps everything in this process's memory.
@@ -63,9 +66,50 @@ impl RamStore {
     }
 }
 
+impl RamStore {
+    /// Names of the datasets that are (`complete`) or are not complete.
+    fn names(&self, complete: bool) -> Vec<String> {
+        let datasets = self
+            .datasets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        datasets
+            .iter()
+            .filter(|(_, dataset)| dataset.complete.load(Ordering::Acquire) == complete)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Adds a dataset; one of the name that is incomplete is replaced, a complete one is not.
+    fn add_dataset(&self, name: &str, meta: &DatasetMeta, complete: bool) -> Result<()> {
+        check_dataset_name(name)?;
+        let mut datasets = self
+            .datasets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if datasets
+            .get(name)
+            .is_some_and(|dataset| dataset.complete.load(Ordering::Acquire))
+        {
+            return Err(Error::DatasetExists(name.to_string()));
+        }
+        let dataset = RamDataset {
+            meta: meta.clone(),
+            chunks: RwLock::new(HashMap::new()),
+            complete: AtomicBool::new(complete),
+        };
+        datasets.insert(name.to_string(), Arc::new(dataset));
+        Ok(())
+    }
+}
+
 impl StoreRead for RamStore {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
-        Ok(self.dataset(name)?.meta.clone())
+        let dataset = self.dataset(name)?;
+        if !dataset.complete.load(Ordering::Acquire) {
+            return Err(Error::DatasetIncomplete(name.to_string()));
+        }
+        Ok(dataset.meta.clone())
     }
 
     fn has_dataset(&self, name: &str) -> Result<bool> {
@@ -73,7 +117,9 @@ impl StoreRead for RamStore {
             .datasets
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(datasets.contains_key(name))
+        Ok(datasets
+            .get(name)
+            .is_some_and(|dataset| dataset.complete.load(Ordering::Acquire)))
     }
 
     fn read_chunk(
@@ -131,19 +177,15 @@ impl StoreRead for RamStore {
 
 impl StoreWrite for RamStore {
     fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
-        check_dataset_name(name)?;
-        let mut datasets = self
-            .datasets
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if datasets.contains_key(name) {
-            return Err(Error::DatasetExists(name.to_string()));
-        }
-        let dataset = RamDataset {
-            meta: meta.clone(),
-            chunks: RwLock::new(HashMap::new()),
-        };
-        datasets.insert(name.to_string(), Arc::new(dataset));
+        self.add_dataset(name, meta, true)
+    }
+
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
+        self.add_dataset(name, meta, false)
+    }
+
+    fn finish_dataset(&self, name: &str) -> Result<()> {
+        self.dataset(name)?.complete.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -197,7 +239,8 @@ impl StoreWrite for RamStore {
         Ok(())
     }
 
-    fn delete_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
+    fn delete_chunk(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool> {
+        meta.layout.check_chunk(chunk)?;
         let dataset = self.dataset(name)?;
         let mut chunks = dataset
             .chunks
@@ -209,11 +252,11 @@ impl StoreWrite for RamStore {
 
 impl StoreList for RamStore {
     fn list_datasets(&self) -> Result<Vec<String>> {
-        let datasets = self
-            .datasets
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(datasets.keys().cloned().collect())
+        Ok(self.names(true))
+    }
+
+    fn list_incomplete(&self) -> Result<Vec<String>> {
+        Ok(self.names(false))
     }
 
     fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {

@@ -12,23 +12,32 @@ use crate::error::{Error, Result};
 use crate::store::{check_part_dtype, ChunkWriter, Coverage, DatasetMeta};
 use crate::with_chunk_data;
 
+/// Where a chunk file being written goes.
+pub(super) struct Place {
+    /// The dataset's directory (its lock file).
+    pub(super) dataset_dir: PathBuf,
+    /// The chunk's flat index (its byte of the lock file).
+    pub(super) flat: usize,
+    /// Where the chunk file goes on commit.
+    pub(super) path: PathBuf,
+    /// The hidden file the parts go into.
+    pub(super) temp: PathBuf,
+}
+
 /// A chunk file being written in parts through its template (see [`ChunkWriter`]).
 pub(super) struct FileChunkWriter {
     name: String,
     meta: DatasetMeta,
     template: Arc<Template>,
-    /// Where the chunk file goes on commit.
-    path: PathBuf,
-    /// The hidden file the parts go into.
-    temp: PathBuf,
+    place: Place,
     file: File,
     coverage: Coverage,
     committed: bool,
 }
 
 impl FileChunkWriter {
-    /// Writes the header into `file` (new, or a spare, at `temp`) and returns the writer that
-    /// renames it to `path` on commit. On error `temp` is removed.
+    /// Writes the header into `file` (new, or a spare, at `place.temp`) and returns the writer
+    /// that renames it to `place.path` on commit. On error the temporary file is removed.
     ///
     /// # Errors
     /// An I/O error naming `path`.
@@ -37,8 +46,7 @@ impl FileChunkWriter {
         meta: &DatasetMeta,
         chunk: &[usize],
         template: Arc<Template>,
-        path: PathBuf,
-        temp: PathBuf,
+        place: Place,
         file: File,
     ) -> Result<Self> {
         let writer = FileChunkWriter {
@@ -52,8 +60,7 @@ impl FileChunkWriter {
                 ),
                 meta.layout.chunk_len(),
             ),
-            path,
-            temp,
+            place,
             file,
             committed: false,
         };
@@ -61,7 +68,7 @@ impl FileChunkWriter {
         writer
             .template
             .start(&writer.file)
-            .map_err(|e| Error::io(&writer.path, e))?;
+            .map_err(|e| Error::io(&writer.place.path, e))?;
         Ok(writer)
     }
 }
@@ -71,24 +78,25 @@ impl ChunkWriter for FileChunkWriter {
         check_part_dtype(&self.name, &self.meta, part)?;
         self.coverage.claim(first, part.len())?;
         with_chunk_data!(part, values => self.template.write_part(&self.file, first, values))
-            .map_err(|e| Error::io(&self.path, e))
+            .map_err(|e| Error::io(&self.place.path, e))
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.coverage.check_complete()?;
         self.template
             .finish(&self.file)
-            .map_err(|e| Error::io(&self.path, e))?;
-        fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| Error::io(&self.place.path, e))?;
+        // On error the temporary file is removed there; nothing is left for drop to do.
         self.committed = true;
-        Ok(())
+        let place = &self.place;
+        super::rename_chunk_into_place(&place.dataset_dir, place.flat, &place.temp, &place.path)
     }
 }
 
 impl Drop for FileChunkWriter {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = fs::remove_file(&self.temp);
+            let _ = fs::remove_file(&self.place.temp);
         }
     }
 }

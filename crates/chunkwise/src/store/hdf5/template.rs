@@ -23,7 +23,7 @@
 use std::fs::File;
 use std::mem::MaybeUninit;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hdf5::plist::dataset_create::{AllocTime, FillTime};
 
@@ -79,12 +79,16 @@ fn library_header<T: Element>(
 
 impl Template {
     /// Builds the template of chunks of `shape` and element type `T`, writing scratch files
-    /// under `dir` (removed again). `None` when the library's files do not fit the scheme.
-    pub(super) fn build<T: Element>(dir: &Path, shape: &[usize]) -> Option<Template> {
+    /// at paths `scratch` gives (removed again). `None` when the library's files do not fit
+    /// the scheme, or `scratch` gives no path.
+    pub(super) fn build<T: Element>(
+        scratch: impl Fn() -> Option<PathBuf>,
+        shape: &[usize],
+    ) -> Option<Template> {
         let data_bytes = (shape.iter().product::<usize>() * std::mem::size_of::<T>()) as u64;
         let mut headers = Vec::with_capacity(2);
         for _ in 0..2 {
-            let path = super::temp_sibling(&dir.join("template"), "template");
+            let path = scratch()?;
             let header = library_header::<T>(&path, shape, data_bytes);
             let _ = std::fs::remove_file(&path);
             headers.push(header.ok().flatten()?);
@@ -240,8 +244,21 @@ impl Template {
     /// # Errors
     /// Any I/O error (a missing file included).
     fn open_checked(&self, path: &Path) -> std::io::Result<Option<File>> {
-        let file = File::open(path)?;
-        if file.metadata()?.len() != self.file_bytes() {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking, so that a FIFO where a chunk should be cannot stall the open; for a
+        // regular file the flag changes nothing.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let found = file.metadata()?;
+        if !found.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a regular file",
+            ));
+        }
+        if found.len() != self.file_bytes() {
             return Ok(None);
         }
         let mut head = vec![0u8; self.header.len()];
@@ -392,6 +409,15 @@ fn read_elements<T: Element>(file: &File, offset: u64, len: usize) -> std::io::R
 mod tests {
     use super::*;
 
+    /// Scratch paths in `dir`.
+    fn scratch(dir: &Path) -> impl Fn() -> Option<PathBuf> + '_ {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        move || {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(dir.join(format!("scratch-{n}")))
+        }
+    }
+
     fn values<T: Element>(n: usize, from: impl Fn(usize) -> T) -> Vec<T> {
         (0..n).map(from).collect()
     }
@@ -400,7 +426,7 @@ mod tests {
     fn written_files_are_read_by_the_hdf5_library() {
         let dir = tempfile::tempdir().unwrap();
         let shape = [3, 4, 5];
-        let template = Template::build::<f32>(dir.path(), &shape).unwrap();
+        let template = Template::build::<f32>(scratch(dir.path()), &shape).unwrap();
         let data = values(60, |i| i as f32 * 0.5 - 3.0);
         let path = dir.path().join("chunk.h5");
         template.write(&path, &data).unwrap();
@@ -421,7 +447,7 @@ mod tests {
     fn every_dtype_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunk.h5");
-        let template = Template::build::<u16>(dir.path(), &[7]).unwrap();
+        let template = Template::build::<u16>(scratch(dir.path()), &[7]).unwrap();
         let data = values(7, |i| (i * 9000) as u16);
         template.write(&path, &data).unwrap();
         let library = hdf5::File::open(&path).unwrap();
@@ -429,7 +455,7 @@ mod tests {
         assert_eq!(read, data);
         std::fs::remove_file(&path).unwrap();
 
-        let template = Template::build::<i64>(dir.path(), &[2, 2]).unwrap();
+        let template = Template::build::<i64>(scratch(dir.path()), &[2, 2]).unwrap();
         template.write(&path, &[-1i64, i64::MAX, 0, 5]).unwrap();
         assert_eq!(
             template.read::<i64>(&path).unwrap(),
@@ -440,7 +466,7 @@ mod tests {
     #[test]
     fn other_files_are_left_to_the_library() {
         let dir = tempfile::tempdir().unwrap();
-        let template = Template::build::<f64>(dir.path(), &[4, 4]).unwrap();
+        let template = Template::build::<f64>(scratch(dir.path()), &[4, 4]).unwrap();
         let data = values(16, |i| i as f64);
 
         // Written by the library with its defaults (timestamps, late allocation): another head.
@@ -469,7 +495,7 @@ mod tests {
         assert_eq!(template.read::<f64>(&other).unwrap(), None);
 
         // Another shape's template does not take this file either.
-        let wider = Template::build::<f64>(dir.path(), &[2, 8]).unwrap();
+        let wider = Template::build::<f64>(scratch(dir.path()), &[2, 8]).unwrap();
         assert_eq!(wider.read::<f64>(&ours).unwrap(), None);
         assert_eq!(template.read::<f64>(&ours).unwrap(), Some(data));
     }
@@ -477,7 +503,7 @@ mod tests {
     #[test]
     fn runs_of_elements_are_read_from_their_offset() {
         let dir = tempfile::tempdir().unwrap();
-        let template = Template::build::<f64>(dir.path(), &[4, 3]).unwrap();
+        let template = Template::build::<f64>(scratch(dir.path()), &[4, 3]).unwrap();
         let data = values(12, |i| i as f64 * 1.5);
         let path = dir.path().join("chunk.h5");
         template.write(&path, &data).unwrap();
@@ -504,7 +530,7 @@ mod tests {
     #[test]
     fn a_file_written_over_holds_nothing_of_its_old_content() {
         let dir = tempfile::tempdir().unwrap();
-        let template = Template::build::<f32>(dir.path(), &[8]).unwrap();
+        let template = Template::build::<f32>(scratch(dir.path()), &[8]).unwrap();
         let data = values(8, |i| i as f32 + 0.25);
         for old_len in [template.file_bytes() + 100, template.file_bytes(), 3] {
             let path = dir.path().join(format!("spare{old_len}"));
@@ -527,7 +553,7 @@ mod tests {
     #[test]
     fn a_write_of_the_wrong_size_is_refused_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let template = Template::build::<f32>(dir.path(), &[4]).unwrap();
+        let template = Template::build::<f32>(scratch(dir.path()), &[4]).unwrap();
         let path = dir.path().join("chunk.h5");
         let error = template.write(&path, &[1.0f32; 3]).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);

@@ -1,0 +1,209 @@
+//! Where a store's hidden working entries live, so that those of a process that died can be
+//! found and removed by the next store opened on the directory.
+//!
+//! Every store value writes its temporary chunk files, the directories of datasets being
+//! created and deleted, and its template scratch files in one directory of its own,
+//! `<root>/.chunkwise-tmp/<pid>-<start>-<n>@<host>`, and renames them into place from there
+//! (same file system, so every rename is atomic). The name says which process made it: its
+//! pid, its start time (so a reused pid is not taken for the dead process) and its host (so a
+//! store shared by several hosts only judges its own host's processes). Opening a store
+//! removes the directories of processes of this host that no longer run; dropping a store
+//! removes its own.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The folder under the root that holds the work areas.
+pub(super) const WORK_DIR: &str = ".chunkwise-tmp";
+
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+static NAMES: AtomicU64 = AtomicU64::new(0);
+
+/// This host's name, as the kernel has it (the UTS namespace's, for emulated hosts).
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The start time (clock ticks after boot) of process `pid`, if it runs (a zombie, dead but
+/// not yet reaped by its parent, does not).
+pub(super) fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// Whether the process `pid` started at `start` still runs.
+fn alive(pid: u32, start: u64) -> bool {
+    process_start(pid) == Some(start)
+}
+
+/// The pid, start time and host a work area's name gives.
+fn owner_of(name: &str) -> Option<(u32, u64, &str)> {
+    let (process, host) = name.rsplit_once('@')?;
+    let mut parts = process.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    Some((pid, start, host))
+}
+
+/// One store value's work area, made on first use.
+#[derive(Debug)]
+pub(super) struct WorkArea {
+    root: PathBuf,
+    /// The process that made this value (a child forked from it uses an area of its own).
+    pid: u32,
+    name: String,
+    made: OnceLock<PathBuf>,
+}
+
+impl WorkArea {
+    /// The work area of a new store value on `root` (nothing is created yet).
+    pub(super) fn new(root: &Path) -> WorkArea {
+        let pid = std::process::id();
+        let start = process_start(pid).unwrap_or(0);
+        let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        WorkArea {
+            root: root.to_path_buf(),
+            pid,
+            name: format!("{pid}-{start}-{n}@{}", host_name()),
+            made: OnceLock::new(),
+        }
+    }
+
+    /// A new unique path in the work area (the area is created when needed), for an entry
+    /// made for `purpose` (`chunk`, `creating`, …).
+    ///
+    /// # Errors
+    /// The I/O error of creating the area.
+    pub(super) fn path(&self, purpose: &str) -> std::io::Result<PathBuf> {
+        if std::process::id() != self.pid {
+            // A forked child: its own area, so its leftovers are judged by its own life.
+            let child = WorkArea::new(&self.root);
+            let dir = self.root.join(WORK_DIR).join(&child.name);
+            fs::create_dir_all(&dir)?;
+            std::mem::forget(child);
+            let n = NAMES.fetch_add(1, Ordering::Relaxed);
+            return Ok(dir.join(format!("{purpose}-{n}")));
+        }
+        let dir = match self.made.get() {
+            Some(dir) => dir,
+            None => {
+                let dir = self.root.join(WORK_DIR).join(&self.name);
+                fs::create_dir_all(&dir)?;
+                self.made.get_or_init(|| dir)
+            }
+        };
+        let n = NAMES.fetch_add(1, Ordering::Relaxed);
+        Ok(dir.join(format!("{purpose}-{n}")))
+    }
+}
+
+impl Drop for WorkArea {
+    fn drop(&mut self) {
+        if std::process::id() != self.pid {
+            return;
+        }
+        if let Some(dir) = self.made.get() {
+            let _ = fs::remove_dir_all(dir);
+            // The folder of work areas goes too once the last one has.
+            let _ = fs::remove_dir(self.root.join(WORK_DIR));
+        }
+    }
+}
+
+/// Removes what processes of this host that died left under `root`: their work areas, and the
+/// hidden `.NAME.creating-PID-N` / `.NAME.deleting-PID-N` directories earlier versions made
+/// beside the datasets. Best effort: what cannot be removed stays for the next time.
+pub(super) fn sweep_dead(root: &Path) {
+    let host = host_name();
+    if let Ok(entries) = fs::read_dir(root.join(WORK_DIR)) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((pid, start, owner_host)) = owner_of(&name) {
+                if owner_host == host && !alive(pid, start) {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let _ = fs::remove_dir(root.join(WORK_DIR));
+    }
+    if let Ok(entries) = fs::read_dir(root) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = legacy_owner(&name) {
+                if process_start(pid).is_none() {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// The pid in a hidden `.NAME.creating-PID-N` or `.NAME.deleting-PID-N` name.
+fn legacy_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest
+        .rsplit_once(".creating-")
+        .or_else(|| rest.rsplit_once(".deleting-"))?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_say_their_owner() {
+        let area = WorkArea::new(Path::new("/nowhere"));
+        let (pid, start, host) = owner_of(&area.name).unwrap();
+        assert_eq!(pid, std::process::id());
+        assert!(alive(pid, start));
+        assert!(!alive(pid, start + 1));
+        assert_eq!(host, host_name());
+        assert_eq!(legacy_owner(".vol.creating-123-4"), Some(123));
+        assert_eq!(legacy_owner(".vol.deleting-77-0"), Some(77));
+        assert_eq!(legacy_owner("vol.creating-1-2"), None);
+        assert_eq!(legacy_owner(".vol.h5"), None);
+    }
+
+    #[test]
+    fn areas_of_dead_processes_are_swept_live_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let area = WorkArea::new(root.path());
+        let mine = area.path("chunk").unwrap();
+        fs::write(&mine, b"x").unwrap();
+        // A dead process: pid 1's start time plus one is nobody's.
+        let start = process_start(1).unwrap_or(0) + 1;
+        let dead = root
+            .path()
+            .join(WORK_DIR)
+            .join(format!("1-{start}-0@{}", host_name()));
+        fs::create_dir_all(dead.join("creating-3")).unwrap();
+        // Another host's process is not judged here.
+        let other = root
+            .path()
+            .join(WORK_DIR)
+            .join(format!("1-{start}-0@elsewhere"));
+        fs::create_dir_all(&other).unwrap();
+        // An earlier version's leftover of a process that does not run.
+        let legacy = root.path().join(".vol.deleting-4194304-0");
+        fs::create_dir_all(&legacy).unwrap();
+        sweep_dead(root.path());
+        assert!(mine.exists());
+        assert!(!dead.exists());
+        assert!(other.exists());
+        assert!(!legacy.exists());
+        drop(area);
+        assert!(!mine.exists());
+    }
+}
