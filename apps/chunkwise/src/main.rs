@@ -26,6 +26,11 @@ static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLa
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // SIGINT/SIGTERM/SIGHUP fail the running operation, which then cleans up as on any error.
+    if let Err(error) = chunkwise::interrupt::install() {
+        eprintln!("chunkwise: error: {error}");
+        return ExitCode::FAILURE;
+    }
     let config = match connect::config(&cli.global) {
         Ok(config) => config,
         Err(error) => {
@@ -83,5 +88,14 @@ fn main() -> ExitCode {
     // Every rank holds the error: keep them all until rank 0 has printed it, since mpiexec ends
     // the job as soon as one rank exits with a failure.
     let _ = conn.engine().barrier();
-    ExitCode::FAILURE
+    failure_code()
+}
+
+/// The exit status of a failed command: 128 + the signal's number when a signal ended it (as
+/// shells and schedulers expect), else 1.
+fn failure_code() -> ExitCode {
+    match chunkwise::interrupt::received() {
+        Some(signal) => ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    }
 }

@@ -279,6 +279,11 @@ fn main() -> ExitCode {
         eprintln!("gaussian-bench: error: {error:#}");
         return ExitCode::FAILURE;
     }
+    // SIGINT/SIGTERM/SIGHUP fail the running phase, which then cleans up as on any error.
+    if let Err(error) = chunkwise::interrupt::install() {
+        eprintln!("gaussian-bench: error: {error}");
+        return ExitCode::FAILURE;
+    }
     let config = match Config::load(options.config.as_deref()) {
         Ok(config) => with_tmp(
             with_partition(config, options.partition),

@@ -33,6 +33,7 @@ mod direct_read;
 pub mod dtype;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
 pub mod layout;
 pub mod memory;
 mod overlap;

@@ -180,6 +180,7 @@ where
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
+                        crate::interrupt::check()?;
                         let block = read(item)?;
                         if !send(&read_tx, (item, block), &stop, "read", timeout)? {
                             break;

@@ -210,7 +210,10 @@ pub fn run_collective(
     task: &Task<'_>,
 ) -> Result<()> {
     let mine = engine.local_items(n);
-    let local = engine.for_each_local(mine.len(), &|position| task(mine[position]));
+    let local = engine.for_each_local(mine.len(), &|position| {
+        crate::interrupt::check()?;
+        task(mine[position])
+    });
     finish_collective(engine, local, timers)
 }
 
