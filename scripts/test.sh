@@ -15,6 +15,8 @@ echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace --release --quiet
+echo "== faults: kills, signals, concurrent writers, a full tmpfs (scripts/test-faults.sh)"
+scripts/test-faults.sh
 echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"
 scripts/test-slurm.sh
 echo "== all tests passed"

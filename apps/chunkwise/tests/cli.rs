@@ -111,6 +111,55 @@ fn read_h5<T: hdf5::H5Type>(path: &Path, dataset: &str) -> ArrayD<T> {
 }
 
 #[test]
+fn an_interrupted_output_is_refused_listed_as_incomplete_and_replaced_by_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("src.h5"));
+    ok(d, &["import", "src.h5:/plane", "plane", "--chunks", "7,9"]);
+    // What a job killed half-way leaves on disk: the dataset's attributes not yet published.
+    let vol = d.join("chunkwise-data/plane");
+    std::fs::rename(vol.join("dataset.h5"), vol.join(".chunkwise-incomplete.h5")).unwrap();
+    fails(d, &["info", "plane"], "dataset \"plane\" is incomplete");
+    fails(d, &["export", "plane", "out.h5:/x"], "is incomplete");
+    assert!(!d.join("out.h5").exists());
+    let listed = ok(d, &["ls"]);
+    assert!(listed.starts_with("plane (incomplete"), "{listed}");
+    // The rerun replaces it.
+    ok(d, &["import", "src.h5:/plane", "plane", "--chunks", "7,9"]);
+    assert_eq!(ok(d, &["ls"]), "plane\n");
+    ok(d, &["export", "plane", "out.h5:/x"]);
+    assert_eq!(
+        read_h5::<i16>(&d.join("out.h5"), "x"),
+        read_h5::<i16>(&d.join("src.h5"), "plane")
+    );
+    // An incomplete dataset can be removed.
+    std::fs::rename(vol.join("dataset.h5"), vol.join(".chunkwise-incomplete.h5")).unwrap();
+    ok(d, &["rm", "plane"]);
+    assert_eq!(ok(d, &["ls"]), "");
+}
+
+#[test]
+fn an_empty_selection_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create", "v", "--shape", "4,4", "--chunks", "2,2", "--dtype", "i32", "--fill", "5",
+        ],
+    );
+    fails(
+        d,
+        &["write", "v", "--select", "", "--value", "1"],
+        "is empty",
+    );
+    ok(d, &["export", "v", "out.h5:/x"]);
+    assert!(read_h5::<i32>(&d.join("out.h5"), "x")
+        .iter()
+        .all(|&v| v == 5));
+}
+
+#[test]
 fn import_export_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -70,13 +70,40 @@ pub fn on_root<R>(conn: &Connection, f: impl FnOnce() -> Result<R>) -> Result<Op
     }
 }
 
-/// Deletes the datasets that exist (rank 0), then all ranks meet.
-fn remove(conn: &Connection, names: &[&str]) -> Result<()> {
+impl Names {
+    /// Every name.
+    fn all(&self) -> [&str; 5] {
+        [
+            &self.input,
+            &self.conv3d,
+            &self.conv1d,
+            &self.along_z,
+            &self.along_zy,
+        ]
+    }
+}
+
+/// Refuses to start when the store holds a dataset of a name the sweep makes (and deletes):
+/// such a dataset is a user's or an earlier run's, not this run's to overwrite or delete.
+/// (Incomplete ones, left by an interrupted run, are replaced.)
+fn check_names_free(conn: &Connection, data_sizes: &[usize], chunk_sizes: &[usize]) -> Result<()> {
     on_root(conn, || {
-        for name in names {
-            if conn.has_dataset(name)? {
-                conn.store().delete_dataset(name)?;
+        let mut taken = Vec::new();
+        for &ds in data_sizes {
+            for &cs in chunk_sizes.iter().filter(|&&cs| cs <= ds) {
+                for name in Names::new(ds, cs).all() {
+                    if conn.has_dataset(name)? && !taken.iter().any(|t| t == name) {
+                        taken.push(name.to_string());
+                    }
+                }
             }
+        }
+        if !taken.is_empty() {
+            anyhow::bail!(
+                "the store already holds {} that this sweep would overwrite and delete ({}); gaussian-bench only deletes datasets it made in this run: use another --store, or remove them first (chunkwise rm NAME)",
+                if taken.len() == 1 { "a dataset" } else { "datasets" },
+                taken.join(", ")
+            );
         }
         Ok(())
     })?;
@@ -212,6 +239,7 @@ impl Sweep<'_> {
         let mut results = Results::new(&o.data_sizes, &o.chunk_sizes, o.ntest, ranks);
         std::fs::create_dir_all(&o.out)
             .with_context(|| format!("cannot create {}", o.out.display()))?;
+        check_names_free(conn, &o.data_sizes, &o.chunk_sizes)?;
         for (i, &ds) in o.data_sizes.iter().enumerate() {
             let last_cell = o.chunk_sizes.iter().rposition(|&cs| cs <= ds);
             for (j, &cs) in o.chunk_sizes.iter().enumerate() {
@@ -221,16 +249,6 @@ impl Sweep<'_> {
                 let names = Names::new(ds, cs);
                 for t in 0..o.ntest {
                     let last_test = t + 1 == o.ntest;
-                    remove(
-                        conn,
-                        &[
-                            &names.input,
-                            &names.conv3d,
-                            &names.conv1d,
-                            &names.along_z,
-                            &names.along_zy,
-                        ],
-                    )?;
                     let meta = DatasetMeta::new(
                         Layout::new(&[ds; 3], &[cs; 3])?,
                         T::DTYPE,
@@ -238,10 +256,11 @@ impl Sweep<'_> {
                     )?;
 
                     let (load, load_timers) = timed(conn, || {
-                        let input = conn.create_dataset(&names.input, meta.clone())?;
+                        let input = conn.begin_dataset(&names.input, meta.clone())?;
                         input.load_blocks_with::<T, _>(|bounds| {
                             Ok(data::block::<T>(o.seed, ds, bounds))
                         })?;
+                        input.finish()?;
                         Ok(())
                     })?;
                     let input = conn.dataset(&names.input)?;

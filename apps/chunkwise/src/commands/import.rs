@@ -8,7 +8,8 @@ use crate::agree::agree;
 use crate::h5file::{dtype_of, H5Location};
 use crate::parse;
 
-/// Imports `source` as dataset `name`; on failure the new dataset is removed again.
+/// Imports `source` as dataset `name`, visible only once complete; on failure (or a signal)
+/// the new dataset is removed again.
 pub fn import(
     conn: &Connection,
     source: &str,
@@ -18,10 +19,12 @@ pub fn import(
 ) -> Result<()> {
     // Every rank opens the source (each reads its own chunks from it) and checks it alike.
     let (location, _file, dataset, meta) = agree(conn, open_source(source, chunks, fill))?;
-    let target = conn.create_dataset(name, meta.clone())?;
+    // Incomplete until every chunk is in: an interrupted import is never read as a dataset.
+    let target = conn.begin_dataset(name, meta.clone())?;
     let loaded = with_element_type!(meta.dtype, T => {
         target.load_with::<T, _>(|_, bounds| Ok(read_block::<T>(&dataset, bounds)?))
-    });
+    })
+    .and_then(|()| target.finish());
     if let Err(error) = loaded {
         let _ = conn.delete_dataset(name);
         return Err(error).with_context(|| {

@@ -12,6 +12,13 @@ pub fn ls(conn: &Connection) -> Result<()> {
         for name in conn.list_datasets()? {
             println!("{name}");
         }
+        // Outputs of jobs that did not finish: never opened as datasets, shown so they can be
+        // rerun or removed.
+        for name in conn.list_incomplete()? {
+            println!(
+                "{name} (incomplete: its job did not finish; rerun it, or chunkwise rm {name})"
+            );
+        }
         Ok(())
     })
 }
