@@ -219,6 +219,22 @@ cw export big "$W/big.h5:/d" >/dev/null
 [ ! -s "$W/ls.txt" ] || fail "a failed import left a dataset: $(cat "$W/ls.txt")"
 [ -z "$(find "$TMPFS/store" -mindepth 1 -name '.*' ! -name '.chunkwise-locks')" ] || fail "a failed import left hidden entries"
 cw rm big
+
+echo "== gaussian-bench with a full --out: exits non-zero, the earlier outputs stay whole"
+GB=$PWD/target/release/gaussian-bench
+mkdir -p "$TMPFS/out"
+"$GB" --store "$W/gb-store" --out "$TMPFS/out" --data-sizes 32 --chunk-sizes 16 --ntest 1 >/dev/null
+(cd "$TMPFS/out" && sha256sum ./*) >"$W/out.sums"
+# Fill the file system, leaving a few KiB.
+dd if=/dev/zero of="$TMPFS/filler" bs=1M 2>/dev/null || true
+rm -f "$TMPFS/filler.small"; dd if=/dev/zero of="$TMPFS/filler.small" bs=4k 2>/dev/null || true
+rm -f "$TMPFS/filler.small"
+rc=0
+"$GB" --store "$W/gb-store" --out "$TMPFS/out" --data-sizes 32 --chunk-sizes 16 --ntest 1 \
+  >/dev/null 2>"$W/gb.err" || rc=$?
+[ $rc -ne 0 ] || fail "gaussian-bench with a full --out exited 0"
+(cd "$TMPFS/out" && sha256sum -c --quiet "$W/out.sums") || fail "gaussian-bench with a full --out changed an earlier output"
+[ -z "$(find "$TMPFS/out" -name '.tmp-*')" ] || fail "gaussian-bench with a full --out left temporary files"
 umount "$TMPFS"
 
 [ "$(digest base)" = "$BASE" ] || fail "the base dataset changed"

@@ -177,7 +177,8 @@ pub fn replace_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    // The name stays last, so that writers choosing the format by extension (plots) see it.
+    let temp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
     let written = write(&temp).and_then(|()| {
         std::fs::rename(&temp, path).context("cannot rename the temporary file into place")
     });

@@ -23,6 +23,13 @@ pub fn write_png(path: &Path, slice: ArrayView2<'_, f64>) -> Result<()> {
             }
         })
         .collect();
+    // Under a temporary name, renamed when whole: a failure never leaves half an image over
+    // an earlier run's.
+    crate::cells::replace_atomically(path, |temp| encode(temp, width, height, &pixels))
+}
+
+/// Encodes 8-bit greyscale `pixels` as a PNG file at `path`.
+fn encode(path: &Path, width: usize, height: usize, pixels: &[u8]) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), width as u32, height as u32);
     encoder.set_color(png::ColorType::Grayscale);
@@ -31,7 +38,7 @@ pub fn write_png(path: &Path, slice: ArrayView2<'_, f64>) -> Result<()> {
         .write_header()
         .with_context(|| format!("cannot write {}", path.display()))?;
     writer
-        .write_image_data(&pixels)
+        .write_image_data(pixels)
         .with_context(|| format!("cannot write {}", path.display()))?;
     writer
         .finish()

@@ -191,7 +191,7 @@ fn run_sweep(options: &Options, config: &Config, conn: &Connection) -> Result<()
         return Ok(());
     };
     let replaced = results::write(&options.out, &info, &results)?;
-    let plots = plots_or_warning(&options.out, backend, &results);
+    let plots = plots(&options.out, backend, &results)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", headline(&info, options.ntest))?;
     write!(stdout, "{}", report::summary(&results))?;
@@ -217,19 +217,17 @@ fn run_sweep(options: &Options, config: &Config, conn: &Connection) -> Result<()
     Ok(())
 }
 
-/// The plots of `results`, or a warning (plots are a convenience; the figures are written).
-pub(crate) fn plots_or_warning(
+/// The plots of `results` (written after the figures, which are safe in result.h5 by then).
+///
+/// # Errors
+/// Why a plot could not be written.
+pub(crate) fn plots(
     out: &std::path::Path,
     backend: &str,
     results: &Results,
-) -> Vec<std::path::PathBuf> {
-    match plots::write_plots(out, backend, results) {
-        Ok(paths) => paths,
-        Err(error) => {
-            eprintln!("gaussian-bench: warning: no plots: {error:#}");
-            Vec::new()
-        }
-    }
+) -> Result<Vec<std::path::PathBuf>> {
+    plots::write_plots(out, backend, results)
+        .context("the figures are in result.h5, but the plots were not written")
 }
 
 fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {

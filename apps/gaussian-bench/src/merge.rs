@@ -171,7 +171,7 @@ pub fn merge(out: &Path, cells: &Path) -> Result<()> {
     for (info, figures) in &merged_groups {
         writeln!(stdout, "{}", crate::headline(info, figures.ntest))?;
         write!(stdout, "{}", crate::report::summary(figures))?;
-        for plot in crate::plots_or_warning(out, &info.backend, figures) {
+        for plot in crate::plots(out, &info.backend, figures)? {
             writeln!(stdout, "plot:    {}", plot.display())?;
         }
     }

@@ -50,12 +50,15 @@ pub fn write_plots(out: &Path, backend: &str, results: &Results) -> Result<Vec<P
         (0, "load (generate and store)", "plot_load"),
     ] {
         let path = out.join(format!("{file}_{backend}_{ranks}.png"));
-        draw(
-            &path,
-            &format!("{title}: {backend}, {ranks} rank(s)"),
-            kind,
-            results,
-        )
+        // Drawn under a temporary name and renamed when whole.
+        crate::cells::replace_atomically(&path, |temp| {
+            draw(
+                temp,
+                &format!("{title}: {backend}, {ranks} rank(s)"),
+                kind,
+                results,
+            )
+        })
         .with_context(|| format!("cannot draw {}", path.display()))?;
         written.push(path);
     }

@@ -139,7 +139,19 @@ fn text(value: &str) -> Result<VarLenUnicode> {
 pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     check_existing(out, &info.backend, info.ranks, results.times.shape())?;
-    write_file(&out.join("result.h5"), info, results)
+    // A copy is changed and renamed over the file: a failure (a full disk) leaves the earlier
+    // result.h5 as it was.
+    let path = out.join("result.h5");
+    let mut replaced = false;
+    crate::cells::replace_atomically(&path, |temp| {
+        if path.exists() {
+            std::fs::copy(&path, temp)
+                .with_context(|| format!("cannot copy {}", path.display()))?;
+        }
+        replaced = write_file(temp, info, results)?;
+        Ok(())
+    })?;
+    Ok(replaced)
 }
 
 /// Writes the run's datasets into the HDF5 file `file_path` (created if missing), replacing
