@@ -25,10 +25,14 @@ impl std::error::Error for AgreedFailure {}
 pub fn is_agreed(error: &anyhow::Error) -> bool {
     error.downcast_ref::<AgreedFailure>().is_some()
         || error.chain().any(|cause| {
-            matches!(
-                cause.downcast_ref::<chunkwise::Error>(),
-                Some(chunkwise::Error::Rank { .. })
-            )
+            let core = cause.downcast_ref::<chunkwise::Error>().or_else(|| {
+                // The filters' error wraps the core's transparently.
+                match cause.downcast_ref::<chunkwise_ndimage::NdimageError>() {
+                    Some(chunkwise_ndimage::NdimageError::Core(core)) => Some(core),
+                    _ => None,
+                }
+            });
+            matches!(core, Some(chunkwise::Error::Rank { .. }))
         })
 }
 

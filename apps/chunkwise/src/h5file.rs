@@ -176,7 +176,39 @@ fn temp_name(target: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    remove_dead_temps(target, &name);
     target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Removes the temporary files `.NAME.tmp-PID` beside `target` that processes no longer
+/// running left (a killed export), so they do not pile up beside the user's files.
+fn remove_dead_temps(target: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Dead: no such process, or a zombie waiting to be reaped.
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        });
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,15 +17,30 @@ mod parse;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
 /// being faulted in again page by page.
 #[global_allocator]
 static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
 
+/// Values that look like negative numbers (`--shape -5`, `--value -1.5`) are taken as values
+/// (then checked like any other) instead of as unknown options, in every subcommand.
+fn negatives_are_values(command: clap::Command) -> clap::Command {
+    command
+        .allow_negative_numbers(true)
+        .mut_subcommands(negatives_are_values)
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // A closed pipe (`chunkwise ls | head -1`) ends the process quietly, as with other tools.
+    // SAFETY: restoring the default action of SIGPIPE before any thread is started.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let matches = negatives_are_values(cli::Cli::command()).get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     // SIGINT/SIGTERM/SIGHUP fail the running operation, which then cleans up as on any error.
     if let Err(error) = chunkwise::interrupt::install() {
         eprintln!("chunkwise: error: {error}");

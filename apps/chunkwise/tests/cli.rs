@@ -139,6 +139,89 @@ fn an_interrupted_output_is_refused_listed_as_incomplete_and_replaced_by_a_rerun
 }
 
 #[test]
+fn bad_input_is_one_line_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Negative numbers are values, refused like any bad value (not clap's "use -- -5" tip).
+    fails(d, &["create", "a", "--shape", "-5"], "--shape \"-5\"");
+    fails(
+        d,
+        &[
+            "create", "a", "--shape", "4", "--fill", "-1", "--dtype", "u8",
+        ],
+        "-1",
+    );
+    // A name with a newline stays on one line; invalid names are invalid, not "not found".
+    fails(
+        d,
+        &["create", "a\nb", "--shape", "4"],
+        "invalid dataset name \"a\\nb\"",
+    );
+    fails(d, &["rm", "a/b"], "invalid dataset name \"a/b\"");
+    fails(d, &["info", ".."], "invalid dataset name \"..\"");
+    // A store that is a file is named as such.
+    std::fs::write(d.join("afile"), b"x").unwrap();
+    fails(
+        d,
+        &["--store", "afile", "create", "x", "--shape", "4"],
+        "the store afile is not a directory",
+    );
+    fails(d, &["--store", "afile", "ls"], "not a directory");
+    // A directory in the way of a dataset is neither "not found" nor "already exists".
+    std::fs::create_dir_all(d.join("chunkwise-data/x")).unwrap();
+    fails(
+        d,
+        &["create", "x", "--shape", "4"],
+        "is in the way of dataset \"x\" and is not a dataset",
+    );
+    // Complex numbers (h5py's compound of r and i) are named as such.
+    #[derive(hdf5::H5Type, Clone, Copy)]
+    #[repr(C)]
+    struct Complex {
+        r: f64,
+        i: f64,
+    }
+    let file = hdf5::File::create(d.join("c.h5")).unwrap();
+    file.new_dataset::<Complex>()
+        .shape([3])
+        .create("z")
+        .unwrap();
+    file.close().unwrap();
+    fails(d, &["import", "c.h5:/z", "z"], "complex numbers");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // More names than a pipe holds (64 KiB).
+    let store = chunkwise::Hdf5Store::new(d.join("chunkwise-data"));
+    let meta = DatasetMeta::zero_filled(Layout::new(&[1], &[1]).unwrap(), DType::U8);
+    for i in 0..400 {
+        store.create_dataset(&format!("{i:0>250}"), &meta).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .current_dir(d)
+        .arg("ls")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}",
+        output.status
+    );
+}
+
+#[test]
 fn an_empty_selection_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

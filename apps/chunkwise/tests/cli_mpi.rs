@@ -171,6 +171,32 @@ fn errors_are_printed_once() {
         "a\n",
         "a failed command left something behind"
     );
+    // A failing filter (a directory where a chunk of rank 1's share should be): one line, by
+    // rank 0, the rank named once; the output is not left behind.
+    ok(
+        d,
+        2,
+        &[
+            "create", "v", "--shape", "8,8", "--chunks", "4,4", "--dtype", "f32",
+        ],
+    );
+    ok(
+        d,
+        2,
+        &["write", "v", "--select", "0:8, 0:8", "--value", "1"],
+    ); // not ":" (mpiexec's MPMD separator)
+    let chunk = d.join("chunkwise-data/v/chunk_0_1.h5");
+    std::fs::remove_file(&chunk).unwrap();
+    std::fs::create_dir(&chunk).unwrap();
+    fails_once(
+        d,
+        2,
+        &["filter", "gaussian", "v", "out", "--sigma", "1"],
+        "a directory is where a file should be",
+    );
+    let run = mpi_chunkwise(d, 2, &["filter", "gaussian", "v", "out", "--sigma", "1"]);
+    assert!(!run.stderr.contains("rank 1: rank"), "{}", run.stderr);
+    assert_eq!(ok(d, 2, &["ls"]), "a\nv\n");
 }
 
 #[test]

@@ -244,11 +244,15 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
 pub(crate) fn agreed(error: &anyhow::Error, size: usize) -> bool {
     size == 1
         || error.chain().any(|c| {
+            let core = c.downcast_ref::<chunkwise::Error>().or_else(|| {
+                // The filters' error wraps the core's transparently.
+                match c.downcast_ref::<chunkwise_ndimage::NdimageError>() {
+                    Some(chunkwise_ndimage::NdimageError::Core(core)) => Some(core),
+                    _ => None,
+                }
+            });
             c.downcast_ref::<sweep::AgreedFailure>().is_some()
-                || matches!(
-                    c.downcast_ref::<chunkwise::Error>(),
-                    Some(chunkwise::Error::Rank { .. })
-                )
+                || matches!(core, Some(chunkwise::Error::Rank { .. }))
         })
 }
 
@@ -330,7 +334,11 @@ fn main() -> ExitCode {
         std::process::exit(1);
     }
     let _ = engine.barrier();
-    ExitCode::FAILURE
+    // 128 + the signal's number when a signal ended the run, as shells and schedulers expect.
+    match chunkwise::interrupt::received() {
+        Some(signal) => ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    }
 }
 
 #[cfg(test)]

@@ -224,13 +224,34 @@ pub fn datasets_lifecycle(store: &dyn Store) {
 /// Bad names are refused before anything is stored.
 pub fn names_are_checked(store: &dyn Store) {
     let before = store.list_datasets().unwrap();
-    for bad in ["", "a/b", "../up", ".hidden", "x y"] {
+    for bad in ["", "a/b", "../up", ".hidden", "x y", "new\nline", ".."] {
         let result = store.create_dataset(bad, &meta(&[4], &[2], DType::U8));
         assert!(
             matches!(result, Err(Error::InvalidName { .. })),
             "{bad:?}: {result:?}"
         );
+        // Opening or deleting an invalid name says it is invalid, not that it is missing.
+        let opened = store.open_dataset(bad);
+        assert!(
+            matches!(opened, Err(Error::InvalidName { .. })),
+            "{bad:?}: {opened:?}"
+        );
+        let deleted = store.delete_dataset(bad);
+        assert!(
+            matches!(deleted, Err(Error::InvalidName { .. })),
+            "{bad:?}: {deleted:?}"
+        );
+        assert!(!store.has_dataset(bad).unwrap());
     }
+    // The message stays on one line, whatever the name holds.
+    let message = store
+        .create_dataset("a\nb", &meta(&[4], &[2], DType::U8))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !message.contains('\n') && message.contains("a\\nb"),
+        "{message}"
+    );
     assert_eq!(store.list_datasets().unwrap(), before);
 }
 

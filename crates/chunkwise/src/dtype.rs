@@ -98,9 +98,14 @@ impl DType {
     /// [`Error::UnknownDType`] naming the HDF5 type when it is not one of the ten supported.
     pub fn from_hdf5(datatype: &hdf5::Datatype) -> Result<Self> {
         use hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
-        let descriptor = datatype
-            .to_descriptor()
-            .map_err(|e| Error::UnknownDType(format!("HDF5 type ({e})")))?;
+        let descriptor = datatype.to_descriptor().map_err(|_| {
+            let size = datatype.size();
+            Error::UnknownDType(match size {
+                2 if datatype.is::<i16>() || datatype.is::<u16>() => "HDF5 2-byte integer".into(),
+                2 => "HDF5 2-byte float (half precision, f16)".into(),
+                _ => format!("HDF5 type of {size} bytes"),
+            })
+        })?;
         Ok(match descriptor {
             TD::Unsigned(IntSize::U1) => DType::U8,
             TD::Unsigned(IntSize::U2) => DType::U16,
@@ -112,6 +117,15 @@ impl DType {
             TD::Integer(IntSize::U8) => DType::I64,
             TD::Float(FloatSize::U4) => DType::F32,
             TD::Float(FloatSize::U8) => DType::F64,
+            TD::Compound(compound) => {
+                let fields: Vec<&str> = compound.fields.iter().map(|f| f.name.as_str()).collect();
+                let what = if fields == ["r", "i"] || fields == ["real", "imag"] {
+                    "HDF5 complex numbers (a compound of real and imaginary parts)".to_string()
+                } else {
+                    format!("HDF5 compound type (a struct of {})", fields.join(", "))
+                };
+                return Err(Error::UnknownDType(what));
+            }
             other => return Err(Error::UnknownDType(format!("HDF5 type {other}"))),
         })
     }

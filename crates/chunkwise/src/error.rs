@@ -27,7 +27,7 @@ pub enum Error {
     #[error("dataset \"{0}\" already exists")]
     DatasetExists(String),
     /// A dataset name that cannot be stored.
-    #[error("invalid dataset name \"{name}\": {expected}")]
+    #[error("invalid dataset name \"{name}\": {expected}", name = name.escape_debug())]
     InvalidName { name: String, expected: String },
     /// A shape or chunk shape that cannot describe a dataset.
     #[error("invalid layout: {0}")]
@@ -62,14 +62,15 @@ pub enum Error {
         dtype: String,
         problem: String,
     },
-    /// An error reported by the HDF5 library.
-    #[error("HDF5 error at {path}: {source}")]
-    Hdf5 { path: PathBuf, source: hdf5::Error },
-    /// An operating-system I/O error.
-    #[error("I/O error at {path}: {source}")]
+    /// An error reported by the HDF5 library. (Its cause is part of the message, and not
+    /// also a `source`, so that printing the error chain says it once.)
+    #[error("HDF5 error at {path}: {cause}", cause = first_line(&cause.to_string()))]
+    Hdf5 { path: PathBuf, cause: hdf5::Error },
+    /// An operating-system I/O error (its cause part of the message, said once).
+    #[error("I/O error at {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Stored data that does not follow the on-disk format.
     #[error("corrupt data at {path}: {problem}")]
@@ -131,19 +132,28 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 
-    pub(crate) fn hdf5(path: impl Into<PathBuf>, source: hdf5::Error) -> Self {
+    pub(crate) fn hdf5(path: impl Into<PathBuf>, cause: hdf5::Error) -> Self {
         Error::Hdf5 {
             path: path.into(),
-            source,
+            cause,
         }
     }
+}
+
+/// The first line of a library's message (HDF5 error stacks run over many lines), trimmed.
+fn first_line(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("")
 }
 
 fn others_failed(failed_ranks: usize) -> String {

@@ -278,6 +278,7 @@ impl Hdf5Store {
     /// [`Error::InvalidName`], or an I/O error.
     fn state_of(&self, name: &str) -> Result<DatasetState> {
         check_dataset_name(name)?;
+        self.check_root()?;
         if regular_file_at(&self.meta_path(name))? {
             Ok(DatasetState::Complete)
         } else if regular_file_at(&self.incomplete_path(name))? {
@@ -286,6 +287,20 @@ impl Hdf5Store {
             Ok(DatasetState::Other)
         } else {
             Ok(DatasetState::Absent)
+        }
+    }
+
+    /// Checks that the root, if it exists, is a directory.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the root when it is something else.
+    fn check_root(&self) -> Result<()> {
+        match fs::metadata(&self.root) {
+            Ok(found) if !found.is_dir() => Err(Error::Unsupported(format!(
+                "the store {} is not a directory; expected a directory (made on the first create) or a path that does not exist yet",
+                self.root.display()
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -647,9 +662,6 @@ fn template_error(path: &Path, error: std::io::Error) -> Error {
 
 impl StoreRead for Hdf5Store {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
-        if check_dataset_name(name).is_err() {
-            return Err(Error::DatasetNotFound(name.to_string()));
-        }
         match self.state_of(name)? {
             DatasetState::Complete => self.read_meta(&self.meta_path(name)),
             DatasetState::Incomplete => Err(Error::DatasetIncomplete(name.to_string())),
@@ -775,6 +787,7 @@ impl StoreWrite for Hdf5Store {
     }
 
     fn delete_dataset(&self, name: &str) -> Result<()> {
+        check_dataset_name(name)?;
         self.require_dataset(name)?;
         let target = self.dataset_dir(name);
         // Rename first so the dataset disappears at once, then remove the files.
@@ -882,6 +895,7 @@ impl StoreWrite for Hdf5Store {
 impl Hdf5Store {
     /// Names of the directories under the root holding `meta_file`, sorted.
     fn list_with(&self, meta_file: &str) -> Result<Vec<String>> {
+        self.check_root()?;
         let entries = match fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -105,6 +105,7 @@ impl RamStore {
 
 impl StoreRead for RamStore {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
+        check_dataset_name(name)?;
         let dataset = self.dataset(name)?;
         if !dataset.complete.load(Ordering::Acquire) {
             return Err(Error::DatasetIncomplete(name.to_string()));
@@ -190,6 +191,7 @@ impl StoreWrite for RamStore {
     }
 
     fn delete_dataset(&self, name: &str) -> Result<()> {
+        check_dataset_name(name)?;
         let mut datasets = self
             .datasets
             .write()
