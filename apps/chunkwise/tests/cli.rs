@@ -188,6 +188,42 @@ fn bad_input_is_one_line_that_names_it() {
         .unwrap();
     file.close().unwrap();
     fails(d, &["import", "c.h5:/z", "z"], "complex numbers");
+    // Allocations proportional to user input are checked, not aborts: a chunk of 80 TB, a
+    // kernel of 3·10¹² taps.
+    ok(
+        d,
+        &[
+            "create",
+            "big",
+            "--shape",
+            "100000,100000,100000",
+            "--chunks",
+            "100000,100000,1000",
+            "--dtype",
+            "f64",
+        ],
+    );
+    fails(
+        d,
+        &["write", "big", "--select", "0, 0, 0", "--value", "1"],
+        "needs at least 160000000000000 bytes",
+    );
+    ok(d, &["create", "v", "--shape", "10,10", "--dtype", "f32"]);
+    fails(
+        d,
+        &[
+            "filter",
+            "gaussian",
+            "v",
+            "o",
+            "--sigma",
+            "1.5",
+            "--truncate",
+            "1e12",
+        ],
+        "expected a radius of at most",
+    );
+    assert_eq!(ok(d, &["ls"]), "big\nv\n");
 }
 
 #[test]

@@ -85,6 +85,32 @@ fn budget(config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
     Ok(budget)
 }
 
+/// Refuses data sizes whose datasets cannot fit the store's file system: a cell holds up to
+/// five datasets of the data size at once (the input, the 3D result, and the three 1D passes).
+fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
+    let Some(&largest) = options.data_sizes.iter().max() else {
+        return Ok(());
+    };
+    let element = options.dtype.size() as u128;
+    let needed = (largest as u128).pow(3) * element * 5;
+    // The nearest existing directory: the store may not exist yet.
+    let here = std::path::Path::new(".");
+    let existing = dir
+        .ancestors()
+        .find(|d| !d.as_os_str().is_empty() && d.exists())
+        .unwrap_or(here);
+    let Some(free) = chunkwise::memory::free_disk_space(existing) else {
+        return Ok(());
+    };
+    anyhow::ensure!(
+        needed <= u128::from(free),
+        "--data-sizes {largest} needs about {needed} bytes in the store (five datasets of {largest}³ {} at once), but {} has {free} bytes free; expected smaller data sizes or a larger --store",
+        options.dtype.name(),
+        existing.display()
+    );
+    Ok(())
+}
+
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match options.backend {
         options::Backend::Hdf5 => {
@@ -93,6 +119,7 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
                 (None, Some(tmp)) => tmp.join("gaussian-bench-store"),
                 (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
             };
+            check_store_room(options, &dir)?;
             Arc::new(Hdf5Store::new(dir).with_spare_files(options.spare_files << 20))
         }
         options::Backend::Ram => Arc::new(RamStore::new()),

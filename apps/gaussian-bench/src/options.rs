@@ -168,6 +168,24 @@ pub enum Dtype {
     F64,
 }
 
+impl Dtype {
+    /// Bytes of one element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+        }
+    }
+
+    /// The element type's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+}
+
 impl Options {
     /// Checks what clap cannot: sizes, sigma, ntest.
     pub fn check(&self) -> anyhow::Result<()> {

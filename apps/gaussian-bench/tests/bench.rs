@@ -326,6 +326,22 @@ fn bad_options_are_refused() {
             "mode = edge",
         ),
         (vec!["--partition", "diagonal"], "cyclic or block"),
+        // Sizes whose datasets cannot fit the store (were an allocation abort).
+        (
+            vec!["--data-sizes", "100000", "--ntest", "1"],
+            "--data-sizes 100000 needs about",
+        ),
+        (
+            vec![
+                "--data-sizes",
+                "16",
+                "--chunk-sizes",
+                "8",
+                "--truncate",
+                "1e12",
+            ],
+            "expected a radius of at most",
+        ),
     ] {
         let run = bench(dir.path(), &args);
         assert_ne!(run.code, 0, "{args:?}");

@@ -12,6 +12,13 @@ pub enum NdimageError {
     /// Per-axis sigmas of the wrong count.
     #[error("{got} sigmas given for an array of {ndim} axes; expected one sigma or one per axis")]
     SigmaCount { got: usize, ndim: usize },
+    /// A sigma and truncate whose kernel would be wider than the filters make.
+    #[error("sigma {sigma} with truncate {truncate} makes a kernel of radius truncate × sigma = {radius:e}; expected a radius of at most {max} (taps beyond about 38.6 sigma are 0 in floating point): lower truncate", radius = truncate * sigma)]
+    KernelTooWide {
+        sigma: f64,
+        truncate: f64,
+        max: usize,
+    },
     /// A truncate that is not finite and positive.
     #[error("invalid truncate {0}: expected a finite number > 0")]
     InvalidTruncate(f64),

@@ -62,6 +62,9 @@ impl Dataset {
     pub fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
         let layout = &self.meta.layout;
         let timers = self.connection.timers();
+        if let Err(error) = self.check_item_lists(8) {
+            return finish_collective(self.engine(), Err(error), Some(timers));
+        }
         run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
             task(&layout.chunk_index(flat))
         })
@@ -125,6 +128,11 @@ impl Dataset {
     ) -> Result<()> {
         let layout = &self.meta.layout;
         let engine = self.engine();
+        // The lists of this rank's chunks and slabs (the index of each) must fit first.
+        let per_item = (std::mem::size_of::<Slab>() + 16 * layout.ndim()) as u64;
+        if let Err(error) = self.check_item_lists(per_item) {
+            return finish_collective(engine, Err(error), Some(self.connection.timers()));
+        }
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
         let threads = engine.workers_for(layout.num_chunks());
@@ -201,6 +209,25 @@ impl Dataset {
             crate::memory::release_free_heap_beyond(crate::memory::free_heap_kept(budget));
         }
         finish_collective(engine, local, Some(self.connection.timers()))
+    }
+
+    /// Checks that lists of this rank's share of the chunks, `per_item` bytes a chunk, fit the
+    /// memory budget (without one: that the allocator has room), so a dataset of billions of
+    /// chunks is an error instead of an allocation abort.
+    ///
+    /// # Errors
+    /// [`Error::BudgetTooSmall`] naming the bytes.
+    pub(crate) fn check_item_lists(&self, per_item: u64) -> Result<()> {
+        let engine = self.engine();
+        let share = self.meta.layout.num_chunks().div_ceil(engine.size().max(1)) as u64;
+        let needed = share.saturating_mul(per_item);
+        let budget = self.connection.memory_budget().map(|b| b.as_ref());
+        crate::memory::room_for(budget, needed).map_err(|available| Error::BudgetTooSmall {
+            operation: format!("an operation on dataset \"{}\"", self.name),
+            what: format!("the list of this rank's {share} chunks"),
+            needed,
+            available,
+        })
     }
 
     /// Bytes of chunk-sized blocks, with `per_worker` of them held by each computing worker.

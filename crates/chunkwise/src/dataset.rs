@@ -417,6 +417,7 @@ impl Dataset {
     ) -> Result<()> {
         let layout = &self.meta.layout;
         let fill = self.fill::<T>();
+        self.check_chunk_buffers("writing", 2)?;
         for part in layout.chunk_parts(region) {
             let valid_shape = layout.chunk_valid_shape(&part.chunk);
             if part.in_chunk.is_full(&valid_shape) {
@@ -437,6 +438,26 @@ impl Dataset {
             }
         }
         Ok(())
+    }
+
+    /// Checks that `count` buffers of one whole chunk can be allocated: against the memory
+    /// budget when the connection has one, else by asking the allocator (and giving the memory
+    /// back), so a dataset of huge chunks is an error instead of an abort.
+    ///
+    /// # Errors
+    /// [`Error::BudgetTooSmall`] or [`Error::OutOfMemory`] naming the bytes.
+    fn check_chunk_buffers(&self, operation: &str, count: u64) -> Result<()> {
+        let needed = (self.meta.chunk_bytes() as u64).saturating_mul(count);
+        let budget = self.connection.memory_budget().map(|b| b.as_ref());
+        crate::memory::room_for(budget, needed).map_err(|available| Error::BudgetTooSmall {
+            operation: format!("{operation} dataset \"{}\"", self.name),
+            what: format!(
+                "{count} buffers of its chunk shape {}",
+                fmt_tuple(self.chunk_shape())
+            ),
+            needed,
+            available,
+        })
     }
 
     /// A handle on one chunk.

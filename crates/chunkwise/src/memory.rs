@@ -212,6 +212,28 @@ fn free_space(dir: &Path) -> u64 {
     stats.f_bavail.saturating_mul(stats.f_frsize)
 }
 
+/// Whether `bytes` of working memory proportional to user input can be had: within the free
+/// part of `budget`, or without a budget, by asking the allocator for them (and giving them
+/// back). `Err` holds the bytes that are free (0 when the allocator refused).
+pub(crate) fn room_for(budget: Option<&MemoryBudget>, bytes: u64) -> std::result::Result<(), u64> {
+    match budget {
+        Some(budget) if bytes > budget.available() => Err(budget.available()),
+        Some(_) => Ok(()),
+        None => {
+            let mut probe: Vec<u8> = Vec::new();
+            match usize::try_from(bytes).map(|n| probe.try_reserve_exact(n)) {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(0),
+            }
+        }
+    }
+}
+
+/// Free bytes of the file system holding `dir` (statvfs), or `None` when it cannot be asked.
+pub fn free_disk_space(dir: &Path) -> Option<u64> {
+    dir.exists().then(|| free_space(dir))
+}
+
 /// Reserves `bytes` of disk for `file` (so pages of a mapped file never meet a full file
 /// system, which would end the process with SIGBUS).
 fn reserve_disk(file: &File, bytes: u64) -> std::io::Result<()> {

@@ -324,3 +324,44 @@ fn plain_reads_beyond_the_budget_are_refused_with_the_sizes() {
     let mapped = ds.read_in::<f64>(&budget, &Selection::all()).unwrap();
     assert!(mapped.is_mapped() && mapped.view().iter().all(|&v| v == 1.0));
 }
+
+#[test]
+fn work_proportional_to_user_input_is_checked_against_the_budget() {
+    use std::sync::Arc;
+
+    use chunkwise::{Connection, RamStore, Selection, SequentialEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let budget = MemoryBudget::new(1 << 20, dir.path().to_path_buf(), None);
+    let conn = Connection::new(Arc::new(RamStore::new()), Arc::new(SequentialEngine))
+        .unwrap()
+        .with_memory_budget(budget);
+    // 10^12 chunks of one element: the list of a rank's chunks alone would be terabytes.
+    let many = conn
+        .create::<u8>("many", &[1_000_000, 1_000_000], &[1, 1], 0)
+        .unwrap();
+    for result in [
+        many.apply::<u8, _>(|_, block| Ok(block.to_owned())),
+        many.clear(),
+        many.map::<u8, _>("copy", |_, block| Ok(block.to_owned()))
+            .map(|_| ()),
+    ] {
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error, Error::BudgetTooSmall { available, .. } if available <= 1 << 20)
+                && error.to_string().contains("the list of this rank's"),
+            "{error}"
+        );
+    }
+    assert!(!conn.has_dataset("copy").unwrap());
+    // A write into a chunk of 8 GB: two chunk buffers do not fit the 1 MiB budget.
+    let huge = conn
+        .create::<f64>("huge", &[1 << 30, 4], &[1 << 30, 1], 0.0)
+        .unwrap();
+    let error = huge
+        .write_value::<f64>(&Selection::parse("0, 0").unwrap(), 1.0)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::BudgetTooSmall { needed, .. } if needed == 2 * 8 * (1 << 30)),
+        "{error}"
+    );
+}
