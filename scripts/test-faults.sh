@@ -36,8 +36,8 @@ digest() {
   cw export "$1" "$W/digest.h5:/d" >/dev/null
   values "$W/digest.h5" /d | sha256sum | cut -d' ' -f1
 }
-# Hidden entries of the store other than the datasets' lock files.
-leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -name '.chunkwise-locks' ! -name '.chunkwise-incomplete.h5' -print; }
+# Hidden entries of the store other than its lock file and incomplete datasets' markers.
+leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' -print; }
 
 # Checks after a fault that interrupted the making of dataset $1 (clean digest $2).
 check_after_fault() {

@@ -22,16 +22,18 @@ use crate::error::{Error, Result};
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 11] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
     "resources.temp_dir",
     "engine.threads",
     "engine.partition",
+    "engine.peer_timeout",
     "io.read_ahead",
     "io.min_slab",
     "io.write_behind",
+    "io.stage_timeout",
 ];
 
 /// Where a value came from.
@@ -82,6 +84,12 @@ pub struct Config {
     /// Finished blocks go to writer threads instead of being written by the worker that
     /// computed them (see [`crate::PipelineOptions::write_behind`]).
     pub write_behind: bool,
+    /// How long a pipeline stage may wait, or a read, computation or write of one block take,
+    /// before the operation is reported stuck (see [`crate::PipelineOptions::stage_timeout`]).
+    pub stage_timeout: std::time::Duration,
+    /// How long an MPI rank waits for the others in a collective step before it reports them
+    /// lost and ends the job; `None`: for ever.
+    pub peer_timeout: Option<std::time::Duration>,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -306,6 +314,27 @@ impl Config {
                     "expected a whole number ≥ 1",
                 )
             })?;
+        let seconds = |key: &'static str, value: &Value, source: &Source| {
+            value
+                .as_f64()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e12)
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| invalid(key, value, source, "expected seconds > 0"))
+        };
+        let (value, source) = get("io.stage_timeout");
+        let stage_timeout = seconds("io.stage_timeout", value, source)?;
+        let (value, source) = get("engine.peer_timeout");
+        let peer_timeout = match value {
+            Value::Null => None,
+            _ => Some(seconds("engine.peer_timeout", value, source).map_err(|_| {
+                invalid(
+                    "engine.peer_timeout",
+                    value,
+                    source,
+                    "expected seconds > 0, or null (wait for ever)",
+                )
+            })?),
+        };
         let (value, source) = get("io.write_behind");
         let write_behind = value
             .as_bool()
@@ -320,6 +349,8 @@ impl Config {
             read_ahead,
             min_slab: size("io.min_slab")?,
             write_behind,
+            stage_timeout,
+            peer_timeout,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -371,6 +402,7 @@ impl Config {
             read_ahead: self.read_ahead,
             min_slab_bytes: self.min_slab.unwrap_or(u64::MAX),
             write_behind: self.write_behind,
+            stage_timeout: self.stage_timeout,
             ..Default::default()
         }
     }
@@ -401,9 +433,18 @@ impl Config {
                 "engine.partition",
                 format!("{:?}", self.partition).to_lowercase(),
             ),
+            (
+                "engine.peer_timeout",
+                self.peer_timeout
+                    .map_or("null".into(), |t| t.as_secs_f64().to_string()),
+            ),
             ("io.read_ahead", self.read_ahead.to_string()),
             ("io.min_slab", bytes(self.min_slab)),
             ("io.write_behind", self.write_behind.to_string()),
+            (
+                "io.stage_timeout",
+                self.stage_timeout.as_secs_f64().to_string(),
+            ),
         ];
         rows.iter()
             .map(|(key, value)| {

@@ -6,10 +6,10 @@
 //!                                          of the dtype), chunk_grid, chunk_size (int64[ndim])
 //! <root>/<dataset>/chunk_<i>_<j>_<k>.h5    one dataset "data" of the full chunk shape
 //! ```
-//! `<root>` is the connection directory. Files are written under a temporary name in the
-//! store's hidden work area (see the `work_area` module) and renamed into place, so a killed
-//! writer never leaves a partial chunk or a half-created dataset, and what it left in its work
-//! area is removed by the next store opened on the directory; hidden names (starting with `.`)
+//! `<root>` is the connection directory. Files are written under a hidden temporary name
+//! beside their place, tagged with their writer (see the `work_area` module), and renamed into
+//! place, so a killed writer never leaves a partial chunk or a half-created dataset, and what
+//! it left is removed by the next store opened on the directory; hidden names (starting with `.`)
 //! are never listed. One file per chunk also means ranks and threads never share a file, which
 //! serial HDF5 requires. Changes of one chunk are ordered by byte-range locks on one hidden lock
 //! file per dataset (see the `chunk_locks` module), so no acknowledged write is lost.
@@ -105,12 +105,36 @@ fn rename_chunk_into_place(
     temp: &Path,
     path: &Path,
 ) -> Result<()> {
+    let (root, name) = root_and_name(dataset_dir);
     let renamed =
-        chunk_locks::lock_chunk(dataset_dir, flat, false).and_then(|_lock| fs::rename(temp, path));
+        chunk_locks::lock_chunk(root, &name, flat, false).and_then(|_lock| fs::rename(temp, path));
     renamed.map_err(|e| {
         let _ = fs::remove_file(temp);
-        Error::io(path, e)
+        missing_dataset_or(dataset_dir, Error::io(path, e))
     })
+}
+
+/// The store's root and the dataset's name of a dataset directory.
+fn root_and_name(dataset_dir: &Path) -> (&Path, String) {
+    let root = dataset_dir.parent().unwrap_or(Path::new("."));
+    let name = dataset_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (root, name)
+}
+
+/// [`Error::DatasetNotFound`] when the dataset directory `dataset_dir` is gone (the chunk
+/// writes check for the dataset this way, at no cost when it is there), else `error`.
+fn missing_dataset_or(dataset_dir: &Path, error: Error) -> Error {
+    if dataset_dir.exists() {
+        return error;
+    }
+    let name = dataset_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Error::DatasetNotFound(name)
 }
 
 /// Whether a regular file (or a link to one) is at `path`: `false` when nothing is there.
@@ -177,9 +201,9 @@ impl Hdf5Store {
     ///
     /// # Errors
     /// An I/O error of creating the work area.
-    fn work_path(&self, purpose: &str) -> Result<PathBuf> {
+    fn work_path(&self, target: &Path, purpose: &str) -> Result<PathBuf> {
         self.work
-            .path(purpose)
+            .sibling(target, purpose)
             .map_err(|e| Error::io(self.root.join(work_area::WORK_DIR), e))
     }
 
@@ -337,7 +361,7 @@ impl Hdf5Store {
         }
         // Build the dataset in the work area and rename it into place: a dataset either exists
         // whole or not at all, and two creators of one name cannot both succeed.
-        let staging = self.work_path("creating")?;
+        let staging = self.work_path(&target, "creating")?;
         let reused = self
             .spares
             .as_ref()
@@ -627,7 +651,7 @@ impl Hdf5Store {
         locked: bool,
     ) -> Result<()> {
         let path = self.chunk_path(name, chunk);
-        let temp = self.work_path("chunk")?;
+        let temp = self.work_path(&path, "chunk")?;
         let written = match self.template(meta) {
             Some(template) => self
                 .chunk_file_at(&template, &temp)
@@ -639,7 +663,7 @@ impl Hdf5Store {
         };
         if let Err(error) = written {
             let _ = fs::remove_file(&temp);
-            return Err(error);
+            return Err(missing_dataset_or(&self.dataset_dir(name), error));
         }
         if locked {
             return fs::rename(&temp, &path).map_err(|e| {
@@ -791,7 +815,7 @@ impl StoreWrite for Hdf5Store {
         self.require_dataset(name)?;
         let target = self.dataset_dir(name);
         // Rename first so the dataset disappears at once, then remove the files.
-        let doomed = self.work_path("deleting")?;
+        let doomed = self.work_path(&target, "deleting")?;
         fs::rename(&target, &doomed).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::DatasetNotFound(name.to_string()),
             _ => Error::io(&target, e),
@@ -829,7 +853,7 @@ impl StoreWrite for Hdf5Store {
         data: &ChunkData,
     ) -> Result<()> {
         check_chunk_data(name, meta, chunk, data)?;
-        self.require_dataset(name)?;
+        // A missing dataset shows when the chunk is renamed into place (no stat per write).
         self.replace_chunk(name, meta, chunk, data, false)
     }
 
@@ -840,15 +864,15 @@ impl StoreWrite for Hdf5Store {
         chunk: &[usize],
     ) -> Result<Box<dyn ChunkWriter + 'a>> {
         meta.layout.check_chunk(chunk)?;
-        self.require_dataset(name)?;
         let Some(template) = self.template(meta) else {
+            self.require_dataset(name)?;
             return Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)));
         };
         let path = self.chunk_path(name, chunk);
-        let temp = self.work_path("chunk")?;
+        let temp = self.work_path(&path, "chunk")?;
         let file = self
             .chunk_file_at(&template, &temp)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| missing_dataset_or(&self.dataset_dir(name), Error::io(&path, e)))?;
         let place = chunk_writer::Place {
             dataset_dir: self.dataset_dir(name),
             flat: meta.layout.chunk_flat(chunk),
@@ -870,9 +894,8 @@ impl StoreWrite for Hdf5Store {
         self.require_dataset(name)?;
         // The chunk's exclusive lock from the read to the rename: updates run one after
         // another, and blind writes land before the read or after the rename.
-        let dir = self.dataset_dir(name);
-        let _lock = chunk_locks::lock_chunk(&dir, meta.layout.chunk_flat(chunk), true)
-            .map_err(|e| Error::io(dir.join(chunk_locks::LOCK_FILE), e))?;
+        let _lock = chunk_locks::lock_chunk(&self.root, name, meta.layout.chunk_flat(chunk), true)
+            .map_err(|e| Error::io(self.root.join(chunk_locks::LOCK_FILE), e))?;
         let updated = self.read_chunk(name, meta, chunk).and_then(&mut *update)?;
         check_chunk_data(name, meta, chunk, &updated)?;
         self.replace_chunk(name, meta, chunk, &updated, true)
@@ -882,7 +905,7 @@ impl StoreWrite for Hdf5Store {
         meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
         let flat = meta.layout.chunk_flat(chunk);
-        let removed = chunk_locks::lock_chunk(&self.dataset_dir(name), flat, false)
+        let removed = chunk_locks::lock_chunk(&self.root, name, flat, false)
             .and_then(|_lock| fs::remove_file(&path));
         match removed {
             Ok(()) => Ok(true),

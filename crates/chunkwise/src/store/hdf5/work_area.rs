@@ -1,14 +1,18 @@
 //! Where a store's hidden working entries live, so that those of a process that died can be
 //! found and removed by the next store opened on the directory.
 //!
-//! Every store value writes its temporary chunk files, the directories of datasets being
-//! created and deleted, and its template scratch files in one directory of its own,
-//! `<root>/.chunkwise-tmp/<pid>-<start>-<n>@<host>`, and renames them into place from there
-//! (same file system, so every rename is atomic). The name says which process made it: its
-//! pid, its start time (so a reused pid is not taken for the dead process) and its host (so a
-//! store shared by several hosts only judges its own host's processes). Opening a store
-//! removes the directories of processes of this host that no longer run; dropping a store
-//! removes its own.
+//! Every store value has an owner tag, `<pid>-<start>-<n>@<host>`: its process's pid, that
+//! process's start time (so a reused pid is not taken for a dead process) and its host (so a
+//! store shared by several hosts only judges its own host's processes). Its hidden working
+//! entries carry the tag: temporary chunk files beside their chunks
+//! (`.chunk_0_1.h5.chunk-<tag>-<k>`), datasets being created or deleted beside the datasets
+//! (`.NAME.creating-<tag>-<k>`), so every rename into place stays within one directory (a
+//! rename across directories took twice as long here). The tag also names a directory,
+//! `<root>/.chunkwise-tmp/<tag>`, made before the first such entry, that holds the template
+//! scratch files and tells that the owner may have left entries behind. Opening a store looks
+//! there: for every owner of this host that no longer runs, it removes the entries with its
+//! tag (the root's and, by reading each dataset's directory, the chunks'), then the directory.
+//! Dropping a store removes its own directory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -78,11 +82,31 @@ impl WorkArea {
         }
     }
 
-    /// A new unique path in the work area (the area is created when needed), for an entry
-    /// made for `purpose` (`chunk`, `creating`, …).
+    /// A new unique hidden path beside `target`, tagged with this owner, for an entry made for
+    /// `purpose` (`chunk`, `creating`, `deleting`); the owner's directory is made first.
     ///
     /// # Errors
-    /// The I/O error of creating the area.
+    /// The I/O error of making the owner's directory.
+    pub(super) fn sibling(&self, target: &Path, purpose: &str) -> std::io::Result<PathBuf> {
+        let owner = self.path("owner")?;
+        let tag = owner
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = NAMES.fetch_add(1, Ordering::Relaxed);
+        Ok(target.with_file_name(format!(".{file}.{purpose}-{tag}-{n}")))
+    }
+
+    /// A new unique path in the owner's directory (made when needed), for an entry made for
+    /// `purpose` (template scratch files).
+    ///
+    /// # Errors
+    /// The I/O error of creating the directory.
     pub(super) fn path(&self, purpose: &str) -> std::io::Result<PathBuf> {
         if std::process::id() != self.pid {
             // A forked child: its own area, so its leftovers are judged by its own life.
@@ -125,13 +149,20 @@ impl Drop for WorkArea {
 pub(super) fn sweep_dead(root: &Path) {
     let host = host_name();
     if let Ok(entries) = fs::read_dir(root.join(WORK_DIR)) {
+        let mut dead = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some((pid, start, owner_host)) = owner_of(&name) {
                 if owner_host == host && !alive(pid, start) {
-                    let _ = fs::remove_dir_all(entry.path());
+                    dead.push((format!("-{name}-"), entry.path()));
                 }
             }
+        }
+        if !dead.is_empty() {
+            remove_tagged(root, &dead);
+        }
+        for (_, area) in dead {
+            let _ = fs::remove_dir_all(area);
         }
         let _ = fs::remove_dir(root.join(WORK_DIR));
     }
@@ -141,6 +172,29 @@ pub(super) fn sweep_dead(root: &Path) {
             if let Some(pid) = legacy_owner(&name) {
                 if process_start(pid).is_none() {
                     let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// Removes the hidden entries carrying one of the `dead` tags (`-<tag>-`) from `root` and from
+/// every directory in it.
+fn remove_tagged(root: &Path, dead: &[(String, PathBuf)]) {
+    let tagged =
+        |name: &str| name.starts_with('.') && dead.iter().any(|(tag, _)| name.contains(tag));
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if tagged(&name) {
+            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+        } else if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            for inner in fs::read_dir(&path).into_iter().flatten().flatten() {
+                if tagged(&inner.file_name().to_string_lossy()) {
+                    let _ = fs::remove_file(inner.path());
                 }
             }
         }
@@ -195,6 +249,18 @@ mod tests {
             .join(WORK_DIR)
             .join(format!("1-{start}-0@elsewhere"));
         fs::create_dir_all(&other).unwrap();
+        // Its entries: a dataset half created, a temporary chunk; and this process's.
+        let tag = format!("1-{start}-0@{}", host_name());
+        let creating = root.path().join(format!(".vol.creating-{tag}-7"));
+        fs::create_dir_all(&creating).unwrap();
+        fs::create_dir_all(root.path().join("vol")).unwrap();
+        let chunk = root.path().join(format!("vol/.chunk_0.h5.chunk-{tag}-8"));
+        fs::write(&chunk, b"x").unwrap();
+        let live_chunk = area
+            .sibling(&root.path().join("vol/chunk_1.h5"), "chunk")
+            .unwrap();
+        fs::write(&live_chunk, b"x").unwrap();
+        fs::write(root.path().join("vol/chunk_0.h5"), b"x").unwrap();
         // An earlier version's leftover of a process that does not run.
         let legacy = root.path().join(".vol.deleting-4194304-0");
         fs::create_dir_all(&legacy).unwrap();
@@ -203,6 +269,8 @@ mod tests {
         assert!(!dead.exists());
         assert!(other.exists());
         assert!(!legacy.exists());
+        assert!(!creating.exists() && !chunk.exists());
+        assert!(live_chunk.exists() && root.path().join("vol/chunk_0.h5").exists());
         drop(area);
         assert!(!mine.exists());
     }
