@@ -48,7 +48,11 @@ pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
                 Some(PartitionKind::Block) => Partition::Block,
                 None => config.partition,
             };
-            Arc::new(MpiEngine::init(MpiOptions { threads, partition })?)
+            Arc::new(MpiEngine::init(MpiOptions {
+                threads,
+                partition,
+                peer_timeout: config.peer_timeout,
+            })?)
         }
     };
     Ok(engine)

@@ -60,6 +60,7 @@ fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
         EngineKind::Mpi => Arc::new(MpiEngine::init(MpiOptions {
             threads,
             partition: config.partition,
+            peer_timeout: config.peer_timeout,
         })?),
     })
 }

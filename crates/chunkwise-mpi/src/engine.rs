@@ -23,6 +23,11 @@ pub struct MpiOptions {
     pub threads: Option<usize>,
     /// How chunks are dealt to ranks.
     pub partition: Partition,
+    /// How long a rank waits for the others in one collective step (an agreement, a barrier)
+    /// before it reports them lost and ends the job (`MPI_Abort`): a rank that died while the
+    /// launcher keeps the others running (`--mca orte_abort_on_non_zero_status 0`, `srun
+    /// --no-kill`) is then noticed instead of waited for for ever. `None`: wait for ever.
+    pub peer_timeout: Option<std::time::Duration>,
 }
 
 /// The MPI engine: one per process, created before any other MPI use and dropped last.
@@ -49,6 +54,8 @@ pub struct MpiEngine {
     /// The node's wake-up pipes, `None` alone on a node or when they could not be set up.
     doorbell: Option<Doorbell>,
     partition: Partition,
+    /// See [`MpiOptions::peer_timeout`].
+    peer_timeout: Option<std::time::Duration>,
     owner: ThreadId,
     // Dropped last: finalises MPI.
     universe: Option<Universe>,
@@ -131,6 +138,7 @@ impl MpiEngine {
             op_items: AtomicUsize::new(usize::MAX),
             doorbell,
             partition: options.partition,
+            peer_timeout: options.peer_timeout,
             owner: std::thread::current().id(),
             universe: Some(universe),
         })
@@ -258,7 +266,7 @@ impl Engine for MpiEngine {
                     }
                 }
             }
-            wait_idle(request, wait);
+            self.wait_for_peers(request, wait, "agreement");
         });
         if lowest as usize >= self.size {
             return Ok(());
@@ -284,7 +292,7 @@ impl Engine for MpiEngine {
 
     fn barrier(&self) -> Result<()> {
         self.on_owner_thread("barrier")?;
-        wait_idle(self.world.immediate_barrier(), Wait::Yield);
+        self.wait_for_peers(self.world.immediate_barrier(), Wait::Yield, "barrier");
         Ok(())
     }
 
@@ -370,7 +378,48 @@ enum Wait<'a> {
 /// when no rank of its node is busy, it naps. (Napping in every wait made every collective up
 /// to a nap late: 5 dataset deletes 1.3 ms slower, the cells where both ranks work 1–100 %
 /// slower.)
-fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, mut wait: Wait<'_>) {
+impl MpiEngine {
+    /// Waits for a collective request; past the peer timeout, reports the other ranks lost on
+    /// one line and ends the job (`MPI_Abort`), since a collective step cannot be cancelled.
+    fn wait_for_peers<'a, D: ?Sized, S: Scope<'a>>(
+        &self,
+        request: Request<'a, D, S>,
+        wait: Wait<'_>,
+        step: &str,
+    ) {
+        let deadline = self
+            .peer_timeout
+            .map(|t| (std::time::Instant::now() + t, t));
+        if wait_idle(request, wait, deadline.map(|(at, _)| at)) {
+            return;
+        }
+        let waited = deadline.map_or(0.0, |(_, t)| t.as_secs_f64());
+        let program = std::env::args()
+            .next()
+            .and_then(|p| {
+                std::path::Path::new(&p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "chunkwise".into());
+        eprintln!(
+            "{program}: error: rank {}: the other ranks did not reach the {step} within {waited} s (engine.peer_timeout): a rank was lost or is stuck; ending the job",
+            self.rank
+        );
+        self.world.abort(PEER_TIMEOUT_EXIT);
+    }
+}
+
+/// The exit status of a job ended because a rank was lost.
+const PEER_TIMEOUT_EXIT: i32 = 3;
+
+/// Waits for `request` as `wait` says; `false` when `deadline` passed first (the request is
+/// then left pending: the job is about to end).
+fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(
+    request: Request<'a, D, S>,
+    mut wait: Wait<'_>,
+    deadline: Option<std::time::Instant>,
+) -> bool {
     let mut spin_from = std::time::Instant::now();
     let mut pending = request;
     let mut slack = None;
@@ -378,6 +427,13 @@ fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, mut wait: 
         match pending.test() {
             Ok(_) => break,
             Err(request) => pending = request,
+        }
+        if let Some(deadline) = deadline {
+            if std::time::Instant::now() >= deadline {
+                // The request cannot be cancelled; the caller ends the job.
+                std::mem::forget(pending);
+                return false;
+            }
         }
         match wait {
             Wait::Yield => std::thread::yield_now(),
@@ -396,6 +452,7 @@ fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>, mut wait: 
             }
         }
     }
+    true
 }
 
 /// The calling thread's timer slack cut to 1 µs while it lives (Linux; elsewhere nothing):

@@ -162,3 +162,17 @@ fn ram_backend_is_refused_with_more_than_one_rank() {
         run.stderr
     );
 }
+
+#[test]
+fn a_lost_rank_is_noticed_within_the_peer_timeout() {
+    let run = mpiexec(2, &["lost-rank", "peer-timeout=2"], Duration::from_secs(60));
+    assert!(!run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "rank 0: the other ranks did not reach the agreement within 2 s (engine.peer_timeout)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+}

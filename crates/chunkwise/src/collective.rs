@@ -180,6 +180,29 @@ impl Dataset {
                 cache.set_budget(plan.options.cache_bytes);
             }
             let trim = HeapTrim::new(self.connection.memory_budget(), sizes.worker);
+            // Every call is watched: one that never returns ends the process with an error
+            // naming it (see `crate::watchdog`).
+            let timeout = plan.options.stage_timeout;
+            let watch = |stage: &str, slab: &Slab| {
+                crate::watchdog::watch(timeout, || {
+                    format!(
+                        "the {stage} of chunk {} in the {name}",
+                        fmt_tuple(&slab.chunk)
+                    )
+                })
+            };
+            let read = |slab: &Slab| {
+                let _watch = watch("read", slab);
+                read(slab)
+            };
+            let compute = |slab: &Slab, block| {
+                let _watch = watch("computation", slab);
+                compute(slab, block)
+            };
+            let write = |slab: &Slab, done| {
+                let _watch = watch("write", slab);
+                write(slab, done)
+            };
             if pipelined {
                 run_pipeline(
                     engine,

@@ -45,6 +45,7 @@ mod slab;
 mod stage_threads;
 pub mod store;
 pub mod timers;
+pub mod watchdog;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

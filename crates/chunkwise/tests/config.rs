@@ -30,6 +30,15 @@ fn defaults_then_file_then_environment() {
     assert!(!defaults.write_behind);
     assert!(!defaults.pipeline_options().write_behind);
     assert_eq!(defaults.partition, Partition::Cyclic);
+    assert_eq!(defaults.stage_timeout, std::time::Duration::from_secs(600));
+    assert_eq!(
+        defaults.pipeline_options().stage_timeout,
+        std::time::Duration::from_secs(600)
+    );
+    assert_eq!(
+        defaults.peer_timeout,
+        Some(std::time::Duration::from_secs(3600))
+    );
     assert!(defaults.sources.values().all(|s| *s == Source::Default));
 
     let dir = tempfile::tempdir().unwrap();
@@ -124,7 +133,22 @@ fn the_budget_follows_both_values_without_drift() {
 #[test]
 fn bad_values_name_key_value_and_origin() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 13] = [
+        (
+            "io:\n  stage_timeout: 0\n",
+            "io.stage_timeout = 0",
+            "seconds > 0",
+        ),
+        (
+            "engine:\n  peer_timeout: soon\n",
+            "engine.peer_timeout = soon",
+            "seconds > 0, or null",
+        ),
+        (
+            "engine:\n  peer_timeout: -3\n",
+            "engine.peer_timeout = -3",
+            "seconds > 0, or null",
+        ),
         (
             "resources:\n  memory_usage: 1.5\n",
             "resources.memory_usage = 1.5",

@@ -1,6 +1,7 @@
 //! Test driver for the MPI engine, launched by this crate's tests under `mpiexec -n N`.
 //!
-//! `chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block]` runs one scenario on every
+//! `chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block] [peer-timeout=SECONDS]`
+//! runs one scenario on every
 //! rank. It first checks that the world has EXPECTED_RANKS ranks (a launcher that does not match
 //! the MPI library starts N singletons of one rank each). On success each rank prints
 //! `rank R of N: ok`; on failure each rank prints `rank R: error: MESSAGE` and exits 1.
@@ -287,6 +288,16 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
             )?;
             collective(&Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?)
         }
+        "lost-rank" => {
+            // The last rank stops answering (as a rank killed while the launcher keeps the
+            // job going); the others must notice within the peer timeout, not wait for ever.
+            let conn = Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?;
+            if conn.rank() + 1 == conn.size() {
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            }
+            conn.create::<u8>("data", &[4], &[2], 0)?;
+            Err("the collective step returned although a rank was lost".into())
+        }
         "callback-error" => failing_callback(
             &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
             false,
@@ -319,9 +330,15 @@ fn main() -> ExitCode {
     } else {
         Partition::Cyclic
     };
+    let peer_timeout = rest
+        .iter()
+        .find_map(|a| a.strip_prefix("peer-timeout="))
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(std::time::Duration::from_secs_f64);
     let engine = match MpiEngine::init(MpiOptions {
         threads: Some(2),
         partition,
+        peer_timeout,
     }) {
         Ok(engine) => Arc::new(engine),
         Err(error) => {
