@@ -5,7 +5,7 @@
 #   - no acknowledged write is lost;
 #   - an interrupted output is never readable as complete (absent, or refused as incomplete; when
 #     readable, equal to a clean run's);
-#   - the next store open leaves no hidden leftovers (only the per-dataset lock files);
+#   - the next store open leaves no hidden leftovers (only the store's lock file);
 #   - datasets that existed before are intact;
 #   - a clean rerun of the interrupted command succeeds.
 # Usage: scripts/test-faults.sh [ROUNDS]   (needs root for the tmpfs; scripts/test.sh runs it)

@@ -150,6 +150,45 @@ pub fn incomplete_datasets_never_read_as_complete(store: &dyn Store) {
     ));
 }
 
+/// What a writer that died mid-way left behind is removed by the next store opened on the
+/// same location, and nothing else is. `die_writing(name)` runs, in another process, a writer
+/// that begins dataset `name`, writes one chunk whole, starts another in parts and dies
+/// without cleaning up; `reopen` opens the store anew; `hidden` lists the working entries the
+/// medium holds (temporary objects, half-made datasets), none expected of a store at rest.
+pub fn leftovers_of_dead_writers_are_removed(
+    store: &dyn Store,
+    die_writing: impl FnOnce(&str),
+    reopen: impl FnOnce() -> Arc<dyn Store>,
+    hidden: impl Fn() -> Vec<String>,
+) {
+    let m = meta(&[4, 4], &[2, 2], DType::F32);
+    store.create_dataset("kept", &m).unwrap();
+    let data = ramp(4, |i| i as f32);
+    store.write_chunk("kept", &m, &[1, 0], &data).unwrap();
+    assert!(
+        hidden().is_empty(),
+        "working entries at rest: {:?}",
+        hidden()
+    );
+    die_writing("dead");
+    assert!(
+        !hidden().is_empty(),
+        "the dead writer left nothing behind: the case tests nothing"
+    );
+    let store = reopen();
+    assert!(hidden().is_empty(), "left after the reopen: {:?}", hidden());
+    // The dead writer's dataset is incomplete (never read as complete), the other intact.
+    assert!(matches!(
+        store.open_dataset("dead"),
+        Err(Error::DatasetIncomplete(_))
+    ));
+    assert_eq!(store.open_dataset("kept").unwrap(), m);
+    assert_eq!(store.read_chunk("kept", &m, &[1, 0]).unwrap(), Some(data));
+    assert_eq!(store.list_datasets().unwrap(), vec!["kept".to_string()]);
+    store.delete_dataset("dead").unwrap();
+    store.delete_dataset("kept").unwrap();
+}
+
 /// What a store finds where a chunk should be and that is not one of the dataset's chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Foreign {
@@ -243,6 +282,24 @@ pub fn names_are_checked(store: &dyn Store) {
         );
         assert!(!store.has_dataset(bad).unwrap());
     }
+    // The longest name allowed works end to end (no working entry may lengthen it).
+    let longest = "n".repeat(255);
+    let m = meta(&[4], &[2], DType::U8);
+    store.create_dataset(&longest, &m).unwrap();
+    store
+        .write_chunk(&longest, &m, &[1], &ChunkData::U8(vec![7, 8]))
+        .unwrap();
+    store
+        .update_chunk(&longest, &m, &[0], &mut |_| Ok(ChunkData::U8(vec![1, 2])))
+        .unwrap();
+    assert_eq!(
+        store.list_chunks(&longest, &m).unwrap(),
+        vec![vec![0], vec![1]]
+    );
+    store.delete_dataset(&longest).unwrap();
+    store.begin_dataset(&longest, &m).unwrap();
+    store.finish_dataset(&longest).unwrap();
+    store.delete_dataset(&longest).unwrap();
     // The message stays on one line, whatever the name holds.
     let message = store
         .create_dataset("a\nb", &meta(&[4], &[2], DType::U8))

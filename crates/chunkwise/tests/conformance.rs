@@ -15,6 +15,79 @@ fn hdf5_store_conforms() {
     conformance::run_all(Arc::new(Hdf5Store::new(dir.path().join("conn"))));
 }
 
+/// The environment variable that makes `hdf5_dead_writer` the dying writer.
+const DEAD_WRITER_ROOT: &str = "CHUNKWISE_TEST_DEAD_WRITER_ROOT";
+
+/// The dying writer of `hdf5_store_removes_what_dead_writers_left`, run as a child process:
+/// it begins a dataset, writes a chunk, starts another in parts and exits without any cleanup.
+#[test]
+fn hdf5_dead_writer() {
+    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    let Some(root) = std::env::var_os(DEAD_WRITER_ROOT) else {
+        return; // only as the child
+    };
+    let store = Hdf5Store::new(std::path::PathBuf::from(root));
+    let meta = DatasetMeta::zero_filled(Layout::new(&[4, 4], &[2, 2]).unwrap(), DType::F32);
+    store.begin_dataset("dead", &meta).unwrap();
+    let data = chunkwise::ChunkData::F32(vec![1.0; 4]);
+    store.write_chunk("dead", &meta, &[0, 0], &data).unwrap();
+    let writer = store.chunk_writer("dead", &meta, &[0, 1]).unwrap();
+    writer
+        .write_part(0, &chunkwise::ChunkData::F32(vec![2.0; 2]))
+        .unwrap();
+    // Dies here: no destructor runs, as after kill -9.
+    // SAFETY: ends the process at once; nothing runs afterwards.
+    unsafe { libc::_exit(0) };
+}
+
+#[test]
+fn hdf5_store_removes_what_dead_writers_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("conn");
+    let store = Hdf5Store::new(&root);
+    let die_writing = |name: &str| {
+        assert_eq!(name, "dead");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "hdf5_dead_writer"])
+            .env(DEAD_WRITER_ROOT, &root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    };
+    // Hidden working entries beside the datasets and in them (not the store's lock file, the
+    // markers of incomplete datasets, or the owners' directories, checked below).
+    let hidden = || {
+        let relative: Vec<String> = walk(&root)
+            .into_iter()
+            .map(|p| p[root.display().to_string().len()..].to_string())
+            .collect();
+        relative
+            .into_iter()
+            .filter(|p| {
+                p.contains("/.")
+                    && p != "/.chunkwise-locks"
+                    && !p.starts_with("/.chunkwise-tmp")
+                    && !p.ends_with("/.chunkwise-incomplete.h5")
+            })
+            .collect::<Vec<_>>()
+    };
+    conformance::leftovers_of_dead_writers_are_removed(
+        &store,
+        die_writing,
+        || Arc::new(Hdf5Store::new(&root)),
+        hidden,
+    );
+    // The dead writer's owner directory went too; only this process's may stay.
+    let ours = format!("{}-", std::process::id());
+    for owner in std::fs::read_dir(root.join(".chunkwise-tmp"))
+        .into_iter()
+        .flatten()
+    {
+        let name = owner.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(name.starts_with(&ours), "{name} was left");
+    }
+}
+
 #[test]
 fn hdf5_store_refuses_foreign_chunks() {
     use conformance::Foreign;

@@ -4,9 +4,8 @@
 //! Every store value has an owner tag, `<pid>-<start>-<n>@<host>`: its process's pid, that
 //! process's start time (so a reused pid is not taken for a dead process) and its host (so a
 //! store shared by several hosts only judges its own host's processes). Its hidden working
-//! entries carry the tag: temporary chunk files beside their chunks
-//! (`.chunk_0_1.h5.chunk-<tag>-<k>`), datasets being created or deleted beside the datasets
-//! (`.NAME.creating-<tag>-<k>`), so every rename into place stays within one directory (a
+//! entries carry the tag: temporary chunk files beside their chunks (`.chunk-<tag>-<k>`),
+//! datasets being created or deleted beside the datasets (`.creating-<tag>-<k>`), so every rename into place stays within one directory (a
 //! rename across directories took twice as long here). The tag also names a directory,
 //! `<root>/.chunkwise-tmp/<tag>`, made before the first such entry, that holds the template
 //! scratch files and tells that the owner may have left entries behind. Opening a store looks
@@ -94,12 +93,9 @@ impl WorkArea {
             .and_then(Path::file_name)
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let file = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
-        Ok(target.with_file_name(format!(".{file}.{purpose}-{tag}-{n}")))
+        // Without the target's name: a dataset name may take all 255 bytes a name can have.
+        Ok(target.with_file_name(format!(".{purpose}-{tag}-{n}")))
     }
 
     /// A new unique path in the owner's directory (made when needed), for an entry made for
@@ -251,10 +247,10 @@ mod tests {
         fs::create_dir_all(&other).unwrap();
         // Its entries: a dataset half created, a temporary chunk; and this process's.
         let tag = format!("1-{start}-0@{}", host_name());
-        let creating = root.path().join(format!(".vol.creating-{tag}-7"));
+        let creating = root.path().join(format!(".creating-{tag}-7"));
         fs::create_dir_all(&creating).unwrap();
         fs::create_dir_all(root.path().join("vol")).unwrap();
-        let chunk = root.path().join(format!("vol/.chunk_0.h5.chunk-{tag}-8"));
+        let chunk = root.path().join(format!("vol/.chunk-{tag}-8"));
         fs::write(&chunk, b"x").unwrap();
         let live_chunk = area
             .sibling(&root.path().join("vol/chunk_1.h5"), "chunk")
