@@ -36,6 +36,11 @@ pub struct Global {
     )]
     pub store: PathBuf,
 
+    /// Write chunk files with HDF5's Fletcher-32 checksum, so that damaged chunks are detected
+    /// when read (reads always verify checksums that files have). Slower to write.
+    #[arg(long, global = true)]
+    pub checksums: bool,
+
     /// Who processes the chunks of collective operations (import, demo). The hdf5 backend is
     /// needed with more than one MPI rank.
     #[arg(long, value_enum, default_value_t = EngineKind::Threads, global = true)]

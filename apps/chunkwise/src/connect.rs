@@ -16,7 +16,7 @@ use crate::cli::{Backend, EngineKind, Global, PartitionKind};
 /// budget.
 pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match global.backend {
-        Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store)),
+        Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store).with_checksums(global.checksums)),
         Backend::Ram => Arc::new(RamStore::new()),
     };
     let pipeline = config.pipeline_options();

@@ -227,6 +227,42 @@ fn bad_input_is_one_line_that_names_it() {
 }
 
 #[test]
+fn checksums_written_with_the_option_catch_a_damaged_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create", "v", "--shape", "4,4", "--dtype", "f64", "--fill", "0",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "--checksums",
+            "write",
+            "v",
+            "--select",
+            "0:4, 0:4",
+            "--value",
+            "2.5",
+        ],
+    );
+    ok(d, &["export", "v", "ok.h5:/x"]);
+    let chunk = d.join("chunkwise-data/v/chunk_0_0.h5");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let value: Vec<u8> = [2.5f64, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let at = bytes
+        .windows(16)
+        .position(|w| w == value.as_slice())
+        .unwrap();
+    bytes[at + 3] ^= 1;
+    std::fs::write(&chunk, &bytes).unwrap();
+    fails(d, &["export", "v", "bad.h5:/x"], "chunk_0_0.h5");
+    assert!(!d.join("bad.h5").exists());
+}
+
+#[test]
 fn a_closed_pipe_ends_the_listing_quietly() {
     use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
     let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,47 @@ fn hdf5_store_conforms() {
     conformance::run_all(Arc::new(Hdf5Store::new(dir.path().join("conn"))));
 }
 
+#[test]
+fn hdf5_store_with_checksums_conforms_and_detects_bit_rot() {
+    use chunkwise::{DType, DatasetMeta, Layout, StoreRead, StoreWrite};
+    let dir = tempfile::tempdir().unwrap();
+    conformance::run_all(Arc::new(
+        Hdf5Store::new(dir.path().join("conn")).with_checksums(true),
+    ));
+    let store = Hdf5Store::new(dir.path().join("rot")).with_checksums(true);
+    let meta = DatasetMeta::zero_filled(Layout::new(&[8, 8], &[8, 8]).unwrap(), DType::F64);
+    store.create_dataset("d", &meta).unwrap();
+    let data = chunkwise::ChunkData::F64((0..64).map(f64::from).collect());
+    store.write_chunk("d", &meta, &[0, 0], &data).unwrap();
+    assert_eq!(
+        store.read_chunk("d", &meta, &[0, 0]).unwrap(),
+        Some(data.clone())
+    );
+    // A store without the option reads (and verifies) the same file.
+    let plain = Hdf5Store::new(dir.path().join("rot"));
+    assert_eq!(plain.read_chunk("d", &meta, &[0, 0]).unwrap(), Some(data));
+    // One flipped bit in element 10 (found by its bytes, followed by element 11's).
+    let path = store.chunk_path("d", &[0, 0]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pattern: Vec<u8> = [10.0f64, 11.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern.as_slice())
+        .expect("the elements are stored as they are");
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    for reader in [&store, &plain] {
+        let error = reader
+            .read_chunk("d", &meta, &[0, 0])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("chunk_0_0.h5"), "{error}");
+    }
+}
+
 /// The environment variable that makes `hdf5_dead_writer` the dying writer.
 const DEAD_WRITER_ROOT: &str = "CHUNKWISE_TEST_DEAD_WRITER_ROOT";
 

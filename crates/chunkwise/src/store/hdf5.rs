@@ -18,8 +18,9 @@
 //! `.chunkwise-incomplete.h5` instead of `dataset.h5` until it is finished (one rename), so
 //! neither chunkwise nor DosNa ever takes an interrupted job's output for a dataset.
 //!
-//! The DosNa layout has no checksums: bit rot inside a chunk's elements cannot be detected.
-//! Files that are not regular files where chunks should be, and chunk files of another element
+//! The DosNa layout has no checksums of its own: bit rot inside a chunk's elements is detected
+//! only in chunk files written with [`Hdf5Store::with_checksums`] (HDF5's Fletcher-32, verified
+//! by every read of such a file). Files that are not regular files where chunks should be, and chunk files of another element
 //! type, are refused with an error naming them.
 //!
 //! HDF5's own file locks are switched off for these files: the temporary-name-and-rename
@@ -84,6 +85,8 @@ pub struct Hdf5Store {
     meta_files: Arc<MetaFiles>,
     spares: Option<Arc<SpareFiles>>,
     work: Arc<WorkArea>,
+    /// Chunk files are written with a Fletcher-32 checksum (see [`Hdf5Store::with_checksums`]).
+    checksums: bool,
 }
 
 /// The chunk index of a chunk file's name `chunk_<i>_<j>….h5` (as [`Hdf5Store::chunk_path`]
@@ -194,6 +197,27 @@ impl Hdf5Store {
             meta_files: Arc::default(),
             spares: None,
             work,
+            checksums: false,
+        }
+    }
+
+    /// Writes chunk files with HDF5's Fletcher-32 checksum of their elements (one HDF5 chunk
+    /// per file), so that bit rot is detected: reading a damaged chunk is an error naming the
+    /// file. Reads verify the checksum of every file that has one, whether this is set or not.
+    /// The files stay readable by h5py and DosNa (which verify it too); writing goes through
+    /// the HDF5 library instead of the chunk-file template, so it is slower (BENCHMARKS.md).
+    #[must_use]
+    pub fn with_checksums(mut self, on: bool) -> Self {
+        self.checksums = on;
+        self
+    }
+
+    /// The chunk-file template to write chunks through: none when checksums are written.
+    fn write_template(&self, meta: &DatasetMeta) -> Option<Arc<Template>> {
+        if self.checksums {
+            None
+        } else {
+            self.template(meta)
         }
     }
 
@@ -523,18 +547,33 @@ fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
     DatasetMeta::new(layout, dtype, fill_value)
 }
 
-fn write_chunk_file(path: &Path, meta: &DatasetMeta, data: &ChunkData) -> hdf5::Result<()> {
+/// Writes a chunk file through the library; with `checksum`, `data` is one HDF5 chunk with a
+/// Fletcher-32 checksum, which the library verifies on every read (by chunkwise, h5py, DosNa).
+fn write_chunk_file(
+    path: &Path,
+    meta: &DatasetMeta,
+    data: &ChunkData,
+    checksum: bool,
+) -> hdf5::Result<()> {
     let file = create_file(path)?;
-    with_chunk_data!(data, values => write_typed(&file, meta.layout.chunk_shape(), values))?;
+    let shape = meta.layout.chunk_shape();
+    with_chunk_data!(data, values => write_typed(&file, shape, values, checksum))?;
     file.close()
 }
 
-fn write_typed<T: Element>(file: &hdf5::File, shape: &[usize], values: &[T]) -> hdf5::Result<()> {
-    let dataset = file
-        .new_dataset::<T>()
-        .shape(shape.to_vec())
-        .create(CHUNK_DATASET)?;
-    dataset.write_raw(values)
+fn write_typed<T: Element>(
+    file: &hdf5::File,
+    shape: &[usize],
+    values: &[T],
+    checksum: bool,
+) -> hdf5::Result<()> {
+    let builder = file.new_dataset::<T>().shape(shape.to_vec());
+    let builder = if checksum {
+        builder.chunk(shape.to_vec()).fletcher32()
+    } else {
+        builder
+    };
+    builder.create(CHUNK_DATASET)?.write_raw(values)
 }
 
 /// Checks that a chunk file's `data` has the chunk shape and exactly the dataset's element type
@@ -652,14 +691,15 @@ impl Hdf5Store {
     ) -> Result<()> {
         let path = self.chunk_path(name, chunk);
         let temp = self.work_path(&path, "chunk")?;
-        let written = match self.template(meta) {
+        let written = match self.write_template(meta) {
             Some(template) => self
                 .chunk_file_at(&template, &temp)
                 .and_then(
                     |file| with_chunk_data!(data, values => template.write_over(&file, values)),
                 )
                 .map_err(|e| Error::io(&path, e)),
-            None => write_chunk_file(&temp, meta, data).map_err(|e| Error::hdf5(&path, e)),
+            None => write_chunk_file(&temp, meta, data, self.checksums)
+                .map_err(|e| Error::hdf5(&path, e)),
         };
         if let Err(error) = written {
             let _ = fs::remove_file(&temp);
@@ -864,7 +904,7 @@ impl StoreWrite for Hdf5Store {
         chunk: &[usize],
     ) -> Result<Box<dyn ChunkWriter + 'a>> {
         meta.layout.check_chunk(chunk)?;
-        let Some(template) = self.template(meta) else {
+        let Some(template) = self.write_template(meta) else {
             self.require_dataset(name)?;
             return Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)));
         };
