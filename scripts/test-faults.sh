@@ -170,6 +170,35 @@ done
 [ $interrupted -gt 0 ] || fail "no signal arrived before the filter finished: nothing was tested"
 echo "   $interrupted of 6 runs interrupted by the signal"
 
+echo "== SIGTERM to the ranks of mpiexec -n 2 (as scancel does): every rank cleans up"
+interrupted=0
+for round in 1 2 3; do
+  mpiexec -n 2 "$BIN" --store "$STORE" --engine mpi filter gaussian base smooth --sigma 6 \
+    >/dev/null 2>"$W/mpisig.err" &
+  launcher=$!
+  ranks=""
+  for _ in $(seq 100); do
+    ranks=$(pgrep -P $launcher -x chunkwise || true)
+    [ "$(echo "$ranks" | wc -w)" -eq 2 ] && break
+    sleep 0.05
+  done
+  sleep "$(delay 0.3)"
+  # shellcheck disable=SC2086
+  kill -TERM $ranks 2>/dev/null || true
+  rc=0; wait $launcher || rc=$?
+  if [ $rc -eq 0 ]; then
+    cw rm smooth # finished before the signal
+    continue
+  fi
+  interrupted=$((interrupted + 1))
+  [ "$(grep -c 'chunkwise: error' "$W/mpisig.err")" -eq 1 ] || { cat "$W/mpisig.err" >&2; fail "MPI SIGTERM: not one error line"; }
+  grep -q "interrupted by SIGTERM" "$W/mpisig.err" || { cat "$W/mpisig.err" >&2; fail "MPI SIGTERM: no message"; }
+  [ -z "$(find "$STORE" -maxdepth 1 -name smooth)" ] || fail "MPI SIGTERM: the output was left behind"
+  [ -z "$(leftovers)" ] || fail "MPI SIGTERM: hidden leftovers without a reopen"
+done
+[ $interrupted -gt 0 ] || fail "no MPI run was interrupted: nothing was tested"
+echo "   $interrupted of 3 runs interrupted"
+
 echo "== concurrent whole-chunk and partial writers: no acknowledged write lost ($ROUNDS rounds)"
 for round in $(seq "$ROUNDS"); do
   cw create cc --shape 16,16,16 --chunks 16,16,16 --dtype f32 --fill 0 >/dev/null
