@@ -113,6 +113,18 @@ pub fn write_new<T: Element>(
             .with_context(|| format!("cannot close {}", location.file.display()))?;
         Ok(())
     } else {
+        // Said here, not as HDF5's error about the hidden temporary file.
+        let parent = match location.file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        if !parent.is_dir() {
+            bail!(
+                "cannot create {}: the directory {} does not exist",
+                location.file.display(),
+                parent.display()
+            );
+        }
         let temp = temp_name(&location.file);
         let written = hdf5::File::create(&temp)
             .with_context(|| format!("cannot create {}", location.file.display()))

@@ -159,6 +159,15 @@ fn bad_input_is_one_line_that_names_it() {
     );
     fails(d, &["rm", "a/b"], "invalid dataset name \"a/b\"");
     fails(d, &["info", ".."], "invalid dataset name \"..\"");
+    // An export into a missing directory names it, not a hidden temporary file.
+    ok(d, &["create", "e", "--shape", "4"]);
+    fails(
+        d,
+        &["export", "e", "nowhere/x.h5:/d"],
+        "the directory nowhere does not exist",
+    );
+    let run = chunkwise(d, &["export", "e", "nowhere/x.h5:/d"]);
+    assert!(!run.stderr.contains(".tmp"), "{}", run.stderr);
     // A store that is a file is named as such.
     std::fs::write(d.join("afile"), b"x").unwrap();
     fails(
@@ -223,7 +232,7 @@ fn bad_input_is_one_line_that_names_it() {
         ],
         "expected a radius of at most",
     );
-    assert_eq!(ok(d, &["ls"]), "big\nv\n");
+    assert_eq!(ok(d, &["ls"]), "big\ne\nv\n");
 }
 
 #[test]
