@@ -36,6 +36,17 @@ digest() {
   cw export "$1" "$W/digest.h5:/d" >/dev/null
   values "$W/digest.h5" /d | sha256sum | cut -d' ' -f1
 }
+# The two ranks of the mpiexec started as $1 (itself, or under timeout), once both run.
+ranks_of() {
+  local ranks="" parent
+  for _ in $(seq 100); do
+    parent=$(pgrep -P "$1" -x mpiexec || echo "$1")
+    ranks=$(pgrep -P "$parent" -x chunkwise || true)
+    [ "$(echo "$ranks" | wc -w)" -eq 2 ] && break
+    sleep 0.05
+  done
+  echo $ranks
+}
 # Hidden entries of the store other than its lock file and incomplete datasets' markers.
 leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' -print; }
 
@@ -131,14 +142,7 @@ for round in $(seq $(( (ROUNDS + 1) / 2 ))); do
     fi
     timeout 120 mpiexec -n 2 "$BIN" --store "$STORE" --engine mpi "${args[@]}" >/dev/null 2>&1 &
     launcher=$!
-    # The ranks are the launcher's children (timeout -> mpiexec -> ranks): kill one of them.
-    ranks=""
-    for _ in $(seq 100); do
-      mpiexec_pid=$(pgrep -P $launcher -x mpiexec || true)
-      [ -n "$mpiexec_pid" ] && ranks=$(pgrep -P "$mpiexec_pid" -x chunkwise || true)
-      [ "$(echo "$ranks" | wc -w)" -eq 2 ] && break
-      sleep 0.05
-    done
+    ranks=$(ranks_of $launcher)
     sleep "$(delay 0.5)"
     rank=$(echo "$ranks" | tr ' ' '\n' | sed -n "$((RANDOM % 2 + 1))p")
     [ -n "$rank" ] && kill -9 "$rank" 2>/dev/null || true
@@ -176,12 +180,7 @@ for round in 1 2 3; do
   mpiexec -n 2 "$BIN" --store "$STORE" --engine mpi filter gaussian base smooth --sigma 6 \
     >/dev/null 2>"$W/mpisig.err" &
   launcher=$!
-  ranks=""
-  for _ in $(seq 100); do
-    ranks=$(pgrep -P $launcher -x chunkwise || true)
-    [ "$(echo "$ranks" | wc -w)" -eq 2 ] && break
-    sleep 0.05
-  done
+  ranks=$(ranks_of $launcher)
   sleep "$(delay 0.3)"
   # shellcheck disable=SC2086
   kill -TERM $ranks 2>/dev/null || true

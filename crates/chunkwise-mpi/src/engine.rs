@@ -394,14 +394,7 @@ impl MpiEngine {
             return;
         }
         let waited = deadline.map_or(0.0, |(_, t)| t.as_secs_f64());
-        let program = std::env::args()
-            .next()
-            .and_then(|p| {
-                std::path::Path::new(&p)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "chunkwise".into());
+        let program = chunkwise::error::program_name();
         eprintln!(
             "{program}: error: rank {}: the other ranks did not reach the {step} within {waited} s (engine.peer_timeout): a rank was lost or is stuck; ending the job",
             self.rank

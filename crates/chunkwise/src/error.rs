@@ -163,6 +163,20 @@ fn others_failed(failed_ranks: usize) -> String {
     }
 }
 
+/// The running program's name (its file name), for the messages chunkwise prints itself when
+/// it must end the process (the watchdog, a lost MPI rank), in the `PROGRAM: error: …` form
+/// the apps use.
+pub fn program_name() -> String {
+    std::env::args()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "chunkwise".into())
+}
+
 /// Formats a shape or index the way numpy prints tuples: `(100, 100, 100)`, `(5,)`.
 pub fn fmt_tuple(values: &[usize]) -> String {
     match values {

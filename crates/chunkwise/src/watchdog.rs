@@ -95,14 +95,7 @@ fn watch_loop() {
                     .unwrap_or_else(|p| p.into_inner());
             }
             Some((due, call)) if due <= now => {
-                let program = std::env::args()
-                    .next()
-                    .and_then(|p| {
-                        std::path::Path::new(&p)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                    })
-                    .unwrap_or_else(|| "chunkwise".into());
+                let program = crate::error::program_name();
                 eprintln!(
                     "{program}: error: {} has not returned after {} s (io.stage_timeout); ending the process",
                     call.what,
