@@ -108,7 +108,7 @@ impl WorkArea {
             // A forked child: its own area, so its leftovers are judged by its own life.
             let child = WorkArea::new(&self.root);
             let dir = self.root.join(WORK_DIR).join(&child.name);
-            fs::create_dir_all(&dir)?;
+            make_dir(&dir)?;
             std::mem::forget(child);
             let n = NAMES.fetch_add(1, Ordering::Relaxed);
             return Ok(dir.join(format!("{purpose}-{n}")));
@@ -117,12 +117,24 @@ impl WorkArea {
             Some(dir) => dir,
             None => {
                 let dir = self.root.join(WORK_DIR).join(&self.name);
-                fs::create_dir_all(&dir)?;
+                make_dir(&dir)?;
                 self.made.get_or_init(|| dir)
             }
         };
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
         Ok(dir.join(format!("{purpose}-{n}")))
+    }
+}
+
+/// Makes `dir` and its parent `.chunkwise-tmp`, which another process may remove (when it is
+/// empty) between the two: the parent is made again then.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::create_dir_all(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 100 => tries += 1,
+            done => return done,
+        }
     }
 }
 
@@ -211,6 +223,24 @@ fn legacy_owner(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_directories_are_made_while_others_remove_the_empty_parent() {
+        let root = tempfile::tempdir().unwrap();
+        let remover = {
+            let parent = root.path().join(WORK_DIR);
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    let _ = fs::remove_dir(&parent);
+                }
+            })
+        };
+        for i in 0..2000 {
+            make_dir(&root.path().join(WORK_DIR).join(format!("owner-{i}"))).unwrap();
+            fs::remove_dir(root.path().join(WORK_DIR).join(format!("owner-{i}"))).unwrap();
+        }
+        remover.join().unwrap();
+    }
 
     #[test]
     fn names_say_their_owner() {
