@@ -141,7 +141,9 @@ fn collective(conn: &Connection) -> Outcome {
     let (cpu, wall) = (thread_cpu_ticks()? - cpu_before, started.elapsed());
     if rank != 0 {
         check(
-            wall.as_millis() >= 300
+            // The idle rank starts its clock when it leaves the creation's agreement, which may
+            // be a little after rank 0 started its 300 ms (299.5 ms was seen in CI).
+            wall.as_millis() >= 250
                 && cpu * 3 < ticks_per_second() * wall.as_millis() as u64 / 1000,
             &format!("an idle rank's wait of {wall:?} took {cpu} CPU ticks, under a third"),
         )?;
