@@ -50,6 +50,15 @@ ranks_of() {
 # Hidden entries of the store other than its lock file and incomplete datasets' markers.
 leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' -print; }
 
+# Checks after a signal $1 (TERM, INT, HUP) ended a filter into smooth whose stderr is in $2:
+# one error line naming the signal, the output removed, nothing hidden left (without a reopen).
+check_after_signal() {
+  [ "$(grep -c 'chunkwise: error' "$2")" -eq 1 ] || { cat "$2" >&2; fail "SIG$1: not one error line"; }
+  grep -q "interrupted by SIG$1" "$2" || { cat "$2" >&2; fail "SIG$1: no message"; }
+  [ -z "$(find "$STORE" -maxdepth 1 -name smooth)" ] || fail "SIG$1: the output was left behind"
+  [ -z "$(leftovers)" ] || fail "SIG$1: hidden leftovers without a reopen"
+}
+
 # Checks after a fault that interrupted the making of dataset $1 (clean digest $2).
 check_after_fault() {
   local name=$1 want=$2 what=$3
@@ -167,9 +176,7 @@ for signal in TERM INT HUP TERM INT HUP; do
   interrupted=$((interrupted + 1))
   want=$((128 + $(kill -l $signal)))
   [ $rc -eq $want ] || { cat "$W/sig.err" >&2; fail "SIG$signal: exit status $rc, expected $want"; }
-  grep -q "interrupted by SIG$signal" "$W/sig.err" || fail "SIG$signal: no message"
-  [ -z "$(find "$STORE" -maxdepth 1 -name smooth)" ] || fail "SIG$signal: the output was left behind"
-  [ -z "$(leftovers)" ] || fail "SIG$signal: hidden leftovers without a reopen"
+  check_after_signal $signal "$W/sig.err"
 done
 [ $interrupted -gt 0 ] || fail "no signal arrived before the filter finished: nothing was tested"
 echo "   $interrupted of 6 runs interrupted by the signal"
@@ -190,10 +197,7 @@ for round in 1 2 3; do
     continue
   fi
   interrupted=$((interrupted + 1))
-  [ "$(grep -c 'chunkwise: error' "$W/mpisig.err")" -eq 1 ] || { cat "$W/mpisig.err" >&2; fail "MPI SIGTERM: not one error line"; }
-  grep -q "interrupted by SIGTERM" "$W/mpisig.err" || { cat "$W/mpisig.err" >&2; fail "MPI SIGTERM: no message"; }
-  [ -z "$(find "$STORE" -maxdepth 1 -name smooth)" ] || fail "MPI SIGTERM: the output was left behind"
-  [ -z "$(leftovers)" ] || fail "MPI SIGTERM: hidden leftovers without a reopen"
+  check_after_signal TERM "$W/mpisig.err"
 done
 [ $interrupted -gt 0 ] || fail "no MPI run was interrupted: nothing was tested"
 echo "   $interrupted of 3 runs interrupted"

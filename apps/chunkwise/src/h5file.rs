@@ -211,13 +211,7 @@ fn remove_dead_temps(target: &Path, name: &str) {
         else {
             continue;
         };
-        // Dead: no such process, or a zombie waiting to be reaped.
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| state != "Z" && state != "X")
-        });
-        if !alive {
+        if !chunkwise::process::running(pid) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

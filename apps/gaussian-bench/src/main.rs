@@ -92,7 +92,7 @@ fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
     let Some(&largest) = options.data_sizes.iter().max() else {
         return Ok(());
     };
-    let element = options.dtype.size() as u128;
+    let element = options.dtype.dtype().size() as u128;
     let needed = (largest as u128).pow(3) * element * 5;
     // The nearest existing directory: the store may not exist yet.
     let here = std::path::Path::new(".");
@@ -106,7 +106,7 @@ fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
     anyhow::ensure!(
         needed <= u128::from(free),
         "--data-sizes {largest} needs about {needed} bytes in the store (five datasets of {largest}³ {} at once), but {} has {free} bytes free; expected smaller data sizes or a larger --store",
-        options.dtype.name(),
+        options.dtype.dtype(),
         existing.display()
     );
     Ok(())

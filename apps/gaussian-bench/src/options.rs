@@ -169,19 +169,11 @@ pub enum Dtype {
 }
 
 impl Dtype {
-    /// Bytes of one element.
-    pub fn size(self) -> usize {
+    /// The core's element type.
+    pub fn dtype(self) -> chunkwise::DType {
         match self {
-            Dtype::F32 => 4,
-            Dtype::F64 => 8,
-        }
-    }
-
-    /// The element type's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dtype::F32 => "f32",
-            Dtype::F64 => "f64",
+            Dtype::F32 => chunkwise::DType::F32,
+            Dtype::F64 => chunkwise::DType::F64,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! pages of large outputs are requested as transparent huge pages (`MADV_HUGEPAGE`, a hint):
 //! 512 times fewer faults, taken by the workers that first write each part, in parallel.
 //! (Mapping every page up front with `MADV_POPULATE_WRITE` does the zeroing on one thread and
-//! was slower; BENCHMARKS.md.) The array is a plain `Vec` with room for a pass that writes
+//! was slower; docs/perf-log/2026-11-benchmark-history.md.) The array is a plain `Vec` with room for a pass that writes
 //! every element: it is not zeroed first (that was 5–7 % of a 1-D dataset pass).
 
 use crate::element::FilterFloat;

@@ -12,7 +12,7 @@
 //! block of a larger array (with enough halo) filters to exactly the same bits as the whole.
 //!
 //! Outputs are slots (`[MaybeUninit<T>]`) that every pass writes whole: new output arrays are
-//! not zeroed first, which was 5–7 % of a 1-D dataset pass (BENCHMARKS.md).
+//! not zeroed first, which was 5–7 % of a 1-D dataset pass (docs/perf-log/2026-11-benchmark-history.md).
 
 use std::mem::MaybeUninit;
 
@@ -284,7 +284,7 @@ pub(crate) unsafe fn combine_rows<T: FilterFloat>(
 }
 
 /// Whether the CPU has 256-bit vectors and fused multiply-add. AVX-512 is not used: on the
-/// Xeons measured (BENCHMARKS.md) the 512-bit loop is 20–25 % slower than the 256-bit one.
+/// Xeons measured (docs/perf-log/2026-11-benchmark-history.md) the 512-bit loop is 20–25 % slower than the 256-bit one.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn vector_fma() -> bool {

@@ -27,7 +27,7 @@ use crate::slab::{most_planes, slabs, Slab, SlabWrites};
 /// Most bytes of a block [`Dataset::load_blocks_with`] makes at a time: a part this small stays
 /// in the core's caches from being made to being written (a load of 256³ `f32` in 128³ chunks:
 /// about 7.2 ms in whole chunks, 6.0 ms in 1 MiB parts, 6.2–7.9 ms in 256 KiB parts;
-/// BENCHMARKS.md).
+/// docs/perf-log/2026-11-benchmark-history.md).
 const LOAD_PART_BYTES: u64 = 1 << 20;
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
@@ -191,7 +191,9 @@ impl Dataset {
                     )
                 })
             };
+            // A signal (see `crate::interrupt`) fails the operation before its next block.
             let read = |slab: &Slab| {
+                crate::interrupt::check()?;
                 let _watch = watch("read", slab);
                 read(slab)
             };

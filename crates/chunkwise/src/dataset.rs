@@ -445,7 +445,7 @@ impl Dataset {
     /// back), so a dataset of huge chunks is an error instead of an abort.
     ///
     /// # Errors
-    /// [`Error::BudgetTooSmall`] or [`Error::OutOfMemory`] naming the bytes.
+    /// [`Error::BudgetTooSmall`] naming the bytes.
     fn check_chunk_buffers(&self, operation: &str, count: u64) -> Result<()> {
         let needed = (self.meta.chunk_bytes() as u64).saturating_mul(count);
         let budget = self.connection.memory_budget().map(|b| b.as_ref());

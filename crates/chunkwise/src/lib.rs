@@ -39,6 +39,7 @@ pub mod memory;
 mod overlap;
 pub mod pipeline;
 mod plan;
+pub mod process;
 pub mod region;
 pub mod selection;
 mod slab;

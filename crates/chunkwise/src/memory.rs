@@ -168,10 +168,6 @@ impl<T: Element> BudgetArray<T> {
 }
 
 /// Whether process `pid` is running (Linux: its /proc entry exists).
-fn alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists()
-}
-
 /// Removes `chunkwise-mmap-<pid>-*.tmp` files of processes that are gone; returns how many.
 pub fn remove_stale_temp_files(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -189,7 +185,10 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid != std::process::id() && !alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+        if pid != std::process::id()
+            && !crate::process::running(pid)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
             removed += 1;
         }
     }
@@ -197,19 +196,17 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
 }
 
 /// Free bytes of the file system holding `dir`, as the file system itself says (statvfs: also
-/// right for tmpfs, NFS and quota-limited mounts), or 0 when it cannot be asked.
-fn free_space(dir: &Path) -> u64 {
+/// right for tmpfs, NFS and quota-limited mounts), or `None` when it cannot be asked.
+pub fn free_disk_space(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return 0;
-    };
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: `statvfs` is a plain C struct for which all zeroes is valid; the call writes it
     // and reads only the NUL-terminated path.
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
-        return 0;
+        return None;
     }
-    stats.f_bavail.saturating_mul(stats.f_frsize)
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 /// Whether `bytes` of working memory proportional to user input can be had: within the free
@@ -227,11 +224,6 @@ pub(crate) fn room_for(budget: Option<&MemoryBudget>, bytes: u64) -> std::result
             }
         }
     }
-}
-
-/// Free bytes of the file system holding `dir` (statvfs), or `None` when it cannot be asked.
-pub fn free_disk_space(dir: &Path) -> Option<u64> {
-    dir.exists().then(|| free_space(dir))
 }
 
 /// Reserves `bytes` of disk for `file` (so pages of a mapped file never meet a full file
@@ -428,9 +420,11 @@ impl MemoryBudget {
         }
         let temp_free = {
             let used = *self.temp_used.lock().unwrap_or_else(|p| p.into_inner());
-            let limit = self
-                .temp_limit
-                .unwrap_or_else(|| free_space(&self.temp_dir).saturating_add(used));
+            let limit = self.temp_limit.unwrap_or_else(|| {
+                free_disk_space(&self.temp_dir)
+                    .unwrap_or(0)
+                    .saturating_add(used)
+            });
             limit.saturating_sub(used)
         };
         if bytes > temp_free {
@@ -468,7 +462,7 @@ impl MemoryBudget {
                 return Err(Error::OutOfMemory {
                     asked: bytes,
                     memory_free: self.available(),
-                    temp_free: free_space(&self.temp_dir),
+                    temp_free: free_disk_space(&self.temp_dir).unwrap_or(0),
                     temp_dir: self.temp_dir.clone(),
                 });
             }

@@ -252,12 +252,7 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
     store.create_dataset("new", &meta).unwrap();
     let new_dir = store.dataset_dir("new");
     assert_eq!(std::fs::metadata(&new_dir).unwrap().ino(), inode);
-    let names: Vec<String> = std::fs::read_dir(&new_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>();
+    let names = entries(&new_dir);
     assert_eq!(names, vec!["dataset.h5".to_string()]);
     for chunk in [[0, 0], [1, 1]] {
         assert_eq!(store.read_chunk("new", &meta, &chunk).unwrap(), None);
@@ -266,12 +261,7 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
     std::fs::create_dir(new_dir.join("sub")).unwrap();
     store.delete_dataset("new").unwrap();
     store.create_dataset("third", &meta).unwrap();
-    let names: Vec<String> = std::fs::read_dir(store.dataset_dir("third"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>();
+    let names = entries(&store.dataset_dir("third"));
     assert_eq!(names, vec!["dataset.h5".to_string()]);
 
     // The directory of a dataset of many chunks (a large directory for good) is not kept.
@@ -306,6 +296,16 @@ fn hdf5_store_leaves_no_temporary_files() {
         .filter(|p| p.contains("/.") && *p != lock_file)
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The names in `dir`, sorted.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

@@ -11,8 +11,9 @@
 //! place, so a killed writer never leaves a partial chunk or a half-created dataset, and what
 //! it left is removed by the next store opened on the directory; hidden names (starting with `.`)
 //! are never listed. One file per chunk also means ranks and threads never share a file, which
-//! serial HDF5 requires. Changes of one chunk are ordered by byte-range locks on one hidden lock
-//! file per dataset (see the `chunk_locks` module), so no acknowledged write is lost.
+//! serial HDF5 requires. Changes of one chunk are ordered by byte-range locks in one hidden lock
+//! file of the store, `<root>/.chunkwise-locks` (see the `chunk_locks` module), so no
+//! acknowledged write is lost.
 //!
 //! A dataset begun as an output (`begin_dataset`) keeps its attributes in a hidden
 //! `.chunkwise-incomplete.h5` instead of `dataset.h5` until it is finished (one rename), so
@@ -20,8 +21,8 @@
 //!
 //! The DosNa layout has no checksums of its own: bit rot inside a chunk's elements is detected
 //! only in chunk files written with [`Hdf5Store::with_checksums`] (HDF5's Fletcher-32, verified
-//! by every read of such a file). Files that are not regular files where chunks should be, and chunk files of another element
-//! type, are refused with an error naming them.
+//! by every read of such a file). Files that are not regular files where chunks should be, and
+//! chunk files of another element type, are refused with an error naming them.
 //!
 //! HDF5's own file locks are switched off for these files: the temporary-name-and-rename
 //! protocol already keeps every reader off a file being written, and the locks do harm — they
@@ -96,48 +97,35 @@ fn chunk_of_file_name(name: &str) -> Option<Vec<usize>> {
     index.split('_').map(|i| i.parse().ok()).collect()
 }
 
-/// Renames the finished chunk file `temp` to `path`, the chunk `flat` of the dataset in
-/// `dataset_dir`, under the chunk's shared lock (see the `chunk_locks` module). On error `temp`
-/// is removed.
+/// Renames the finished chunk file `temp` to `path`, the chunk `flat` of dataset `name` of the
+/// store in `root`, under the chunk's shared lock (see the `chunk_locks` module). On error
+/// `temp` is removed.
 ///
 /// # Errors
-/// An I/O error naming `path`.
+/// [`Error::DatasetNotFound`], or an I/O error naming `path`.
 fn rename_chunk_into_place(
-    dataset_dir: &Path,
+    root: &Path,
+    name: &str,
     flat: usize,
     temp: &Path,
     path: &Path,
 ) -> Result<()> {
-    let (root, name) = root_and_name(dataset_dir);
     let renamed =
-        chunk_locks::lock_chunk(root, &name, flat, false).and_then(|_lock| fs::rename(temp, path));
+        chunk_locks::lock_chunk(root, name, flat, false).and_then(|_lock| fs::rename(temp, path));
     renamed.map_err(|e| {
         let _ = fs::remove_file(temp);
-        missing_dataset_or(dataset_dir, Error::io(path, e))
+        missing_dataset_or(root, name, Error::io(path, e))
     })
 }
 
-/// The store's root and the dataset's name of a dataset directory.
-fn root_and_name(dataset_dir: &Path) -> (&Path, String) {
-    let root = dataset_dir.parent().unwrap_or(Path::new("."));
-    let name = dataset_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    (root, name)
-}
-
-/// [`Error::DatasetNotFound`] when the dataset directory `dataset_dir` is gone (the chunk
-/// writes check for the dataset this way, at no cost when it is there), else `error`.
-fn missing_dataset_or(dataset_dir: &Path, error: Error) -> Error {
-    if dataset_dir.exists() {
-        return error;
+/// [`Error::DatasetNotFound`] when the directory of dataset `name` is gone (chunk writes check
+/// for the dataset this way, at no cost when it is there), else `error`.
+fn missing_dataset_or(root: &Path, name: &str, error: Error) -> Error {
+    if root.join(name).exists() {
+        error
+    } else {
+        Error::DatasetNotFound(name.to_string())
     }
-    let name = dataset_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Error::DatasetNotFound(name)
 }
 
 /// Whether a regular file (or a link to one) is at `path`: `false` when nothing is there.
@@ -221,7 +209,8 @@ impl Hdf5Store {
         }
     }
 
-    /// A new path in this store's work area for an entry made for `purpose`.
+    /// A new hidden path beside `target`, tagged with this store's owner (see the `work_area`
+    /// module), for an entry made for `purpose`.
     ///
     /// # Errors
     /// An I/O error of creating the work area.
@@ -383,8 +372,8 @@ impl Hdf5Store {
             fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
             top_directory::mark(&self.root);
         }
-        // Build the dataset in the work area and rename it into place: a dataset either exists
-        // whole or not at all, and two creators of one name cannot both succeed.
+        // Build the dataset under a hidden tagged name and rename it into place: a dataset
+        // either exists whole or not at all, and two creators of one name cannot both succeed.
         let staging = self.work_path(&target, "creating")?;
         let reused = self
             .spares
@@ -679,8 +668,9 @@ impl Hdf5Store {
 }
 
 impl Hdf5Store {
-    /// Replaces the chunk file of `chunk`: written in the work area, renamed into place under
-    /// the chunk's shared lock (`locked`: the caller holds the chunk's exclusive lock).
+    /// Replaces the chunk file of `chunk`: written under a hidden tagged name beside it, renamed
+    /// into place under the chunk's shared lock (`locked`: the caller holds the chunk's
+    /// exclusive lock).
     fn replace_chunk(
         &self,
         name: &str,
@@ -703,7 +693,7 @@ impl Hdf5Store {
         };
         if let Err(error) = written {
             let _ = fs::remove_file(&temp);
-            return Err(missing_dataset_or(&self.dataset_dir(name), error));
+            return Err(missing_dataset_or(&self.root, name, error));
         }
         if locked {
             return fs::rename(&temp, &path).map_err(|e| {
@@ -712,7 +702,7 @@ impl Hdf5Store {
             });
         }
         let flat = meta.layout.chunk_flat(chunk);
-        rename_chunk_into_place(&self.dataset_dir(name), flat, &temp, &path)
+        rename_chunk_into_place(&self.root, name, flat, &temp, &path)
     }
 }
 
@@ -912,9 +902,9 @@ impl StoreWrite for Hdf5Store {
         let temp = self.work_path(&path, "chunk")?;
         let file = self
             .chunk_file_at(&template, &temp)
-            .map_err(|e| missing_dataset_or(&self.dataset_dir(name), Error::io(&path, e)))?;
+            .map_err(|e| missing_dataset_or(&self.root, name, Error::io(&path, e)))?;
         let place = chunk_writer::Place {
-            dataset_dir: self.dataset_dir(name),
+            root: self.root.clone(),
             flat: meta.layout.chunk_flat(chunk),
             path,
             temp,

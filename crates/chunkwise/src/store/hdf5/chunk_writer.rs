@@ -14,8 +14,8 @@ use crate::with_chunk_data;
 
 /// Where a chunk file being written goes.
 pub(super) struct Place {
-    /// The dataset's directory (its lock file).
-    pub(super) dataset_dir: PathBuf,
+    /// The store's root (its lock file).
+    pub(super) root: PathBuf,
     /// The chunk's flat index (its byte of the lock file).
     pub(super) flat: usize,
     /// Where the chunk file goes on commit.
@@ -89,7 +89,13 @@ impl ChunkWriter for FileChunkWriter {
         // On error the temporary file is removed there; nothing is left for drop to do.
         self.committed = true;
         let place = &self.place;
-        super::rename_chunk_into_place(&place.dataset_dir, place.flat, &place.temp, &place.path)
+        super::rename_chunk_into_place(
+            &place.root,
+            &self.name,
+            place.flat,
+            &place.temp,
+            &place.path,
+        )
     }
 }
 

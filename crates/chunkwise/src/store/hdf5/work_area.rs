@@ -31,21 +31,9 @@ fn host_name() -> String {
         .unwrap_or_default()
 }
 
-/// The start time (clock ticks after boot) of process `pid`, if it runs (a zombie, dead but
-/// not yet reaped by its parent, does not).
-pub(super) fn process_start(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: count after it.
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    if matches!(fields.next()?, "Z" | "X" | "x") {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
 /// Whether the process `pid` started at `start` still runs.
 fn alive(pid: u32, start: u64) -> bool {
-    process_start(pid) == Some(start)
+    crate::process::start_time(pid) == Some(start)
 }
 
 /// The pid, start time and host a work area's name gives.
@@ -57,12 +45,11 @@ fn owner_of(name: &str) -> Option<(u32, u64, &str)> {
     Some((pid, start, host))
 }
 
-/// One store value's work area, made on first use.
+/// One store value's owner tag and directory (made on first use).
 #[derive(Debug)]
 pub(super) struct WorkArea {
     root: PathBuf,
-    /// The process that made this value (a child forked from it uses an area of its own).
-    pid: u32,
+    /// The owner tag, `<pid>-<start>-<n>@<host>`.
     name: String,
     made: OnceLock<PathBuf>,
 }
@@ -71,58 +58,46 @@ impl WorkArea {
     /// The work area of a new store value on `root` (nothing is created yet).
     pub(super) fn new(root: &Path) -> WorkArea {
         let pid = std::process::id();
-        let start = process_start(pid).unwrap_or(0);
+        let start = crate::process::start_time(pid).unwrap_or(0);
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
         WorkArea {
             root: root.to_path_buf(),
-            pid,
             name: format!("{pid}-{start}-{n}@{}", host_name()),
             made: OnceLock::new(),
         }
     }
 
+    /// The owner's directory, made on the first call.
+    fn dir(&self) -> std::io::Result<&Path> {
+        if let Some(dir) = self.made.get() {
+            return Ok(dir);
+        }
+        let dir = self.root.join(WORK_DIR).join(&self.name);
+        make_dir(&dir)?;
+        Ok(self.made.get_or_init(|| dir))
+    }
+
     /// A new unique hidden path beside `target`, tagged with this owner, for an entry made for
-    /// `purpose` (`chunk`, `creating`, `deleting`); the owner's directory is made first.
+    /// `purpose` (`chunk`, `creating`, `deleting`); the owner's directory is made first, so
+    /// that a sweep finds the owner.
     ///
     /// # Errors
     /// The I/O error of making the owner's directory.
     pub(super) fn sibling(&self, target: &Path, purpose: &str) -> std::io::Result<PathBuf> {
-        let owner = self.path("owner")?;
-        let tag = owner
-            .parent()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        self.dir()?;
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
         // Without the target's name: a dataset name may take all 255 bytes a name can have.
-        Ok(target.with_file_name(format!(".{purpose}-{tag}-{n}")))
+        Ok(target.with_file_name(format!(".{purpose}-{}-{n}", self.name)))
     }
 
-    /// A new unique path in the owner's directory (made when needed), for an entry made for
-    /// `purpose` (template scratch files).
+    /// A new unique path in the owner's directory, for an entry made for `purpose` (template
+    /// scratch files).
     ///
     /// # Errors
-    /// The I/O error of creating the directory.
+    /// The I/O error of making the directory.
     pub(super) fn path(&self, purpose: &str) -> std::io::Result<PathBuf> {
-        if std::process::id() != self.pid {
-            // A forked child: its own area, so its leftovers are judged by its own life.
-            let child = WorkArea::new(&self.root);
-            let dir = self.root.join(WORK_DIR).join(&child.name);
-            make_dir(&dir)?;
-            std::mem::forget(child);
-            let n = NAMES.fetch_add(1, Ordering::Relaxed);
-            return Ok(dir.join(format!("{purpose}-{n}")));
-        }
-        let dir = match self.made.get() {
-            Some(dir) => dir,
-            None => {
-                let dir = self.root.join(WORK_DIR).join(&self.name);
-                make_dir(&dir)?;
-                self.made.get_or_init(|| dir)
-            }
-        };
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
-        Ok(dir.join(format!("{purpose}-{n}")))
+        Ok(self.dir()?.join(format!("{purpose}-{n}")))
     }
 }
 
@@ -140,9 +115,6 @@ fn make_dir(dir: &Path) -> std::io::Result<()> {
 
 impl Drop for WorkArea {
     fn drop(&mut self) {
-        if std::process::id() != self.pid {
-            return;
-        }
         if let Some(dir) = self.made.get() {
             let _ = fs::remove_dir_all(dir);
             // The folder of work areas goes too once the last one has.
@@ -178,7 +150,7 @@ pub(super) fn sweep_dead(root: &Path) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(pid) = legacy_owner(&name) {
-                if process_start(pid).is_none() {
+                if !crate::process::running(pid) {
                     let _ = fs::remove_dir_all(entry.path());
                 }
             }
@@ -263,7 +235,7 @@ mod tests {
         let mine = area.path("chunk").unwrap();
         fs::write(&mine, b"x").unwrap();
         // A dead process: pid 1's start time plus one is nobody's.
-        let start = process_start(1).unwrap_or(0) + 1;
+        let start = crate::process::start_time(1).unwrap_or(0) + 1;
         let dead = root
             .path()
             .join(WORK_DIR)
