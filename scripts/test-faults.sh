@@ -47,6 +47,19 @@ ranks_of() {
   done
   echo $ranks
 }
+# Waits until every process $@ catches SIGTERM (its SigCgt mask): a signal that arrives while the
+# program is still starting has its default action, before chunkwise can do anything about it.
+await_handlers() {
+  local pid mask
+  for pid in "$@"; do
+    for _ in $(seq 200); do
+      mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+      [ -z "$mask" ] && break # ended already
+      [ $((0x$mask & (1 << 14))) -ne 0 ] && break
+      sleep 0.005
+    done
+  done
+}
 # Hidden entries of the store other than its lock file and incomplete datasets' markers.
 leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' -print; }
 
@@ -167,7 +180,7 @@ interrupted=0
 for signal in TERM INT HUP TERM INT HUP; do
   # A wide Gaussian (about 0.4 s here), signalled early in it.
   "$BIN" --store "$STORE" filter gaussian base smooth --sigma 6 >/dev/null 2>"$W/sig.err" &
-  pid=$!; sleep "$(delay 0.2)"; kill -s $signal $pid 2>/dev/null || true
+  pid=$!; await_handlers $pid; sleep "$(delay 0.2)"; kill -s $signal $pid 2>/dev/null || true
   rc=0; wait $pid || rc=$?
   if [ $rc -eq 0 ]; then
     cw rm smooth # finished before the signal
@@ -188,6 +201,8 @@ for round in 1 2 3; do
     >/dev/null 2>"$W/mpisig.err" &
   launcher=$!
   ranks=$(ranks_of $launcher)
+  # shellcheck disable=SC2086
+  await_handlers $ranks
   sleep "$(delay 0.3)"
   # shellcheck disable=SC2086
   kill -TERM $ranks 2>/dev/null || true
