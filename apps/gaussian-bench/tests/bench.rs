@@ -4,8 +4,25 @@
 use std::path::Path;
 use std::process::Command;
 
-use chunkwise::{Hdf5Store, StoreList};
+use chunkwise::StoreList;
+use chunkwise_dosna::DosnaStore;
 use hdf5::types::VarLenUnicode;
+
+/// Opens an HDF5 file read-only without HDF5's file lock: other tests of this process spawn
+/// children, which inherit a lock taken here (HDF5 does not open files close-on-exec) and would
+/// keep the apps under test from opening the file (EAGAIN) for as long as they live.
+fn open_h5(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .open(path)
+}
+
+/// [`open_h5`], read-write.
+fn open_h5_rw(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.file_locking(false))
+        .open_rw(path)
+}
 
 struct Run {
     code: i32,
@@ -76,7 +93,7 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
         run.stdout
     );
 
-    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let file = open_h5(d.join("out/result.h5")).unwrap();
     let times = file.dataset("/hdf5/1").unwrap();
     assert_eq!(times.shape(), vec![2, 3, 3, 2]);
     assert_eq!(times.dtype().unwrap().size(), 4, "float32");
@@ -203,7 +220,7 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
         assert!(d.join("out").join(plot).exists(), "{plot}");
     }
     // --keep: the last input of each data size and the outputs of every cell.
-    let kept = Hdf5Store::new(d.join("store")).list_datasets().unwrap();
+    let kept = DosnaStore::new(d.join("store")).list_datasets().unwrap();
     assert_eq!(
         kept,
         vec![
@@ -283,7 +300,7 @@ fn results_of_another_shape_are_never_overwritten() {
         ],
     );
     assert_eq!(ram.code, 0, "{}", ram.stderr);
-    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let file = open_h5(d.join("out/result.h5")).unwrap();
     assert!(file.dataset("/hdf5/1").is_ok() && file.dataset("/ram/1").is_ok());
 }
 
@@ -293,7 +310,7 @@ fn datasets_it_did_not_make_are_never_touched() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A user's dataset that happens to carry a name the sweep uses.
-    let store = Hdf5Store::new(d.join("store"));
+    let store = DosnaStore::new(d.join("store"));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4], &[4]).unwrap(), DType::F64);
     store.create_dataset("input_32", &meta).unwrap();
     let mine = chunkwise::ChunkData::F64(vec![1.0, 2.0, 3.0, 4.0]);
@@ -391,7 +408,7 @@ fn runs_under_mpi_with_per_rank_timers() {
         1,
         "{stdout}"
     );
-    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let file = open_h5(d.join("out/result.h5")).unwrap();
     assert_eq!(file.dataset("/hdf5/2").unwrap().shape(), vec![1, 3, 3, 2]);
     let timers = file
         .dataset("/hdf5/2_timers")
@@ -475,7 +492,7 @@ fn a_small_memory_budget_maps_the_reference_and_keeps_results_exact() {
     ];
     let run = bench(d, &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let file = open_h5(d.join("out/result.h5")).unwrap();
     let verify = file
         .dataset("/hdf5/1_verify")
         .unwrap()
@@ -689,12 +706,12 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
         "{}",
         merged.stdout
     );
-    let file = hdf5::File::open(d.join("out/result.h5")).unwrap();
+    let file = open_h5(d.join("out/result.h5")).unwrap();
     let times = file.dataset("/hdf5/1").unwrap();
     assert_eq!(times.shape(), vec![2, 2, 3, 2]);
     let values = times.read_dyn::<f32>().unwrap();
     for (i, j, k) in [(0, 0, 0), (1, 0, 1), (1, 1, 2)] {
-        let cell = hdf5::File::open(d.join(format!("out/cells/{}.h5", uid(k)))).unwrap();
+        let cell = open_h5(d.join(format!("out/cells/{}.h5", uid(k)))).unwrap();
         let own = cell.dataset("/hdf5/1").unwrap().read_dyn::<f32>().unwrap();
         for kind in 0..3 {
             for t in 0..2 {
@@ -725,7 +742,7 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
 
     // A cell whose input came from another data generator is not merged with the others.
     {
-        let cell = hdf5::File::open_rw(d.join(format!("out/cells/{}.h5", uid(1)))).unwrap();
+        let cell = open_h5_rw(d.join(format!("out/cells/{}.h5", uid(1)))).unwrap();
         let run = cell.group("/hdf5/1_run").unwrap();
         run.delete_attr("generator").unwrap();
         let other: hdf5::types::VarLenUnicode = "another generator".parse().unwrap();
