@@ -13,6 +13,11 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== the core crate links no storage library (cargo tree -p chunkwise)"
+if cargo tree -p chunkwise --prefix none | grep -Ei '^(hdf5|zarrs|object_store|ceph)'; then
+  echo "test.sh: FAIL: the core crate depends on a storage library (above)" >&2
+  exit 1
+fi
 echo "== cargo test"
 cargo test --workspace --release --quiet
 echo "== faults: kills, signals, concurrent writers, a full tmpfs (scripts/test-faults.sh)"

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chunkwise::config::Config;
 use chunkwise::memory::MemoryBudget;
-use chunkwise::{
-    Connection, Engine, Hdf5Store, Partition, RamStore, SequentialEngine, Store, ThreadsEngine,
-};
+use chunkwise::{Connection, Engine, Partition, RamStore, SequentialEngine, Store, ThreadsEngine};
+use chunkwise_dosna::DosnaStore;
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 
 use crate::cli::{Backend, EngineKind, Global, PartitionKind};
@@ -16,7 +15,7 @@ use crate::cli::{Backend, EngineKind, Global, PartitionKind};
 /// budget.
 pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match global.backend {
-        Backend::Hdf5 => Arc::new(Hdf5Store::new(&global.store).with_checksums(global.checksums)),
+        Backend::Hdf5 => Arc::new(DosnaStore::new(&global.store).with_checksums(global.checksums)),
         Backend::Ram => Arc::new(RamStore::new()),
     };
     let pipeline = config.pipeline_options();

@@ -86,7 +86,7 @@ pub fn dtype_of(location: &H5Location, dataset: &hdf5::Dataset) -> Result<DType>
     let datatype = dataset
         .dtype()
         .with_context(|| format!("cannot read the type of {location}"))?;
-    DType::from_hdf5(&datatype).with_context(|| format!("{location} cannot be used"))
+    chunkwise_dosna::h5::dtype_of(&datatype).with_context(|| format!("{location} cannot be used"))
 }
 
 /// Creates the dataset `location` holding `values`, written in pieces of about `piece_bytes` along
@@ -94,7 +94,7 @@ pub fn dtype_of(location: &H5Location, dataset: &hdf5::Dataset) -> Result<DType>
 /// exporting an array larger than memory stays within memory. A new file is written under a
 /// temporary name and renamed into place; in an existing file a failed write removes the new
 /// dataset again.
-pub fn write_new<T: Element>(
+pub fn write_new<T: Element + hdf5::H5Type>(
     location: &H5Location,
     values: &BudgetArray<T>,
     piece_bytes: u64,
@@ -148,7 +148,7 @@ pub fn write_new<T: Element>(
     }
 }
 
-fn create_and_write<T: Element>(
+fn create_and_write<T: Element + hdf5::H5Type>(
     file: &hdf5::File,
     path: &str,
     values: &BudgetArray<T>,
@@ -177,7 +177,7 @@ fn create_and_write<T: Element>(
         let piece = values.view();
         let piece = piece.slice_axis(Axis(0), Slice::from(first..first + rows));
         let region = Region::full(&shape).with_axis0_rows(first, rows);
-        dataset.write_slice(&piece, region.hyperslab())?;
+        dataset.write_slice(&piece, chunkwise_dosna::h5::hyperslab(&region))?;
         values.release_resident();
     }
     Ok(())

@@ -277,7 +277,7 @@ fn a_closed_pipe_ends_the_listing_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // More names than a pipe holds (64 KiB).
-    let store = chunkwise::Hdf5Store::new(d.join("chunkwise-data"));
+    let store = chunkwise_dosna::DosnaStore::new(d.join("chunkwise-data"));
     let meta = DatasetMeta::zero_filled(Layout::new(&[1], &[1]).unwrap(), DType::U8);
     for i in 0..400 {
         store.create_dataset(&format!("{i:0>250}"), &meta).unwrap();

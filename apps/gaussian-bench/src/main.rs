@@ -23,9 +23,9 @@ use anyhow::{Context, Result};
 use chunkwise::config::{Config, Source};
 use chunkwise::memory::MemoryBudget;
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, Partition, RamStore, SequentialEngine, Store,
-    ThreadsEngine,
+    Boundary, Connection, Engine, Partition, RamStore, SequentialEngine, Store, ThreadsEngine,
 };
+use chunkwise_dosna::DosnaStore;
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -121,7 +121,7 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
                 (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
             };
             check_store_room(options, &dir)?;
-            Arc::new(Hdf5Store::new(dir).with_spare_files(options.spare_files << 20))
+            Arc::new(DosnaStore::new(dir).with_spare_files(options.spare_files << 20))
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };

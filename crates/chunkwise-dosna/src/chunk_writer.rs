@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::template::Template;
-use crate::dtype::ChunkData;
-use crate::error::{Error, Result};
-use crate::store::{check_part_dtype, ChunkWriter, Coverage, DatasetMeta};
-use crate::with_chunk_data;
+use chunkwise::dtype::ChunkData;
+use chunkwise::error::{Error, Result};
+use chunkwise::store::support::{check_part_dtype, Coverage};
+use chunkwise::store::{ChunkWriter, DatasetMeta};
+use chunkwise::with_chunk_data;
 
 /// Where a chunk file being written goes.
 pub(super) struct Place {
@@ -56,7 +57,7 @@ impl FileChunkWriter {
             coverage: Coverage::new(
                 format!(
                     "chunk {} of dataset \"{name}\"",
-                    crate::error::fmt_tuple(chunk)
+                    chunkwise::error::fmt_tuple(chunk)
                 ),
                 meta.layout.chunk_len(),
             ),

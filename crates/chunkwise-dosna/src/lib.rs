@@ -1,4 +1,4 @@
-//! The hdf5 store: a directory per dataset, an HDF5 file per chunk, in DosNa's layout.
+//! The DosNa directory store: a directory per dataset, an HDF5 file per chunk, in DosNa's layout.
 //!
 //! ```text
 //! <root>/<dataset>/dataset.h5              attributes only: shape (int64[ndim]),
@@ -20,7 +20,7 @@
 //! neither chunkwise nor DosNa ever takes an interrupted job's output for a dataset.
 //!
 //! The DosNa layout has no checksums of its own: bit rot inside a chunk's elements is detected
-//! only in chunk files written with [`Hdf5Store::with_checksums`] (HDF5's Fletcher-32, verified
+//! only in chunk files written with [`DosnaStore::with_checksums`] (HDF5's Fletcher-32, verified
 //! by every read of such a file). Files that are not regular files where chunks should be, and
 //! chunk files of another element type, are refused with an error naming them.
 //!
@@ -38,6 +38,7 @@
 
 mod chunk_locks;
 mod chunk_writer;
+pub mod h5;
 mod meta_files;
 mod spare_files;
 mod template;
@@ -53,16 +54,17 @@ use std::sync::{Arc, Mutex};
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use ndarray::ArrayView1;
 
-use super::{
-    check_chunk_data, check_dataset_name, check_run_pieces, read_run_from_whole_chunk,
-    BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
-};
-use crate::dtype::{ChunkData, DType, Element};
-use crate::error::{fmt_tuple, Error, Result};
-use crate::layout::Layout;
-use crate::region::Region;
-use crate::{with_chunk_data, with_element_type};
 use chunk_writer::FileChunkWriter;
+use chunkwise::dtype::{ChunkData, DType, Element};
+use chunkwise::error::{fmt_tuple, Error, Result};
+use chunkwise::layout::Layout;
+use chunkwise::region::Region;
+use chunkwise::store::support::{check_chunk_data, check_run_pieces, read_run_from_whole_chunk};
+use chunkwise::store::{
+    check_dataset_name, BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead,
+    StoreWrite,
+};
+use chunkwise::{with_chunk_data, with_element_type};
 use meta_files::MetaFiles;
 use spare_files::SpareFiles;
 use template::Template;
@@ -80,17 +82,17 @@ type Templates = HashMap<(DType, Vec<usize>), Option<Arc<Template>>>;
 
 /// A store in a directory of per-chunk HDF5 files (DosNa-compatible).
 #[derive(Debug, Clone)]
-pub struct Hdf5Store {
+pub struct DosnaStore {
     root: PathBuf,
     templates: Arc<Mutex<Templates>>,
     meta_files: Arc<MetaFiles>,
     spares: Option<Arc<SpareFiles>>,
     work: Arc<WorkArea>,
-    /// Chunk files are written with a Fletcher-32 checksum (see [`Hdf5Store::with_checksums`]).
+    /// Chunk files are written with a Fletcher-32 checksum (see [`DosnaStore::with_checksums`]).
     checksums: bool,
 }
 
-/// The chunk index of a chunk file's name `chunk_<i>_<j>….h5` (as [`Hdf5Store::chunk_path`]
+/// The chunk index of a chunk file's name `chunk_<i>_<j>….h5` (as [`DosnaStore::chunk_path`]
 /// names them), if it is one.
 fn chunk_of_file_name(name: &str) -> Option<Vec<usize>> {
     let index = name.strip_prefix("chunk_")?.strip_suffix(".h5")?;
@@ -168,7 +170,7 @@ fn not_a_chunk_file(path: &Path, found: &fs::FileType) -> Error {
     }
 }
 
-impl Hdf5Store {
+impl DosnaStore {
     /// A store rooted at the connection directory `root`. Nothing is created until the first
     /// dataset is. What processes of this host that died left behind is removed: their
     /// temporary chunk files and half-created or half-deleted datasets, and spare chunk files
@@ -179,7 +181,7 @@ impl Hdf5Store {
         // Spare chunk files a process that died left behind (see `with_spare_files`).
         spare_files::remove_older_than(&root, spare_files::STALE);
         let work = Arc::new(WorkArea::new(&root));
-        Hdf5Store {
+        DosnaStore {
             root,
             templates: Arc::default(),
             meta_files: Arc::default(),
@@ -226,7 +228,7 @@ impl Hdf5Store {
     /// emptied directories of deleted datasets of at most 128 entries are kept too (up to 32),
     /// to become the directories of new datasets instead of making new ones. The disk space of
     /// deleted datasets is then given back when the store (its last clone) is dropped. 0 keeps
-    /// none, as [`Hdf5Store::new`] does.
+    /// none, as [`DosnaStore::new`] does.
     #[must_use]
     pub fn with_spare_files(mut self, bytes: u64) -> Self {
         self.spares = (bytes > 0).then(|| Arc::new(SpareFiles::new(&self.root, bytes)));
@@ -261,7 +263,7 @@ impl Hdf5Store {
                 .and_then(|mut file| file.write_all(&bytes))
                 .map_err(|e| Error::io(path, e));
         }
-        write_meta_file(path, meta).map_err(|e| Error::hdf5(path, e))?;
+        write_meta_file(path, meta).map_err(|e| crate::h5::error(path, e))?;
         if let Ok(bytes) = fs::read(path) {
             self.meta_files.remember(meta, bytes);
         }
@@ -490,7 +492,7 @@ fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
         path: path.to_path_buf(),
         problem,
     };
-    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
+    let h5 = |e: hdf5::Error| crate::h5::error(path, e);
     let file = open_file(path).map_err(h5)?;
     let read_dims = |name: &str| -> Result<Vec<usize>> {
         let attr = file
@@ -531,7 +533,7 @@ fn read_meta_file(path: &Path) -> Result<DatasetMeta> {
             let values = attr.read_raw::<T>().map_err(h5)?;
             values.first().copied().unwrap_or_default().to_scalar()
         }),
-        Err(_) => crate::dtype::Scalar::zero(dtype),
+        Err(_) => chunkwise::dtype::Scalar::zero(dtype),
     };
     DatasetMeta::new(layout, dtype, fill_value)
 }
@@ -550,7 +552,7 @@ fn write_chunk_file(
     file.close()
 }
 
-fn write_typed<T: Element>(
+fn write_typed<T: Element + hdf5::H5Type>(
     file: &hdf5::File,
     shape: &[usize],
     values: &[T],
@@ -571,7 +573,7 @@ fn check_chunk_file_shape(path: &Path, dataset: &hdf5::Dataset, meta: &DatasetMe
     let stored_type = dataset
         .dtype()
         .and_then(|t| t.to_descriptor())
-        .map_err(|e| Error::hdf5(path, e))?;
+        .map_err(|e| crate::h5::error(path, e))?;
     let expected = with_element_type!(meta.dtype, T => <T as hdf5::H5Type>::type_descriptor());
     if stored_type != expected {
         return Err(Error::Corrupt {
@@ -597,7 +599,7 @@ fn check_chunk_file_shape(path: &Path, dataset: &hdf5::Dataset, meta: &DatasetMe
 }
 
 fn read_chunk_file(path: &Path, meta: &DatasetMeta) -> Result<ChunkData> {
-    let h5 = |e: hdf5::Error| Error::hdf5(path, e);
+    let h5 = |e: hdf5::Error| crate::h5::error(path, e);
     let file = open_file(path).map_err(h5)?;
     let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
     check_chunk_file_shape(path, &dataset, meta)?;
@@ -613,7 +615,7 @@ enum TemplateRead {
     Library,
 }
 
-impl Hdf5Store {
+impl DosnaStore {
     /// Elements `first..first + len` (C order) of the chunk file at `path` through the
     /// template of `meta`.
     fn read_with_template(
@@ -646,7 +648,7 @@ impl Hdf5Store {
     }
 }
 
-impl Hdf5Store {
+impl DosnaStore {
     /// The hidden file at `temp` a chunk is written into through `template`: a spare of the
     /// template's length when there is one, else a new file.
     ///
@@ -667,7 +669,7 @@ impl Hdf5Store {
     }
 }
 
-impl Hdf5Store {
+impl DosnaStore {
     /// Replaces the chunk file of `chunk`: written under a hidden tagged name beside it, renamed
     /// into place under the chunk's shared lock (`locked`: the caller holds the chunk's
     /// exclusive lock).
@@ -689,7 +691,7 @@ impl Hdf5Store {
                 )
                 .map_err(|e| Error::io(&path, e)),
             None => write_chunk_file(&temp, meta, data, self.checksums)
-                .map_err(|e| Error::hdf5(&path, e)),
+                .map_err(|e| crate::h5::error(&path, e)),
         };
         if let Err(error) = written {
             let _ = fs::remove_file(&temp);
@@ -714,7 +716,7 @@ fn template_error(path: &Path, error: std::io::Error) -> Error {
     }
 }
 
-impl StoreRead for Hdf5Store {
+impl StoreRead for DosnaStore {
     fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
         match self.state_of(name)? {
             DatasetState::Complete => self.read_meta(&self.meta_path(name)),
@@ -774,13 +776,13 @@ impl StoreRead for Hdf5Store {
             return Ok(None);
         }
         // A hyperslab read moves only the region's bytes.
-        let h5 = |e: hdf5::Error| Error::hdf5(&path, e);
+        let h5 = |e: hdf5::Error| crate::h5::error(&path, e);
         let file = open_file(&path).map_err(h5)?;
         let dataset = file.dataset(CHUNK_DATASET).map_err(h5)?;
         check_chunk_file_shape(&path, &dataset, meta)?;
         Ok(Some(with_element_type!(meta.dtype, T => {
-            let values = dataset.read_slice::<T, _, ndarray::IxDyn>(region.hyperslab()).map_err(h5)?;
-            T::into_chunk(crate::array::into_c_vec(values))
+            let values = dataset.read_slice::<T, _, ndarray::IxDyn>(crate::h5::hyperslab(region)).map_err(h5)?;
+            T::into_chunk(chunkwise::store::support::into_c_vec(values))
         })))
     }
 
@@ -817,7 +819,7 @@ impl StoreRead for Hdf5Store {
     }
 }
 
-impl StoreWrite for Hdf5Store {
+impl StoreWrite for DosnaStore {
     fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
         self.add_dataset(name, meta, DATASET_FILE)
     }
@@ -945,7 +947,7 @@ impl StoreWrite for Hdf5Store {
     }
 }
 
-impl Hdf5Store {
+impl DosnaStore {
     /// Names of the directories under the root holding `meta_file`, sorted.
     fn list_with(&self, meta_file: &str) -> Result<Vec<String>> {
         self.check_root()?;
@@ -967,7 +969,7 @@ impl Hdf5Store {
     }
 }
 
-impl StoreList for Hdf5Store {
+impl StoreList for DosnaStore {
     fn list_datasets(&self) -> Result<Vec<String>> {
         self.list_with(DATASET_FILE)
     }
@@ -998,9 +1000,9 @@ impl StoreList for Hdf5Store {
     }
 }
 
-impl Store for Hdf5Store {
+impl Store for DosnaStore {
     fn backend(&self) -> &'static str {
-        "hdf5"
+        "dosna"
     }
 
     fn shared_between_processes(&self) -> bool {

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::DatasetMeta;
-use crate::dtype::Scalar;
+use chunkwise::dtype::Scalar;
+use chunkwise::store::DatasetMeta;
 
 /// At most this many distinct files are remembered; the memory is dropped when it is full.
 const CAPACITY: usize = 256;
@@ -34,7 +34,7 @@ fn fill_bits(fill: Scalar) -> u64 {
     }
 }
 
-type Key = (Vec<usize>, Vec<usize>, crate::dtype::DType, u64);
+type Key = (Vec<usize>, Vec<usize>, chunkwise::dtype::DType, u64);
 
 fn key(meta: &DatasetMeta) -> Key {
     (
@@ -88,8 +88,8 @@ impl MetaFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtype::DType;
-    use crate::layout::Layout;
+    use chunkwise::dtype::DType;
+    use chunkwise::layout::Layout;
 
     fn meta(fill: f32) -> DatasetMeta {
         DatasetMeta::new(

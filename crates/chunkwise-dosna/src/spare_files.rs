@@ -13,7 +13,7 @@
 //! directory took 0.1–0.4 ms and removing one 0.06–0.1 ms (`perf trace`), on the critical path
 //! of every dataset created and deleted, where renaming a kept one takes about 10 µs.
 //!
-//! Opt-in ([`super::Hdf5Store::with_spare_files`]), because a deleted dataset's disk space is then
+//! Opt-in ([`super::DosnaStore::with_spare_files`]), because a deleted dataset's disk space is then
 //! given back only when the store is dropped. Guarantees:
 //! - spares live in `<root>/.chunkwise-spare/<bytes>/` (hidden: never a dataset), at most the
 //!   configured number of bytes of them per process; emptied dataset directories that held at

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use hdf5::plist::dataset_create::{AllocTime, FillTime};
 
-use crate::dtype::{element_bytes, Element};
+use chunkwise::dtype::{element_bytes, Element};
 
 /// The bytes of a chunk file before its elements, for one chunk shape and dtype.
 pub(super) struct Template {
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Template {
 /// Writes `path` as a chunk file of `shape` through the library, elements unwritten; returns
 /// the file's bytes before its elements, or `None` when the elements (`data_bytes`) are not the
 /// rest of the file.
-fn library_header<T: Element>(
+fn library_header<T: Element + hdf5::H5Type>(
     path: &Path,
     shape: &[usize],
     data_bytes: u64,
@@ -81,7 +81,7 @@ impl Template {
     /// Builds the template of chunks of `shape` and element type `T`, writing scratch files
     /// at paths `scratch` gives (removed again). `None` when the library's files do not fit
     /// the scheme, or `scratch` gives no path.
-    pub(super) fn build<T: Element>(
+    pub(super) fn build<T: Element + hdf5::H5Type>(
         scratch: impl Fn() -> Option<PathBuf>,
         shape: &[usize],
     ) -> Option<Template> {

@@ -33,7 +33,7 @@ fn host_name() -> String {
 
 /// Whether the process `pid` started at `start` still runs.
 fn alive(pid: u32, start: u64) -> bool {
-    crate::process::start_time(pid) == Some(start)
+    chunkwise::store::support::start_time(pid) == Some(start)
 }
 
 /// The pid, start time and host a work area's name gives.
@@ -58,7 +58,7 @@ impl WorkArea {
     /// The work area of a new store value on `root` (nothing is created yet).
     pub(super) fn new(root: &Path) -> WorkArea {
         let pid = std::process::id();
-        let start = crate::process::start_time(pid).unwrap_or(0);
+        let start = chunkwise::store::support::start_time(pid).unwrap_or(0);
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
         WorkArea {
             root: root.to_path_buf(),
@@ -150,7 +150,7 @@ pub(super) fn sweep_dead(root: &Path) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(pid) = legacy_owner(&name) {
-                if !crate::process::running(pid) {
+                if !chunkwise::store::support::running(pid) {
                     let _ = fs::remove_dir_all(entry.path());
                 }
             }
@@ -235,7 +235,7 @@ mod tests {
         let mine = area.path("chunk").unwrap();
         fs::write(&mine, b"x").unwrap();
         // A dead process: pid 1's start time plus one is nobody's.
-        let start = crate::process::start_time(1).unwrap_or(0) + 1;
+        let start = chunkwise::store::support::start_time(1).unwrap_or(0) + 1;
         let dead = root
             .path()
             .join(WORK_DIR)

@@ -1,18 +1,15 @@
-//! Every store passes the one conformance suite.
+//! The DosNa directory store passes the core's conformance suite, through the public API only,
+//! and keeps its own promises (checksums, working entries of dead writers, foreign files).
 
 use std::sync::Arc;
 
-use chunkwise::{conformance, Hdf5Store, RamStore};
-
-#[test]
-fn ram_store_conforms() {
-    conformance::run_all(Arc::new(RamStore::new()));
-}
+use chunkwise::conformance;
+use chunkwise_dosna::DosnaStore;
 
 #[test]
 fn hdf5_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    conformance::run_all(Arc::new(Hdf5Store::new(dir.path().join("conn"))));
+    conformance::run_all(Arc::new(DosnaStore::new(dir.path().join("conn"))));
 }
 
 #[test]
@@ -20,9 +17,9 @@ fn hdf5_store_with_checksums_conforms_and_detects_bit_rot() {
     use chunkwise::{DType, DatasetMeta, Layout, StoreRead, StoreWrite};
     let dir = tempfile::tempdir().unwrap();
     conformance::run_all(Arc::new(
-        Hdf5Store::new(dir.path().join("conn")).with_checksums(true),
+        DosnaStore::new(dir.path().join("conn")).with_checksums(true),
     ));
-    let store = Hdf5Store::new(dir.path().join("rot")).with_checksums(true);
+    let store = DosnaStore::new(dir.path().join("rot")).with_checksums(true);
     let meta = DatasetMeta::zero_filled(Layout::new(&[8, 8], &[8, 8]).unwrap(), DType::F64);
     store.create_dataset("d", &meta).unwrap();
     let data = chunkwise::ChunkData::F64((0..64).map(f64::from).collect());
@@ -32,7 +29,7 @@ fn hdf5_store_with_checksums_conforms_and_detects_bit_rot() {
         Some(data.clone())
     );
     // A store without the option reads (and verifies) the same file.
-    let plain = Hdf5Store::new(dir.path().join("rot"));
+    let plain = DosnaStore::new(dir.path().join("rot"));
     assert_eq!(plain.read_chunk("d", &meta, &[0, 0]).unwrap(), Some(data));
     // One flipped bit in element 10 (found by its bytes, followed by element 11's).
     let path = store.chunk_path("d", &[0, 0]);
@@ -67,7 +64,7 @@ fn hdf5_dead_writer() {
     let Some(root) = std::env::var_os(DEAD_WRITER_ROOT) else {
         return; // only as the child
     };
-    let store = Hdf5Store::new(std::path::PathBuf::from(root));
+    let store = DosnaStore::new(std::path::PathBuf::from(root));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4, 4], &[2, 2]).unwrap(), DType::F32);
     store.begin_dataset("dead", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.0; 4]);
@@ -85,7 +82,7 @@ fn hdf5_dead_writer() {
 fn hdf5_store_removes_what_dead_writers_left() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
-    let store = Hdf5Store::new(&root);
+    let store = DosnaStore::new(&root);
     let die_writing = |name: &str| {
         assert_eq!(name, "dead");
         let status = std::process::Command::new(std::env::current_exe().unwrap())
@@ -115,7 +112,7 @@ fn hdf5_store_removes_what_dead_writers_left() {
     conformance::leftovers_of_dead_writers_are_removed(
         &store,
         die_writing,
-        || Arc::new(Hdf5Store::new(&root)),
+        || Arc::new(DosnaStore::new(&root)),
         hidden,
     );
     // The dead writer's owner directory went too; only this process's may stay.
@@ -134,7 +131,7 @@ fn hdf5_store_refuses_foreign_chunks() {
     use conformance::Foreign;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let store = Hdf5Store::new(root.join("conn"));
+    let store = DosnaStore::new(root.join("conn"));
     let planter = store.clone();
     let plant = move |name: &str, chunk: &[usize], kind: Foreign| {
         let store = &planter;
@@ -184,7 +181,7 @@ fn hdf5_store_refuses_foreign_chunks() {
 fn hdf5_store_with_spare_files_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
-    conformance::run_all(Arc::new(Hdf5Store::new(&root).with_spare_files(1 << 30)));
+    conformance::run_all(Arc::new(DosnaStore::new(&root).with_spare_files(1 << 30)));
     // The store is dropped: its spares are gone with it, and nothing else hidden stays.
     assert!(!root.join(".chunkwise-spare").exists());
     // Only the store's lock file, in its root, stays.
@@ -198,10 +195,10 @@ fn hdf5_store_with_spare_files_conforms() {
 
 /// An hdf5 store with spare files (in a directory that lives as long as the first value), and
 /// the metadata of an 8×8 f32 dataset in 4×4 chunks with fill value `fill`.
-fn store_with_spares(fill: f32) -> (tempfile::TempDir, Hdf5Store, chunkwise::DatasetMeta) {
+fn store_with_spares(fill: f32) -> (tempfile::TempDir, DosnaStore, chunkwise::DatasetMeta) {
     use chunkwise::{DType, DatasetMeta, Layout, Scalar};
     let dir = tempfile::tempdir().unwrap();
-    let store = Hdf5Store::new(dir.path().join("conn")).with_spare_files(1 << 30);
+    let store = DosnaStore::new(dir.path().join("conn")).with_spare_files(1 << 30);
     let meta = DatasetMeta::new(
         Layout::new(&[8, 8], &[4, 4]).unwrap(),
         DType::F32,
@@ -288,7 +285,7 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
 fn hdf5_store_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
-    conformance::run_all(Arc::new(Hdf5Store::new(&root)));
+    conformance::run_all(Arc::new(DosnaStore::new(&root)));
     // Only the store's lock file, in its root, stays.
     let lock_file = root.join(".chunkwise-locks").display().to_string();
     let leftovers: Vec<_> = walk(&root)
@@ -326,7 +323,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 fn hdf5_chunks_written_in_parts_are_hdf5_files_and_dropped_ones_leave_nothing() {
     use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
     let dir = tempfile::tempdir().unwrap();
-    let store = Hdf5Store::new(dir.path().join("conn"));
+    let store = DosnaStore::new(dir.path().join("conn"));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4, 6], &[4, 3]).unwrap(), DType::I32);
     store.create_dataset("d", &meta).unwrap();
     let writer = store.chunk_writer("d", &meta, &[0, 1]).unwrap();

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use chunkwise::{Connection, Hdf5Store, Selection, SequentialEngine};
+use chunkwise::{Connection, Selection, SequentialEngine};
+use chunkwise_dosna::DosnaStore;
 use hdf5::types::{FixedAscii, VarLenUnicode};
 use ndarray::{arr1, Array2, ArrayD};
 
@@ -43,7 +44,7 @@ fn files_have_dosna_names_and_attribute_types() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
     let conn =
-        Connection::new(Arc::new(Hdf5Store::new(&root)), Arc::new(SequentialEngine)).unwrap();
+        Connection::new(Arc::new(DosnaStore::new(&root)), Arc::new(SequentialEngine)).unwrap();
     let ds = conn.create::<f32>("vol", &[10, 12], &[4, 5], 1.5).unwrap();
     ds.write_value(&Selection::parse("8:, 10:").unwrap(), 2.0f32)
         .unwrap();
@@ -173,7 +174,7 @@ fn reads_datasets_written_in_dosna_layout() {
         write_dosna_dataset(&root.join("legacy"), &data, [4, 3], -9, fixed_ascii);
 
         let conn =
-            Connection::new(Arc::new(Hdf5Store::new(&root)), Arc::new(SequentialEngine)).unwrap();
+            Connection::new(Arc::new(DosnaStore::new(&root)), Arc::new(SequentialEngine)).unwrap();
         assert_eq!(conn.list_datasets().unwrap(), vec!["legacy".to_string()]);
         let ds = conn.dataset("legacy").unwrap();
         assert_eq!(ds.dtype(), chunkwise::DType::I16);
@@ -192,7 +193,7 @@ fn reads_datasets_written_in_dosna_layout() {
 fn datasets_of_one_metadata_share_their_dataset_file_bytes_and_reopen_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("conn");
-    let store = Arc::new(Hdf5Store::new(&root));
+    let store = Arc::new(DosnaStore::new(&root));
     let conn = Connection::new(store.clone(), Arc::new(SequentialEngine)).unwrap();
     conn.create::<f32>("a", &[10, 12], &[4, 5], 1.5).unwrap();
     // The second file of the same metadata is written from the first one's bytes.
@@ -209,7 +210,7 @@ fn datasets_of_one_metadata_share_their_dataset_file_bytes_and_reopen_exactly() 
 
     // A fresh store (nothing remembered) and this one read the same metadata.
     let fresh =
-        Connection::new(Arc::new(Hdf5Store::new(&root)), Arc::new(SequentialEngine)).unwrap();
+        Connection::new(Arc::new(DosnaStore::new(&root)), Arc::new(SequentialEngine)).unwrap();
     for name in ["a", "b", "c"] {
         let remembered = conn.dataset(name).unwrap();
         let parsed = fresh.dataset(name).unwrap();

@@ -341,7 +341,8 @@ impl Engine for MpiEngine {
         if self.size > 1 && !store.shared_between_processes() {
             return Err(Error::Unsupported(format!(
                 "the {} backend keeps data in each process's own memory, so {} MPI ranks would each see a \
-                 different dataset; use the hdf5 backend, or run with one rank",
+                 different dataset; use a store shared between processes (such as the DosNa directory store), \
+                 or run with one rank",
                 store.backend(),
                 self.size
             )));

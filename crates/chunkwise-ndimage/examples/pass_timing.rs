@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chunkwise::memory::{keep_freed_blocks, KeepLargeBlocks, MemoryBudget};
-use chunkwise::{Boundary, Connection, Hdf5Store, PipelineOptions, RamStore, Store, ThreadsEngine};
+use chunkwise::{Boundary, Connection, PipelineOptions, RamStore, Store, ThreadsEngine};
+use chunkwise_dosna::DosnaStore;
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset};
 use ndarray::{ArrayD, IxDyn};
 
@@ -39,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn Store> = match env("STORE").as_deref() {
         Some("ram") => Arc::new(RamStore::new()),
         _ => Arc::new(
-            Hdf5Store::new(dir.path().join("store"))
+            DosnaStore::new(dir.path().join("store"))
                 .with_spare_files(env("SPARE_MIB").and_then(|v| v.parse().ok()).unwrap_or(0) << 20),
         ),
     };

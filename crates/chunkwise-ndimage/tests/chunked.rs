@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use chunkwise::{
-    Boundary, Connection, Engine, Hdf5Store, PipelineOptions, RamStore, SequentialEngine, Store,
-    ThreadsEngine,
+    Boundary, Connection, Engine, PipelineOptions, RamStore, SequentialEngine, Store, ThreadsEngine,
 };
+use chunkwise_dosna::DosnaStore;
 use chunkwise_ndimage::{
     gaussian_filter, gaussian_filter1d, gaussian_filter1d_dataset, gaussian_filter_dataset,
     FilterFloat, NdimageError,
@@ -25,7 +25,7 @@ const MODES: [Boundary; 5] = [
 fn connections(dir: &std::path::Path) -> Vec<(String, Connection)> {
     let stores: Vec<(&str, Arc<dyn Store>)> = vec![
         ("ram", Arc::new(RamStore::new())),
-        ("hdf5", Arc::new(Hdf5Store::new(dir.join("store")))),
+        ("hdf5", Arc::new(DosnaStore::new(dir.join("store")))),
     ];
     let mut out = Vec::new();
     for (backend, store) in stores {

@@ -44,7 +44,7 @@ fn assert_close<T: FilterFloat>(
     }
 }
 
-fn run_case<T: FilterFloat>(group: &hdf5::Group, name: &str, rtol: f64) {
+fn run_case<T: FilterFloat + hdf5::H5Type>(group: &hdf5::Group, name: &str, rtol: f64) {
     let input = group.dataset("input").unwrap().read_dyn::<T>().unwrap();
     let want = group.dataset("output").unwrap().read_dyn::<T>().unwrap();
     let sigma = group.dataset("sigma").unwrap().read_raw::<f64>().unwrap();

@@ -1,4 +1,4 @@
-//! Element types: their names (Rust, numpy, HDF5), scalar values of any of them, and the
+//! Element types: their names (Rust, numpy), scalar values of any of them, and the
 //! type-erased chunk buffer that stores pass around.
 //!
 //! Datasets are typed at run time (the dtype is stored with the dataset), while reading and
@@ -68,8 +68,8 @@ impl DType {
         }
     }
 
-    /// numpy's `dtype.str` on a little-endian machine: `<f4`, `|u1`, … This is the string the
-    /// hdf5 backend stores in the `dtype` attribute.
+    /// numpy's `dtype.str` on a little-endian machine: `<f4`, `|u1`, … This is the string DosNa's
+    /// formats store in a dataset's `dtype` attribute.
     pub fn numpy_name(self) -> &'static str {
         match self {
             DType::U8 => "|u1",
@@ -88,46 +88,6 @@ impl DType {
     /// True for `f32` and `f64`.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
-    }
-}
-
-impl DType {
-    /// The dtype of an HDF5 datatype, for reading ordinary HDF5 files.
-    ///
-    /// # Errors
-    /// [`Error::UnknownDType`] naming the HDF5 type when it is not one of the ten supported.
-    pub fn from_hdf5(datatype: &hdf5::Datatype) -> Result<Self> {
-        use hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
-        let descriptor = datatype.to_descriptor().map_err(|_| {
-            let size = datatype.size();
-            Error::UnknownDType(match size {
-                2 if datatype.is::<i16>() || datatype.is::<u16>() => "HDF5 2-byte integer".into(),
-                2 => "HDF5 2-byte float (half precision, f16)".into(),
-                _ => format!("HDF5 type of {size} bytes"),
-            })
-        })?;
-        Ok(match descriptor {
-            TD::Unsigned(IntSize::U1) => DType::U8,
-            TD::Unsigned(IntSize::U2) => DType::U16,
-            TD::Unsigned(IntSize::U4) => DType::U32,
-            TD::Unsigned(IntSize::U8) => DType::U64,
-            TD::Integer(IntSize::U1) => DType::I8,
-            TD::Integer(IntSize::U2) => DType::I16,
-            TD::Integer(IntSize::U4) => DType::I32,
-            TD::Integer(IntSize::U8) => DType::I64,
-            TD::Float(FloatSize::U4) => DType::F32,
-            TD::Float(FloatSize::U8) => DType::F64,
-            TD::Compound(compound) => {
-                let fields: Vec<&str> = compound.fields.iter().map(|f| f.name.as_str()).collect();
-                let what = if fields == ["r", "i"] || fields == ["real", "imag"] {
-                    "HDF5 complex numbers (a compound of real and imaginary parts)".to_string()
-                } else {
-                    format!("HDF5 compound type (a struct of {})", fields.join(", "))
-                };
-                return Err(Error::UnknownDType(what));
-            }
-            other => return Err(Error::UnknownDType(format!("HDF5 type {other}"))),
-        })
     }
 }
 
@@ -352,7 +312,7 @@ impl ChunkData {
 }
 
 /// The bytes of `values` in memory order.
-pub(crate) fn element_bytes<T: Element>(values: &[T]) -> &[u8] {
+pub fn element_bytes<T: Element>(values: &[T]) -> &[u8] {
     // SAFETY: `Element` types are plain integers and floats: no padding, every byte initialised;
     // the slice covers exactly the memory of `values` and lives as long as it.
     unsafe {
@@ -368,8 +328,7 @@ mod sealed {
 ///
 /// Sealed: the set of types is fixed by the on-disk formats.
 pub trait Element:
-    hdf5::H5Type
-    + Copy
+    Copy
     + Default
     + PartialEq
     + PartialOrd

@@ -62,10 +62,16 @@ pub enum Error {
         dtype: String,
         problem: String,
     },
-    /// An error reported by the HDF5 library. (Its cause is part of the message, and not
-    /// also a `source`, so that printing the error chain says it once.)
-    #[error("HDF5 error at {path}: {cause}", cause = first_line(&cause.to_string()))]
-    Hdf5 { path: PathBuf, cause: hdf5::Error },
+    /// An error of a store's storage library or service (HDF5, a Zarr or object-store client,
+    /// librados), at `location` (a path, an object name). Its cause is part of the message,
+    /// and not also a `source`, so that printing the error chain says it once; libraries whose
+    /// messages run over many lines (HDF5's error stacks) give their first.
+    #[error("{backend} error at {location}: {cause}", cause = first_line(&cause.to_string()))]
+    Store {
+        backend: &'static str,
+        location: String,
+        cause: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// An operating-system I/O error (its cause part of the message, said once).
     #[error("I/O error at {path}: {cause}")]
     Io {
@@ -132,17 +138,24 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+    /// [`Error::Io`] at `path`.
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             cause,
         }
     }
 
-    pub(crate) fn hdf5(path: impl Into<PathBuf>, cause: hdf5::Error) -> Self {
-        Error::Hdf5 {
-            path: path.into(),
-            cause,
+    /// [`Error::Store`]: `backend` names the library or service (`HDF5`, `RADOS`, …).
+    pub fn store(
+        backend: &'static str,
+        location: impl std::fmt::Display,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Store {
+            backend,
+            location: location.to_string(),
+            cause: cause.into(),
         }
     }
 }

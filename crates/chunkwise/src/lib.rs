@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Layers: [`layout`] (all index math), [`selection`] (numpy-like selections), [`dtype`],
-//! [`store`] (backends: [`RamStore`], [`Hdf5Store`]), [`engine`] (who does which chunk:
+//! [`store`] (the store traits, [`RamStore`], and [`store::support`] for backends in their own crates, such as `chunkwise-dosna`), [`engine`] (who does which chunk:
 //! [`SequentialEngine`], [`ThreadsEngine`]; MPI lives in its own crate), and
 //! [`Connection`] → [`Dataset`] → [`Chunk`] on top.
 
@@ -63,7 +63,6 @@ pub use layout::{ChunkPart, Layout};
 pub use pipeline::{run_pipeline, PipelineOptions};
 pub use region::{AxisSlice, Region};
 pub use selection::{Selection, SliceItem};
-pub use store::hdf5::Hdf5Store;
 pub use store::ram::RamStore;
 pub use store::{
     BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,

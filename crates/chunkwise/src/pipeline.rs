@@ -3,7 +3,7 @@
 //! Reader threads (kept from one operation to the next, the `stage_threads` module) read this
 //! rank's chunks, taken in order, into a buffer of at most `read_ahead` blocks; the engine's
 //! workers take blocks from it, compute, and write what they computed.
-//! There are as many readers as workers: a store whose reads run in parallel (the hdf5 store's
+//! There are as many readers as workers: a store whose reads run in parallel (the DosNa directory store's
 //! chunk files, the ram store) then keeps up with the workers, where one reader was the slowest
 //! stage of a pass over large chunks. So reading the next chunks overlaps the compute of the
 //! current ones, and one worker's write overlaps the others' compute.

@@ -129,21 +129,6 @@ impl Region {
         array.slice_each_axis_mut(|ax| self.axes[ax.axis.index()].as_ndarray_slice())
     }
 
-    /// The region as an HDF5 hyperslab, to read or write it in an HDF5 dataset.
-    pub fn hyperslab(&self) -> hdf5::Hyperslab {
-        let slab: Vec<hdf5::SliceOrIndex> = self
-            .axes
-            .iter()
-            .map(|a| hdf5::SliceOrIndex::SliceCount {
-                start: a.start,
-                step: a.step,
-                count: a.count,
-                block: 1,
-            })
-            .collect();
-        hdf5::Hyperslab::from(slab)
-    }
-
     /// The `rows` indices of axis 0 starting at its `first`-th index (other axes unchanged).
     pub fn with_axis0_rows(&self, first: usize, rows: usize) -> Region {
         let mut axes = self.axes.clone();

@@ -139,12 +139,12 @@ fn the_budget_of_a_configuration() {
 fn reading_a_large_dataset_under_a_tiny_budget_goes_through_a_mapped_file() {
     use std::sync::Arc;
 
-    use chunkwise::{Connection, Hdf5Store, Selection, ThreadsEngine};
+    use chunkwise::{Connection, RamStore, Selection, ThreadsEngine};
     let dir = tempfile::tempdir().unwrap();
     let temp = dir.path().join("tmp");
     std::fs::create_dir(&temp).unwrap();
     let conn = Connection::new(
-        Arc::new(Hdf5Store::new(dir.path().join("store"))),
+        Arc::new(RamStore::new()),
         Arc::new(ThreadsEngine::new(Some(2)).unwrap()),
     )
     .unwrap();

@@ -60,6 +60,9 @@ fn open_source(
 }
 
 /// One box of an HDF5 dataset.
-fn read_block<T: Element>(dataset: &hdf5::Dataset, bounds: &Region) -> hdf5::Result<ArrayD<T>> {
-    dataset.read_slice::<T, _, IxDyn>(bounds.hyperslab())
+fn read_block<T: Element + hdf5::H5Type>(
+    dataset: &hdf5::Dataset,
+    bounds: &Region,
+) -> hdf5::Result<ArrayD<T>> {
+    dataset.read_slice::<T, _, IxDyn>(chunkwise_dosna::h5::hyperslab(bounds))
 }

@@ -13,7 +13,7 @@ use crate::h5file::{dtype_of, H5Location};
 
 /// The whole source dataset in the memory budget (a memory-mapped file when it does not fit),
 /// read in slabs of a quarter of the budget with the resident pages released between them.
-fn read_source<T: Element>(
+fn read_source<T: Element + hdf5::H5Type>(
     budget: &Arc<MemoryBudget>,
     location: &H5Location,
     source: &hdf5::Dataset,
@@ -31,7 +31,7 @@ fn read_source<T: Element>(
     for (first, rows) in pieces {
         let region = Region::full(&shape).with_axis0_rows(first, rows);
         let piece = source
-            .read_slice::<T, _, IxDyn>(region.hyperslab())
+            .read_slice::<T, _, IxDyn>(chunkwise_dosna::h5::hyperslab(&region))
             .with_context(|| format!("cannot read {location}"))?;
         values
             .view_mut()

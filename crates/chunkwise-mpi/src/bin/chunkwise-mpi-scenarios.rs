@@ -11,9 +11,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use chunkwise::{
-    CallbackError, Connection, Dataset, Engine, Hdf5Store, Partition, RamStore, Selection,
-};
+use chunkwise::{CallbackError, Connection, Dataset, Engine, Partition, RamStore, Selection};
+use chunkwise_dosna::DosnaStore;
 use chunkwise_mpi::{MpiEngine, MpiOptions};
 use ndarray::{s, ArrayD, ArrayViewD, IxDyn};
 
@@ -288,12 +287,15 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
                 engine.wakes_idle_ranks() == (engine.size() > 1),
                 "the ranks of a node set up their wake-up pipes",
             )?;
-            collective(&Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?)
+            collective(&Connection::new(
+                Arc::new(DosnaStore::new(dir)),
+                engine_dyn,
+            )?)
         }
         "lost-rank" => {
             // The last rank stops answering (as a rank killed while the launcher keeps the
             // job going); the others must notice within the peer timeout, not wait for ever.
-            let conn = Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?;
+            let conn = Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?;
             if conn.rank() + 1 == conn.size() {
                 std::thread::sleep(std::time::Duration::from_secs(600));
             }
@@ -301,11 +303,11 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
             Err("the collective step returned although a rank was lost".into())
         }
         "callback-error" => failing_callback(
-            &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
+            &Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?,
             false,
         ),
         "callback-panic" => failing_callback(
-            &Connection::new(Arc::new(Hdf5Store::new(dir)), engine_dyn)?,
+            &Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?,
             true,
         ),
         "ram" => {

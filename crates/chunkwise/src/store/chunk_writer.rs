@@ -8,7 +8,7 @@
 //!
 //! Every store can do this: [`BufferedChunkWriter`], the default, gathers the parts in memory
 //! and writes the chunk with `write_chunk` on commit. Stores that can write parts in place (the
-//! hdf5 store writes them into the hidden file it renames into place) override
+//! DosNa directory store writes them into the hidden file it renames into place) override
 //! [`crate::StoreWrite::chunk_writer`].
 
 use std::sync::Mutex;
@@ -41,7 +41,7 @@ pub trait ChunkWriter: Send + Sync {
 
 /// Which runs of a chunk's elements have been written.
 #[derive(Debug)]
-pub(crate) struct Coverage {
+pub struct Coverage {
     context: String,
     len: usize,
     runs: Mutex<Vec<(usize, usize)>>,
@@ -49,7 +49,7 @@ pub(crate) struct Coverage {
 
 impl Coverage {
     /// Nothing written yet of `len` elements; `context` names the chunk in errors.
-    pub(crate) fn new(context: String, len: usize) -> Self {
+    pub fn new(context: String, len: usize) -> Self {
         Coverage {
             context,
             len,
@@ -61,7 +61,7 @@ impl Coverage {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when they go past the end or overlap a run already recorded.
-    pub(crate) fn claim(&self, first: usize, count: usize) -> Result<()> {
+    pub fn claim(&self, first: usize, count: usize) -> Result<()> {
         let end = first.checked_add(count).filter(|&end| end <= self.len);
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         let overlaps = |end: usize| {
@@ -85,7 +85,7 @@ impl Coverage {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] naming the first element not written.
-    pub(crate) fn check_complete(&self) -> Result<()> {
+    pub fn check_complete(&self) -> Result<()> {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner()).clone();
         runs.sort_unstable();
         let mut next = 0;
@@ -107,7 +107,7 @@ impl Coverage {
 }
 
 /// Checks that a part has the dataset's dtype.
-pub(crate) fn check_part_dtype(name: &str, meta: &DatasetMeta, part: &ChunkData) -> Result<()> {
+pub fn check_part_dtype(name: &str, meta: &DatasetMeta, part: &ChunkData) -> Result<()> {
     if part.dtype() == meta.dtype {
         return Ok(());
     }

@@ -8,10 +8,8 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::{
-    check_chunk_data, check_dataset_name, check_run_pieces, copy_region, copy_run_pieces,
-    DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
-};
+use super::support::{check_chunk_data, check_run_pieces, copy_region, copy_run_pieces};
+use super::{check_dataset_name, DatasetMeta, Store, StoreList, StoreRead, StoreWrite};
 use crate::dtype::ChunkData;
 use crate::error::{Error, Result};
 use crate::region::Region;
