@@ -107,7 +107,12 @@ fn make_dir(dir: &Path) -> std::io::Result<()> {
     let mut tries = 0;
     loop {
         match fs::create_dir_all(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 100 => tries += 1,
+            // Another process removed the empty parent between the two steps: again (each
+            // time it does, it has made progress, so this ends; the bound only guards a bug).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 100_000 => {
+                tries += 1;
+                std::thread::yield_now();
+            }
             done => return done,
         }
     }
