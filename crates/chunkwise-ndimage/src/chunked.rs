@@ -12,7 +12,7 @@
 //! array). The block's rows are then read from the chunk in one piece instead of row by row
 //! with gaps for the halo. (Axis 0 keeps its halo: blocks may be slabs of a chunk's planes.)
 
-use chunkwise::{Boundary, DType, Dataset};
+use chunkwise::{BlockLayout, Boundary, DType, Dataset};
 
 use crate::element::FilterFloat;
 use crate::error::{NdimageError, Result};
@@ -111,19 +111,28 @@ fn filter_typed<T: FilterFloat>(
         grown: &grown,
         mode,
     };
-    let output = input.map_stencil::<T, _>(out_name, &depth, mode, |bounds, block| {
-        let constant = match mode {
-            Boundary::Constant(value) => Some(ConstantHalo {
-                value,
-                outside: layout
-                    .halo_sources_of(bounds, &depth, mode)
-                    .iter()
-                    .map(|axis| axis.iter().map(Option::is_none).collect())
-                    .collect(),
-            }),
-            _ => None,
-        };
-        Ok(gaussian_trimmed(block, &taps, edges, constant.as_ref()))
-    })?;
+    // The axis-0 pass loads its taps' planes and the output's together: ask for blocks whose
+    // planes do not share a cache set then.
+    let block_layout = match taps.first() {
+        Some(Some(t)) => BlockLayout::SpacedPlanes {
+            planes: t.tap_count() + 1,
+        },
+        _ => BlockLayout::Standard,
+    };
+    let output =
+        input.map_stencil_in::<T, _>(out_name, &depth, mode, block_layout, |bounds, block| {
+            let constant = match mode {
+                Boundary::Constant(value) => Some(ConstantHalo {
+                    value,
+                    outside: layout
+                        .halo_sources_of(bounds, &depth, mode)
+                        .iter()
+                        .map(|axis| axis.iter().map(Option::is_none).collect())
+                        .collect(),
+                }),
+                _ => None,
+            };
+            Ok(gaussian_trimmed(block, &taps, edges, constant.as_ref()))
+        })?;
     Ok(output)
 }

@@ -25,10 +25,8 @@ use crate::boundary::Boundary;
 use crate::dataset::Dataset;
 use crate::dtype::Element;
 use crate::error::Result;
+use crate::overlap::BlockLayout;
 
-/// Planes whose rows, at the same offset, share no L1 cache set when this many are loaded
-/// together (an axis-0 filter's taps and outputs).
-const PLANES_TOGETHER: usize = 16;
 /// Bytes after which cache set indices repeat (4 KiB on x86 and most ARM cores).
 const SET_PERIOD: usize = 4096;
 /// Where a spaced plane's start lies within the set period: 17 cache lines, an odd number, so
@@ -36,17 +34,21 @@ const SET_PERIOD: usize = 4096;
 const SPACED_OFFSET: usize = 17 * 64;
 
 /// Elements from the start of one plane of `plane` elements of `element` bytes to the next
-/// in the blocks read here: `plane` when [`PLANES_TOGETHER`] consecutive planes start in
-/// different cache sets (or a plane is shorter than [`SET_PERIOD`]), otherwise a few more, so
-/// that they do.
-pub(crate) fn spaced_plane_len(plane: usize, element: usize) -> usize {
+/// in blocks laid out as `layout` asks: `plane` in standard layout, or when the planes a kernel
+/// loads together ([`BlockLayout::SpacedPlanes`]) start in different cache sets (or a plane is
+/// shorter than [`SET_PERIOD`]); otherwise a few more, so that they do.
+pub(crate) fn plane_stride(layout: BlockLayout, plane: usize, element: usize) -> usize {
+    let BlockLayout::SpacedPlanes { planes: together } = layout else {
+        return plane;
+    };
+    // Up to 64 planes can start in different 64-byte sets of a period.
+    let together = together.clamp(1, 64);
     let bytes = plane * element;
     // The 64-byte sets (of the 64 in a period) the planes start in, as bits.
-    let sets =
-        (0..PLANES_TOGETHER).fold(0u64, |sets, k| sets | 1 << ((k * bytes) % SET_PERIOD / 64));
+    let sets = (0..together).fold(0u64, |sets, k| sets | 1 << ((k * bytes) % SET_PERIOD / 64));
     // Planes shorter than the period lie close together: nothing to gain for the memory.
     if bytes < SET_PERIOD
-        || sets.count_ones() as usize == PLANES_TOGETHER
+        || sets.count_ones() as usize == together
         || !SPACED_OFFSET.is_multiple_of(element)
     {
         return plane;
@@ -100,13 +102,12 @@ fn within(run: &Run, (chunk, offset): (usize, usize)) -> Option<usize> {
 impl Dataset {
     /// The 3-D grown block of `sources` (as [`crate::Layout::halo_sources_of`] gives), read
     /// straight into place, or `None` (nothing read) when its positions along axes 1 and 2 are
-    /// not one chunk's full extent and mirrors of it. With `spaced` (for a stencil along axis
-    /// 0), its planes lie [`spaced_plane_len`] apart.
+    /// not one chunk's full extent and mirrors of it. Its planes lie [`plane_stride`] apart.
     pub(crate) fn read_grown_direct<T: Element>(
         &self,
         sources: &[Vec<Option<usize>>],
         boundary: Boundary,
-        spaced: bool,
+        block_layout: BlockLayout,
     ) -> Result<Option<ArrayD<T>>> {
         let layout = self.layout();
         let places: Vec<Vec<Option<(usize, usize)>>> = sources
@@ -167,10 +168,7 @@ impl Dataset {
         let (g1, g2) = (grown[1], grown[2]);
         let plane = g1 * g2;
         // Elements from one plane of the block to the next.
-        let stride = match spaced {
-            true => spaced_plane_len(plane, std::mem::size_of::<T>()),
-            false => plane,
-        };
+        let stride = plane_stride(block_layout, plane, std::mem::size_of::<T>());
         let total = grown[0] * stride;
         let fill = self.fill::<T>();
         let constant = match boundary {
@@ -296,26 +294,41 @@ mod tests {
 
     #[test]
     fn planes_of_a_multiple_of_4_kib_are_spaced_others_kept() {
+        let spaced =
+            |plane, element| plane_stride(BlockLayout::SpacedPlanes { planes: 16 }, plane, element);
         // 128² and 64² f32, 32² f64: 17 cache lines past the period.
-        assert_eq!(spaced_plane_len(128 * 128, 4), 128 * 128 + 272);
-        assert_eq!(spaced_plane_len(64 * 64, 4), 64 * 64 + 272);
-        assert_eq!(spaced_plane_len(32 * 32, 8), 32 * 32 + 136);
+        assert_eq!(spaced(128 * 128, 4), 128 * 128 + 272);
+        assert_eq!(spaced(64 * 64, 4), 64 * 64 + 272);
+        assert_eq!(spaced(32 * 32, 8), 32 * 32 + 136);
         // Planes of 140² f32 (576 bytes past a multiple of 4 KiB) already spread.
-        assert_eq!(spaced_plane_len(140 * 140, 4), 140 * 140);
+        assert_eq!(spaced(140 * 140, 4), 140 * 140);
         // Planes under 4 KiB lie close together: no gap.
-        assert_eq!(spaced_plane_len(16 * 16, 4), 16 * 16);
-        assert_eq!(spaced_plane_len(0, 4), 0);
-        assert_eq!(spaced_plane_len(5, 0), 5);
+        assert_eq!(spaced(16 * 16, 4), 16 * 16);
+        assert_eq!(spaced(0, 4), 0);
+        assert_eq!(spaced(5, 0), 5);
         for element in [1, 2, 4, 8] {
             for plane in (1..3000).map(|k| k * 7) {
-                let stride = spaced_plane_len(plane, element);
+                let stride = spaced(plane, element);
                 assert!(stride >= plane && stride < plane + SET_PERIOD / element);
                 if plane * element >= SET_PERIOD {
-                    assert_eq!(sets(stride * element, PLANES_TOGETHER), PLANES_TOGETHER);
+                    assert_eq!(sets(stride * element, 16), 16);
                 }
             }
         }
         // Without the gap, 16 planes of 64 KiB share one set.
-        assert_eq!(sets(128 * 128 * 4, PLANES_TOGETHER), 1);
+        assert_eq!(sets(128 * 128 * 4, 16), 1);
+    }
+
+    #[test]
+    fn standard_blocks_have_no_gaps_and_the_spacing_follows_the_planes_asked_for() {
+        for plane in [5, 16 * 16, 64 * 64, 128 * 128] {
+            assert_eq!(plane_stride(BlockLayout::Standard, plane, 4), plane);
+        }
+        // 8 planes of 64 KiB spread over 8 sets; 64 (the most) over 64.
+        for planes in [2, 8, 64, 1000] {
+            let stride = plane_stride(BlockLayout::SpacedPlanes { planes }, 128 * 128, 4);
+            let together = planes.min(64);
+            assert_eq!(sets(stride * 4, together), together, "{planes} planes");
+        }
     }
 }

@@ -60,6 +60,7 @@ pub use dtype::{ChunkData, DType, Element, Scalar};
 pub use engine::{batched_map, Engine, Partition, SequentialEngine, ThreadsEngine};
 pub use error::{CallbackError, Error, Result};
 pub use layout::{ChunkPart, Layout};
+pub use overlap::BlockLayout;
 pub use pipeline::{run_pipeline, PipelineOptions};
 pub use region::{AxisSlice, Region};
 pub use selection::{Selection, SliceItem};

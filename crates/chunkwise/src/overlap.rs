@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, ShapeBuilder};
 
 use crate::chunk_cache::ChunkCache;
-use crate::direct_read::spaced_plane_len;
+use crate::direct_read::plane_stride;
 use crate::plan::BlockSizes;
 use crate::slab::SlabWrites;
 
@@ -61,6 +61,24 @@ fn gather3<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T>
         .expect("one element per index triple")
 }
 
+/// How the planes (along axis 0) of the grown blocks a stencil gets lie in memory: a hint a
+/// filter passes to [`Dataset::map_stencil_in`] for its kernel. The values are the same
+/// either way; only the stride along axis 0 differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockLayout {
+    /// Standard (C-order, contiguous) layout.
+    #[default]
+    Standard,
+    /// For a kernel along axis 0 that loads `planes` consecutive planes together (its taps and
+    /// outputs, at most 64): when planes are a multiple of 4 KiB long (or of a large part of
+    /// it), rows at the same offset of those planes would share one L1 cache set, so planes
+    /// are laid a few cache lines apart. 3-D blocks only; other blocks stay standard.
+    SpacedPlanes {
+        /// Planes loaded together.
+        planes: usize,
+    },
+}
+
 impl Dataset {
     /// Chunk `chunk` grown by `depth[axis]` elements on both sides of every axis, with the
     /// elements outside the array supplied by `boundary`. Reads only the elements needed.
@@ -78,13 +96,14 @@ impl Dataset {
         self.layout().check_chunk(chunk)?;
         self.check_depth(depth)?;
         let bounds = self.layout().chunk_bounds(chunk);
-        self.read_grown(&bounds, depth, boundary, None, true)
+        self.read_grown(&bounds, depth, boundary, None, true, BlockLayout::Standard)
     }
 
     /// The elements of `bounds` (consecutive indices, within one chunk) grown by `depth` per
     /// axis, the boundary supplying those outside the array. With `whole_chunks`, the chunks
     /// this rank processes are read whole into `cache` (each is needed whole sooner or later);
-    /// without, only the planes needed are read (the chunks are processed in slabs).
+    /// without, only the planes needed are read (the chunks are processed in slabs). The
+    /// block is laid out as `block_layout` asks when it has 3 axes, in standard layout else.
     fn read_grown<T: Element>(
         &self,
         bounds: &Region,
@@ -92,17 +111,16 @@ impl Dataset {
         boundary: Boundary,
         cache: Option<&ChunkCache>,
         whole_chunks: bool,
+        block_layout: BlockLayout,
     ) -> Result<ArrayD<T>> {
         let sources = self.layout().halo_sources_of(bounds, depth, boundary);
-        // Blocks for a stencil along axis 0 get their planes a little apart (`direct_read`).
-        let along_axis0 = depth.first().is_some_and(|&d| d > 0);
         if !whole_chunks && sources.len() == 3 {
-            if let Some(block) = self.read_grown_direct(&sources, boundary, along_axis0)? {
+            if let Some(block) = self.read_grown_direct(&sources, boundary, block_layout)? {
                 return Ok(block);
             }
         }
         if let (Some(cache), 3) = (cache, sources.len()) {
-            return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks, along_axis0);
+            return self.gather3_from_chunks(cache, &sources, boundary, whole_chunks, block_layout);
         }
 
         // The distinct source indices per axis, as runs, and where each lands in a compact block.
@@ -217,7 +235,7 @@ impl Dataset {
         sources: &[Vec<Option<usize>>],
         boundary: Boundary,
         whole_chunks: bool,
-        spaced: bool,
+        block_layout: BlockLayout,
     ) -> Result<ArrayD<T>> {
         let layout = self.layout();
         // Per axis: the chunk coordinates used (slots) and, per grown position, its slot and
@@ -314,10 +332,7 @@ impl Dataset {
         };
         let grown = [places[0].len(), places[1].len(), places[2].len()];
         let plane = grown[1] * grown[2];
-        let stride = match spaced {
-            true => spaced_plane_len(plane, std::mem::size_of::<T>()),
-            false => plane,
-        };
+        let stride = plane_stride(block_layout, plane, std::mem::size_of::<T>());
         let total = grown[0] * stride;
         let mut out: Vec<T> = Vec::with_capacity(total);
         let mut block_planes = out.spare_capacity_mut()[..total].chunks_exact_mut(stride.max(1));
@@ -446,9 +461,7 @@ impl Dataset {
     /// Applies a stencil to every chunk into a new dataset `out_name` (collective): `f` gets the
     /// chunk index and the chunk grown by `depth` per axis (see [`Dataset::read_padded`]), and
     /// returns either the chunk's valid part or an array of the grown shape, which is trimmed.
-    /// On failure the new dataset is deleted again. For a stencil along axis 0 (`depth[0] > 0`)
-    /// the grown chunk's planes may lie a little apart in memory (a stride along axis 0 larger
-    /// than a plane, see `direct_read`): `f` must not expect a standard-layout view.
+    /// On failure the new dataset is deleted again. The grown chunk is in standard layout.
     ///
     /// # Errors
     /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
@@ -465,9 +478,15 @@ impl Dataset {
         T: Element,
         F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
-        self.map_grown(out_name, depth, boundary, false, |chunk, _, block| {
-            f(chunk, block)
-        })
+        let layout = BlockLayout::Standard;
+        self.map_grown(
+            out_name,
+            depth,
+            boundary,
+            false,
+            layout,
+            |chunk, _, block| f(chunk, block),
+        )
     }
 
     /// [`Dataset::map_overlap`] for a stencil: `f` gets the bounds of a block (its elements in
@@ -493,9 +512,35 @@ impl Dataset {
         T: Element,
         F: Fn(&Region, ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
     {
-        self.map_grown(out_name, depth, boundary, true, |_, bounds, block| {
-            f(bounds, block)
-        })
+        self.map_stencil_in(out_name, depth, boundary, BlockLayout::Standard, f)
+    }
+
+    /// [`Dataset::map_stencil`] with the grown blocks laid out in memory as `block_layout` asks
+    /// (for a kernel that gains from it, see [`BlockLayout::SpacedPlanes`]); `f` then gets views
+    /// that need not be in standard layout.
+    ///
+    /// # Errors
+    /// As [`Dataset::map_stencil`].
+    pub fn map_stencil_in<T, F>(
+        &self,
+        out_name: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        block_layout: BlockLayout,
+        f: F,
+    ) -> Result<Dataset>
+    where
+        T: Element,
+        F: Fn(&Region, ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
+    {
+        self.map_grown(
+            out_name,
+            depth,
+            boundary,
+            true,
+            block_layout,
+            |_, bounds, block| f(bounds, block),
+        )
     }
 
     /// [`Dataset::map_overlap`], over slabs of chunks when `split` (see
@@ -506,6 +551,7 @@ impl Dataset {
         depth: &[usize],
         boundary: Boundary,
         split: bool,
+        block_layout: BlockLayout,
         f: F,
     ) -> Result<Dataset>
     where
@@ -532,9 +578,15 @@ impl Dataset {
             cache = cache.reading_whole_only(mine.into_iter().collect());
         }
         let layout = self.layout();
-        // Elements of a plane grown by the halo of the other axes, as far apart as slab
-        // reads may lay them.
-        let grown_plane = spaced_plane_len(
+        // A layout hint matters only for planes a stencil along axis 0 reads together.
+        let block_layout = match depth.first() {
+            Some(&d) if d > 0 => block_layout,
+            _ => BlockLayout::Standard,
+        };
+        // Elements of a plane grown by the halo of the other axes, as far apart as the blocks
+        // lay them.
+        let grown_plane = plane_stride(
+            block_layout,
             layout
                 .chunk_shape()
                 .iter()
@@ -567,7 +619,14 @@ impl Dataset {
             split.then_some((4 * depth0).max(1)),
             |slab| {
                 let bounds = slab.bounds(layout);
-                self.read_grown::<T>(&bounds, depth, boundary, Some(&cache), slab.of <= 1)
+                self.read_grown::<T>(
+                    &bounds,
+                    depth,
+                    boundary,
+                    Some(&cache),
+                    slab.of <= 1,
+                    block_layout,
+                )
             },
             |slab, grown| {
                 let bounds = slab.bounds(layout);

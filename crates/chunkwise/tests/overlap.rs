@@ -230,3 +230,92 @@ fn map_overlap_in_3d_equals_the_whole_array_stencil_with_unwritten_chunks() {
         }
     }
 }
+
+/// `map_overlap` and `map_stencil` hand callbacks standard-layout blocks, also for a halo along
+/// axis 0 on planes of 16 KiB (which a kernel may ask to have spaced, through
+/// `map_stencil_in`): through whole chunks (many chunks) and through slabs (one chunk, several
+/// workers). The spaced blocks hold the same values.
+#[test]
+fn stencil_callbacks_get_standard_layout_blocks_unless_they_ask_for_spaced_planes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use chunkwise::{BlockLayout, Connection, RamStore, ThreadsEngine};
+    let conn = Connection::new(
+        Arc::new(RamStore::new()),
+        Arc::new(ThreadsEngine::new(Some(3)).unwrap()),
+    )
+    .unwrap();
+    let depth = [2, 1, 1];
+    // The grown plane of the one-chunk dataset is 64 × 64 f32: 16 KiB.
+    for (name, shape, chunks) in [
+        ("many", [24, 62, 62], [8, 62, 62]),
+        ("one", [40, 62, 62], [40, 62, 62]),
+    ] {
+        let ds = conn.create::<f32>(name, &shape, &chunks, 0.0).unwrap();
+        ds.load_with::<f32, _>(|_, bounds| {
+            let start = bounds.start();
+            Ok(ArrayD::from_shape_fn(IxDyn(&bounds.shape()), |i| {
+                ((start[0] + i[0]) * 10_000 + (start[1] + i[1]) * 100 + start[2] + i[2]) as f32
+            }))
+        })
+        .unwrap();
+        let standard = AtomicUsize::new(0);
+        let other = AtomicUsize::new(0);
+        let count = |block: &ndarray::ArrayViewD<'_, f32>| {
+            match block.is_standard_layout() {
+                true => &standard,
+                false => &other,
+            }
+            .fetch_add(1, Ordering::Relaxed);
+        };
+        let overlap = ds
+            .map_overlap::<f32, _>(
+                &format!("{name}_overlap"),
+                &depth,
+                Boundary::Reflect,
+                |_, b| {
+                    count(&b);
+                    Ok(b.to_owned())
+                },
+            )
+            .unwrap();
+        let stencil = ds
+            .map_stencil::<f32, _>(
+                &format!("{name}_stencil"),
+                &depth,
+                Boundary::Reflect,
+                |_, b| {
+                    count(&b);
+                    Ok(b.to_owned())
+                },
+            )
+            .unwrap();
+        assert!(standard.load(Ordering::Relaxed) > 0);
+        assert_eq!(
+            other.load(Ordering::Relaxed),
+            0,
+            "{name}: a non-standard block"
+        );
+        let spaced = ds
+            .map_stencil_in::<f32, _>(
+                &format!("{name}_spaced"),
+                &depth,
+                Boundary::Reflect,
+                BlockLayout::SpacedPlanes { planes: 16 },
+                |_, b| {
+                    count(&b);
+                    Ok(b.to_owned())
+                },
+            )
+            .unwrap();
+        assert!(
+            other.load(Ordering::Relaxed) > 0,
+            "{name}: spaced planes were asked for"
+        );
+        let want = ds.read_all::<f32>().unwrap();
+        for out in [overlap, stencil, spaced] {
+            assert_eq!(out.read_all::<f32>().unwrap(), want, "{}", out.name());
+        }
+    }
+}
