@@ -273,7 +273,7 @@ fn checksums_written_with_the_option_catch_a_damaged_chunk() {
 
 #[test]
 fn a_closed_pipe_ends_the_listing_quietly() {
-    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // More names than a pipe holds (64 KiB).

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use chunkwise::StoreList;
+use chunkwise::Store;
 use chunkwise_dosna::DosnaStore;
 use hdf5::types::VarLenUnicode;
 
@@ -306,15 +306,15 @@ fn results_of_another_shape_are_never_overwritten() {
 
 #[test]
 fn datasets_it_did_not_make_are_never_touched() {
-    use chunkwise::{DType, DatasetMeta, Layout, StoreRead, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A user's dataset that happens to carry a name the sweep uses.
     let store = DosnaStore::new(d.join("store"));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4], &[4]).unwrap(), DType::F64);
-    store.create_dataset("input_32", &meta).unwrap();
+    let input = store.create_dataset("input_32", &meta).unwrap();
     let mine = chunkwise::ChunkData::F64(vec![1.0, 2.0, 3.0, 4.0]);
-    store.write_chunk("input_32", &meta, &[0], &mine).unwrap();
+    input.write_chunk(&[0], &mine).unwrap();
     let run = bench(
         d,
         &["--data-sizes", "32", "--chunk-sizes", "16", "--ntest", "1"],
@@ -326,11 +326,9 @@ fn datasets_it_did_not_make_are_never_touched() {
         run.stderr
     );
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert_eq!(store.open_dataset("input_32").unwrap(), meta);
-    assert_eq!(
-        store.read_chunk("input_32", &meta, &[0]).unwrap(),
-        Some(mine)
-    );
+    let input = store.open_dataset("input_32").unwrap();
+    assert_eq!(input.meta(), &meta);
+    assert_eq!(input.read_chunk(&[0]).unwrap(), Some(mine));
 }
 
 #[test]

@@ -61,8 +61,8 @@ use chunkwise::layout::Layout;
 use chunkwise::region::Region;
 use chunkwise::store::support::{check_chunk_data, check_run_pieces, read_run_from_whole_chunk};
 use chunkwise::store::{
-    check_dataset_name, BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead,
-    StoreWrite,
+    check_dataset_name, BufferedChunkWriter, Capabilities, ChunkRead, ChunkUpdates, ChunkWrite,
+    ChunkWriter, Coordination, DatasetHandle, DatasetMeta, Store,
 };
 use chunkwise::{with_chunk_data, with_element_type};
 use meta_files::MetaFiles;
@@ -360,7 +360,7 @@ impl DosnaStore {
         match self.state_of(name)? {
             DatasetState::Absent => {}
             DatasetState::Complete => return Err(Error::DatasetExists(name.to_string())),
-            DatasetState::Incomplete => self.delete_dataset(name)?,
+            DatasetState::Incomplete => self.delete(name)?,
             DatasetState::Other => {
                 return Err(Error::Corrupt {
                     path: target,
@@ -716,8 +716,9 @@ fn template_error(path: &Path, error: std::io::Error) -> Error {
     }
 }
 
-impl StoreRead for DosnaStore {
-    fn open_dataset(&self, name: &str) -> Result<DatasetMeta> {
+impl DosnaStore {
+    /// The metadata of the complete dataset `name`.
+    fn open_meta(&self, name: &str) -> Result<DatasetMeta> {
         match self.state_of(name)? {
             DatasetState::Complete => self.read_meta(&self.meta_path(name)),
             DatasetState::Incomplete => Err(Error::DatasetIncomplete(name.to_string())),
@@ -727,11 +728,7 @@ impl StoreRead for DosnaStore {
         }
     }
 
-    fn has_dataset(&self, name: &str) -> Result<bool> {
-        Ok(check_dataset_name(name).is_ok() && self.meta_path(name).is_file())
-    }
-
-    fn read_chunk(
+    fn read_chunk_of(
         &self,
         name: &str,
         meta: &DatasetMeta,
@@ -751,7 +748,7 @@ impl StoreRead for DosnaStore {
         read_chunk_file(&path, meta).map(Some)
     }
 
-    fn read_chunk_region(
+    fn read_chunk_region_of(
         &self,
         name: &str,
         meta: &DatasetMeta,
@@ -760,7 +757,7 @@ impl StoreRead for DosnaStore {
     ) -> Result<Option<ChunkData>> {
         meta.layout.check_chunk(chunk)?;
         if region.is_full(meta.layout.chunk_shape()) {
-            return self.read_chunk(name, meta, chunk);
+            return self.read_chunk_of(name, meta, chunk);
         }
         let path = self.chunk_path(name, chunk);
         // Whole planes of axis 0 are one run of the file's elements: one read of their bytes.
@@ -786,7 +783,9 @@ impl StoreRead for DosnaStore {
         })))
     }
 
-    fn read_chunk_run_into(
+    /// [`ChunkRead::read_chunk_run_into`] through the template: `None` when the file has another
+    /// structure (or there is no template), so the library must read it.
+    fn read_run_with_template(
         &self,
         name: &str,
         meta: &DatasetMeta,
@@ -794,41 +793,28 @@ impl StoreRead for DosnaStore {
         first: usize,
         pieces: &[(usize, usize)],
         target: &mut [MaybeUninit<u8>],
-    ) -> Result<bool> {
+    ) -> Result<Option<bool>> {
         meta.layout.check_chunk(chunk)?;
         check_run_pieces(meta, first, pieces, target.len())?;
         let path = self.chunk_path(name, chunk);
         if let Some(template) = self.template(meta) {
             match template.read_run_into(&path, (first, meta.dtype.size()), pieces, target) {
-                Ok(Some(())) => return Ok(true),
+                Ok(Some(())) => return Ok(Some(true)),
                 Ok(None) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.require_dataset(name)?;
                     regular_file_at(&path)?;
-                    return Ok(false);
+                    return Ok(Some(false));
                 }
                 Err(e) => return Err(template_error(&path, e)),
             }
         }
-        // A file of another structure: through the library.
-        read_run_from_whole_chunk(self, name, meta, chunk, first, pieces, target)
-    }
-
-    fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool> {
-        regular_file_at(&self.chunk_path(name, chunk))
+        Ok(None)
     }
 }
 
-impl StoreWrite for DosnaStore {
-    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
-        self.add_dataset(name, meta, DATASET_FILE)
-    }
-
-    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()> {
-        self.add_dataset(name, meta, INCOMPLETE_FILE)
-    }
-
-    fn finish_dataset(&self, name: &str) -> Result<()> {
+impl DosnaStore {
+    fn finish(&self, name: &str) -> Result<()> {
         self.require_dataset(name)?;
         match fs::rename(self.incomplete_path(name), self.meta_path(name)) {
             Ok(()) => Ok(()),
@@ -842,7 +828,7 @@ impl StoreWrite for DosnaStore {
         }
     }
 
-    fn delete_dataset(&self, name: &str) -> Result<()> {
+    fn delete(&self, name: &str) -> Result<()> {
         check_dataset_name(name)?;
         self.require_dataset(name)?;
         let target = self.dataset_dir(name);
@@ -877,7 +863,7 @@ impl StoreWrite for DosnaStore {
         fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
     }
 
-    fn write_chunk(
+    fn write_chunk_of(
         &self,
         name: &str,
         meta: &DatasetMeta,
@@ -889,16 +875,18 @@ impl StoreWrite for DosnaStore {
         self.replace_chunk(name, meta, chunk, data, false)
     }
 
-    fn chunk_writer<'a>(
-        &'a self,
+    /// A writer of `chunk` in place (in its hidden file), or `None` when chunk files are
+    /// written through the library (checksums), which the caller then buffers.
+    fn file_chunk_writer(
+        &self,
         name: &str,
         meta: &DatasetMeta,
         chunk: &[usize],
-    ) -> Result<Box<dyn ChunkWriter + 'a>> {
+    ) -> Result<Option<FileChunkWriter>> {
         meta.layout.check_chunk(chunk)?;
         let Some(template) = self.write_template(meta) else {
             self.require_dataset(name)?;
-            return Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)));
+            return Ok(None);
         };
         let path = self.chunk_path(name, chunk);
         let temp = self.work_path(&path, "chunk")?;
@@ -911,11 +899,10 @@ impl StoreWrite for DosnaStore {
             path,
             temp,
         };
-        let writer = FileChunkWriter::start(name, meta, chunk, template, place, file)?;
-        Ok(Box::new(writer))
+        FileChunkWriter::start(name, meta, chunk, template, place, file).map(Some)
     }
 
-    fn update_chunk(
+    fn update_chunk_of(
         &self,
         name: &str,
         meta: &DatasetMeta,
@@ -928,12 +915,14 @@ impl StoreWrite for DosnaStore {
         // another, and blind writes land before the read or after the rename.
         let _lock = chunk_locks::lock_chunk(&self.root, name, meta.layout.chunk_flat(chunk), true)
             .map_err(|e| Error::io(self.root.join(chunk_locks::LOCK_FILE), e))?;
-        let updated = self.read_chunk(name, meta, chunk).and_then(&mut *update)?;
+        let updated = self
+            .read_chunk_of(name, meta, chunk)
+            .and_then(&mut *update)?;
         check_chunk_data(name, meta, chunk, &updated)?;
         self.replace_chunk(name, meta, chunk, &updated, true)
     }
 
-    fn delete_chunk(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool> {
+    fn delete_chunk_of(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool> {
         meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
         let flat = meta.layout.chunk_flat(chunk);
@@ -969,16 +958,8 @@ impl DosnaStore {
     }
 }
 
-impl StoreList for DosnaStore {
-    fn list_datasets(&self) -> Result<Vec<String>> {
-        self.list_with(DATASET_FILE)
-    }
-
-    fn list_incomplete(&self) -> Result<Vec<String>> {
-        self.list_with(INCOMPLETE_FILE)
-    }
-
-    fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {
+impl DosnaStore {
+    fn list_chunks_of(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>> {
         self.require_dataset(name)?;
         let dir = self.dataset_dir(name);
         let entries = fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -1000,12 +981,150 @@ impl StoreList for DosnaStore {
     }
 }
 
+impl DosnaStore {
+    fn handle(&self, name: &str, meta: DatasetMeta) -> DatasetHandle {
+        Arc::new(DosnaDataset {
+            store: self.clone(),
+            name: name.to_string(),
+            meta,
+        })
+    }
+}
+
 impl Store for DosnaStore {
     fn backend(&self) -> &'static str {
         "dosna"
     }
 
-    fn shared_between_processes(&self) -> bool {
-        true
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            shared_between_processes: true,
+            partial_reads: true,
+            partial_writes: !self.checksums,
+            coordination: Coordination::Root,
+            chunk_updates: ChunkUpdates::SharedLocks,
+        }
+    }
+
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        self.add_dataset(name, meta, DATASET_FILE)?;
+        Ok(self.handle(name, meta.clone()))
+    }
+
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        self.add_dataset(name, meta, INCOMPLETE_FILE)?;
+        Ok(self.handle(name, meta.clone()))
+    }
+
+    fn open_dataset(&self, name: &str) -> Result<DatasetHandle> {
+        let meta = self.open_meta(name)?;
+        Ok(self.handle(name, meta))
+    }
+
+    fn attach_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        Ok(self.handle(name, meta.clone()))
+    }
+
+    fn finish_dataset(&self, name: &str) -> Result<()> {
+        self.finish(name)
+    }
+
+    fn delete_dataset(&self, name: &str) -> Result<()> {
+        self.delete(name)
+    }
+
+    fn has_dataset(&self, name: &str) -> Result<bool> {
+        Ok(check_dataset_name(name).is_ok() && self.meta_path(name).is_file())
+    }
+
+    fn list_datasets(&self) -> Result<Vec<String>> {
+        self.list_with(DATASET_FILE)
+    }
+
+    fn list_incomplete(&self) -> Result<Vec<String>> {
+        self.list_with(INCOMPLETE_FILE)
+    }
+}
+
+/// The handle of a dataset of a [`DosnaStore`].
+#[derive(Debug)]
+struct DosnaDataset {
+    store: DosnaStore,
+    name: String,
+    meta: DatasetMeta,
+}
+
+impl ChunkRead for DosnaDataset {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn meta(&self) -> &DatasetMeta {
+        &self.meta
+    }
+
+    fn read_chunk(&self, chunk: &[usize]) -> Result<Option<ChunkData>> {
+        self.store.read_chunk_of(&self.name, &self.meta, chunk)
+    }
+
+    fn read_chunk_region(&self, chunk: &[usize], region: &Region) -> Result<Option<ChunkData>> {
+        self.store
+            .read_chunk_region_of(&self.name, &self.meta, chunk, region)
+    }
+
+    fn read_chunk_run_into(
+        &self,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        let read = self
+            .store
+            .read_run_with_template(&self.name, &self.meta, chunk, first, pieces, target)?;
+        match read {
+            Some(read) => Ok(read),
+            // A file of another structure: through the library.
+            None => read_run_from_whole_chunk(self, chunk, first, pieces, target),
+        }
+    }
+
+    fn has_chunk(&self, chunk: &[usize]) -> Result<bool> {
+        regular_file_at(&self.store.chunk_path(&self.name, chunk))
+    }
+
+    fn list_chunks(&self) -> Result<Vec<Vec<usize>>> {
+        self.store.list_chunks_of(&self.name, &self.meta)
+    }
+}
+
+impl ChunkWrite for DosnaDataset {
+    fn write_chunk(&self, chunk: &[usize], data: &ChunkData) -> Result<()> {
+        self.store
+            .write_chunk_of(&self.name, &self.meta, chunk, data)
+    }
+
+    fn chunk_writer<'a>(&'a self, chunk: &[usize]) -> Result<Box<dyn ChunkWriter + 'a>> {
+        match self
+            .store
+            .file_chunk_writer(&self.name, &self.meta, chunk)?
+        {
+            Some(writer) => Ok(Box::new(writer)),
+            None => Ok(Box::new(BufferedChunkWriter::new(self, chunk))),
+        }
+    }
+
+    fn update_chunk(
+        &self,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
+    ) -> Result<()> {
+        self.store
+            .update_chunk_of(&self.name, &self.meta, chunk, update)
+    }
+
+    fn delete_chunk(&self, chunk: &[usize]) -> Result<bool> {
+        self.store.delete_chunk_of(&self.name, &self.meta, chunk)
     }
 }

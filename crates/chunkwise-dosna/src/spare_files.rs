@@ -160,6 +160,14 @@ impl SpareFiles {
             // chunks take their spares at once. Another process (or a thread that found the
             // same file in a rescan) may have taken it first: then try the next one.
             if fs::rename(&candidate, target).is_err() {
+                if fs::symlink_metadata(&candidate).is_ok() {
+                    // The spare is still there: the target's place is what failed (a dataset
+                    // deleted under a writer). Keep the spare for the next chunk.
+                    let mut index = self.index();
+                    index.bytes = index.bytes.saturating_add(len);
+                    index.by_len.entry(len).or_default().push(candidate);
+                    return None;
+                }
                 continue;
             }
             return match fs::OpenOptions::new().write(true).open(target) {

@@ -14,23 +14,27 @@ fn hdf5_store_conforms() {
 
 #[test]
 fn hdf5_store_with_checksums_conforms_and_detects_bit_rot() {
-    use chunkwise::{DType, DatasetMeta, Layout, StoreRead, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
     let dir = tempfile::tempdir().unwrap();
     conformance::run_all(Arc::new(
         DosnaStore::new(dir.path().join("conn")).with_checksums(true),
     ));
     let store = DosnaStore::new(dir.path().join("rot")).with_checksums(true);
     let meta = DatasetMeta::zero_filled(Layout::new(&[8, 8], &[8, 8]).unwrap(), DType::F64);
-    store.create_dataset("d", &meta).unwrap();
+    let d = store.create_dataset("d", &meta).unwrap();
     let data = chunkwise::ChunkData::F64((0..64).map(f64::from).collect());
-    store.write_chunk("d", &meta, &[0, 0], &data).unwrap();
-    assert_eq!(
-        store.read_chunk("d", &meta, &[0, 0]).unwrap(),
-        Some(data.clone())
-    );
+    d.write_chunk(&[0, 0], &data).unwrap();
+    assert_eq!(d.read_chunk(&[0, 0]).unwrap(), Some(data.clone()));
     // A store without the option reads (and verifies) the same file.
     let plain = DosnaStore::new(dir.path().join("rot"));
-    assert_eq!(plain.read_chunk("d", &meta, &[0, 0]).unwrap(), Some(data));
+    assert_eq!(
+        plain
+            .open_dataset("d")
+            .unwrap()
+            .read_chunk(&[0, 0])
+            .unwrap(),
+        Some(data)
+    );
     // One flipped bit in element 10 (found by its bytes, followed by element 11's).
     let path = store.chunk_path("d", &[0, 0]);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -46,7 +50,9 @@ fn hdf5_store_with_checksums_conforms_and_detects_bit_rot() {
     std::fs::write(&path, &bytes).unwrap();
     for reader in [&store, &plain] {
         let error = reader
-            .read_chunk("d", &meta, &[0, 0])
+            .open_dataset("d")
+            .unwrap()
+            .read_chunk(&[0, 0])
             .unwrap_err()
             .to_string();
         assert!(error.contains("chunk_0_0.h5"), "{error}");
@@ -60,16 +66,16 @@ const DEAD_WRITER_ROOT: &str = "CHUNKWISE_TEST_DEAD_WRITER_ROOT";
 /// it begins a dataset, writes a chunk, starts another in parts and exits without any cleanup.
 #[test]
 fn hdf5_dead_writer() {
-    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
     let Some(root) = std::env::var_os(DEAD_WRITER_ROOT) else {
         return; // only as the child
     };
     let store = DosnaStore::new(std::path::PathBuf::from(root));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4, 4], &[2, 2]).unwrap(), DType::F32);
-    store.begin_dataset("dead", &meta).unwrap();
+    let dead = store.begin_dataset("dead", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.0; 4]);
-    store.write_chunk("dead", &meta, &[0, 0], &data).unwrap();
-    let writer = store.chunk_writer("dead", &meta, &[0, 1]).unwrap();
+    dead.write_chunk(&[0, 0], &data).unwrap();
+    let writer = dead.chunk_writer(&[0, 1]).unwrap();
     writer
         .write_part(0, &chunkwise::ChunkData::F32(vec![2.0; 2]))
         .unwrap();
@@ -210,49 +216,46 @@ fn store_with_spares(fill: f32) -> (tempfile::TempDir, DosnaStore, chunkwise::Da
 
 #[test]
 fn spare_files_are_written_over_by_the_next_dataset() {
-    use chunkwise::StoreWrite;
+    use chunkwise::Store;
     use std::os::unix::fs::MetadataExt;
     let (_dir, store, meta) = store_with_spares(0.0);
-    store.create_dataset("old", &meta).unwrap();
+    let old = store.create_dataset("old", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
-    store.write_chunk("old", &meta, &[1, 1], &data).unwrap();
+    old.write_chunk(&[1, 1], &data).unwrap();
     let inode = std::fs::metadata(store.chunk_path("old", &[1, 1]))
         .unwrap()
         .ino();
     store.delete_dataset("old").unwrap();
-    store.create_dataset("new", &meta).unwrap();
+    let new = store.create_dataset("new", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![-2.0; 16]);
-    store.write_chunk("new", &meta, &[0, 1], &data).unwrap();
+    new.write_chunk(&[0, 1], &data).unwrap();
     let path = store.chunk_path("new", &[0, 1]);
     assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
-    assert_eq!(
-        chunkwise::StoreRead::read_chunk(&store, "new", &meta, &[0, 1]).unwrap(),
-        Some(data)
-    );
+    assert_eq!(new.read_chunk(&[0, 1]).unwrap(), Some(data));
 }
 
 #[test]
 fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
-    use chunkwise::{DType, DatasetMeta, Layout, Scalar, StoreRead, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Scalar, Store};
     use std::os::unix::fs::MetadataExt;
     let (_dir, store, meta) = store_with_spares(3.0);
-    store.create_dataset("old", &meta).unwrap();
+    let old = store.create_dataset("old", &meta).unwrap();
     let data = chunkwise::ChunkData::F32(vec![1.5; 16]);
     for chunk in [[0, 0], [1, 1]] {
-        store.write_chunk("old", &meta, &chunk, &data).unwrap();
+        old.write_chunk(&chunk, &data).unwrap();
     }
     // A file that is neither a chunk nor the dataset file goes too.
     std::fs::write(store.dataset_dir("old").join(".note"), b"x").unwrap();
     let inode = std::fs::metadata(store.dataset_dir("old")).unwrap().ino();
     store.delete_dataset("old").unwrap();
     assert!(!store.dataset_dir("old").exists());
-    store.create_dataset("new", &meta).unwrap();
+    let new = store.create_dataset("new", &meta).unwrap();
     let new_dir = store.dataset_dir("new");
     assert_eq!(std::fs::metadata(&new_dir).unwrap().ino(), inode);
     let names = entries(&new_dir);
     assert_eq!(names, vec!["dataset.h5".to_string()]);
     for chunk in [[0, 0], [1, 1]] {
-        assert_eq!(store.read_chunk("new", &meta, &chunk).unwrap(), None);
+        assert_eq!(new.read_chunk(&chunk).unwrap(), None);
     }
     // A dataset whose directory holds a directory is removed whole, never kept.
     std::fs::create_dir(new_dir.join("sub")).unwrap();
@@ -268,10 +271,10 @@ fn a_deleted_datasets_directory_becomes_the_next_one_empty() {
         Scalar::F32(0.0),
     )
     .unwrap();
-    store.create_dataset("many", &many).unwrap();
+    let many_handle = store.create_dataset("many", &many).unwrap();
     for chunk in 0..200 {
         let one = chunkwise::ChunkData::F32(vec![1.0]);
-        store.write_chunk("many", &many, &[chunk], &one).unwrap();
+        many_handle.write_chunk(&[chunk], &one).unwrap();
     }
     // Told apart by birth time: the file system may give a new directory a freed inode.
     let born = |dir: std::path::PathBuf| std::fs::metadata(dir).unwrap().created().unwrap();
@@ -321,12 +324,12 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn hdf5_chunks_written_in_parts_are_hdf5_files_and_dropped_ones_leave_nothing() {
-    use chunkwise::{DType, DatasetMeta, Layout, StoreWrite};
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
     let dir = tempfile::tempdir().unwrap();
     let store = DosnaStore::new(dir.path().join("conn"));
     let meta = DatasetMeta::zero_filled(Layout::new(&[4, 6], &[4, 3]).unwrap(), DType::I32);
-    store.create_dataset("d", &meta).unwrap();
-    let writer = store.chunk_writer("d", &meta, &[0, 1]).unwrap();
+    let d = store.create_dataset("d", &meta).unwrap();
+    let writer = d.chunk_writer(&[0, 1]).unwrap();
     writer
         .write_part(6, &chunkwise::ChunkData::I32(vec![7, 8, 9, 10, 11, 12]))
         .unwrap();
@@ -342,7 +345,7 @@ fn hdf5_chunks_written_in_parts_are_hdf5_files_and_dropped_ones_leave_nothing() 
         (1..=12).collect::<Vec<_>>()
     );
 
-    let writer = store.chunk_writer("d", &meta, &[0, 0]).unwrap();
+    let writer = d.chunk_writer(&[0, 0]).unwrap();
     writer
         .write_part(0, &chunkwise::ChunkData::I32(vec![0; 3]))
         .unwrap();

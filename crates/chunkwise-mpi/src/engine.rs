@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
 use chunkwise::engine::Task;
-use chunkwise::{Engine, Error, Partition, Result, Store, ThreadsEngine};
+use chunkwise::{Engine, Error, Partition, Result, ThreadsEngine};
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::environment::Universe;
@@ -335,19 +335,6 @@ impl Engine for MpiEngine {
                 })
                 .collect(),
         ))
-    }
-
-    fn check_store(&self, store: &dyn Store) -> Result<()> {
-        if self.size > 1 && !store.shared_between_processes() {
-            return Err(Error::Unsupported(format!(
-                "the {} backend keeps data in each process's own memory, so {} MPI ranks would each see a \
-                 different dataset; use a store shared between processes (such as the DosNa directory store), \
-                 or run with one rank",
-                store.backend(),
-                self.size
-            )));
-        }
-        Ok(())
     }
 }
 

@@ -157,7 +157,7 @@ fn ram_backend_is_refused_with_more_than_one_rank() {
     assert!(!run.success);
     assert!(
         run.stderr
-            .contains("the ram backend keeps data in each process's own memory, so 2 MPI ranks"),
+            .contains("the ram backend keeps data in each process's own memory, so 2 processes"),
         "{}",
         run.stderr
     );

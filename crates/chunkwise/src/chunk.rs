@@ -40,10 +40,7 @@ impl<'a> Chunk<'a> {
     /// # Errors
     /// A storage error.
     pub fn exists(&self) -> Result<bool> {
-        self.dataset
-            .connection
-            .store()
-            .has_chunk(&self.dataset.name, &self.index)
+        self.dataset.handle.has_chunk(&self.index)
     }
 
     /// The valid part (the fill value everywhere when the chunk was never written).
@@ -124,11 +121,7 @@ impl<'a> Chunk<'a> {
     /// # Errors
     /// A storage error.
     pub fn delete(&self) -> Result<bool> {
-        self.dataset.connection.store().delete_chunk(
-            &self.dataset.name,
-            &self.dataset.meta,
-            &self.index,
-        )
+        self.dataset.handle.delete_chunk(&self.index)
     }
 
     fn check_region(&self, region: &Region) -> Result<()> {

@@ -14,9 +14,7 @@ use crate::chunk_cache::ChunkCache;
 use crate::dataset::Dataset;
 use crate::dtype::ChunkData;
 use crate::dtype::Element;
-use crate::engine::{
-    finish_collective, guard_panics, on_root, panic_message, run_collective, Engine,
-};
+use crate::engine::{finish_collective, guard_panics, panic_message, run_collective, Engine};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::memory::HeapTrim;
 use crate::pipeline::run_pipeline;
@@ -471,12 +469,7 @@ impl Dataset {
     /// # Errors
     /// A storage error, on every rank.
     pub fn clear(&self) -> Result<()> {
-        self.for_each_chunk(|chunk| {
-            self.connection
-                .store()
-                .delete_chunk(&self.name, &self.meta, chunk)
-                .map(|_| ())
-        })
+        self.for_each_chunk(|chunk| self.handle.delete_chunk(chunk).map(|_| ()))
     }
 
     /// A new dataset `out_name` with this one's layout, dtype and fill value; with `with_data`,
@@ -503,9 +496,8 @@ impl Dataset {
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error, on every rank.
     pub fn finish(&self) -> Result<()> {
-        on_root(self.engine(), || {
-            self.connection.store().finish_dataset(&self.name)
-        })
+        self.connection
+            .coordinated(|| self.connection.store().finish_dataset(&self.name))
     }
 
     /// Deletes the dataset and its chunks (collective: rank 0 deletes).
@@ -513,8 +505,7 @@ impl Dataset {
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error, on every rank.
     pub fn delete(self) -> Result<()> {
-        on_root(self.engine(), || {
-            self.connection.store().delete_dataset(&self.name)
-        })
+        self.connection
+            .coordinated(|| self.connection.store().delete_dataset(&self.name))
     }
 }

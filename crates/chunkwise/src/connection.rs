@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use crate::dataset::Dataset;
 use crate::dtype::Element;
-use crate::engine::{on_root, Engine};
-use crate::error::Result;
+use crate::engine::{guard_panics, Engine};
+use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::memory::MemoryBudget;
 use crate::pipeline::PipelineOptions;
-use crate::store::{check_dataset_name, DatasetMeta, Store};
+use crate::store::{
+    check_dataset_name, check_shared, Coordination, DatasetHandle, DatasetMeta, Store,
+};
 use crate::timers::Timers;
 
 /// A store and the engine that parallelises collective work on it.
@@ -26,10 +28,10 @@ impl Connection {
     /// Connects `engine` to `store`.
     ///
     /// # Errors
-    /// [`Error::Unsupported`](crate::Error::Unsupported) when the engine cannot use the store (e.g. the ram store with more
-    /// than one MPI rank).
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when the engine has several processes
+    /// and the store is not shared between them (the ram store with more than one MPI rank).
     pub fn new(store: Arc<dyn Store>, engine: Arc<dyn Engine>) -> Result<Self> {
-        engine.check_store(store.as_ref())?;
+        check_shared(store.as_ref(), engine.size())?;
         Ok(Connection {
             store,
             engine,
@@ -96,20 +98,17 @@ impl Connection {
         self.engine.is_root()
     }
 
-    /// Creates a dataset (collective: rank 0 creates, every rank returns a handle).
+    /// Creates a dataset (collective: as the store's [`Coordination`] says, rank 0 or every
+    /// rank creates; every rank returns a handle).
     ///
     /// # Errors
     /// [`Error::DatasetExists`](crate::Error::DatasetExists), [`Error::InvalidName`](crate::Error::InvalidName), or a storage error — on every rank.
     pub fn create_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
-        check_dataset_name(name)?;
-        on_root(self.engine.as_ref(), || {
-            self.store.create_dataset(name, &meta)
-        })?;
-        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+        self.make_dataset(name, meta, false)
     }
 
-    /// Creates a dataset that stays *incomplete* until [`Dataset::finish`] (collective: rank 0
-    /// creates, every rank returns a handle): for outputs that are filled by a job, so that a
+    /// Creates a dataset that stays *incomplete* until [`Dataset::finish`] (collective, as
+    /// [`Connection::create_dataset`]): for outputs that are filled by a job, so that a
     /// job interrupted before the end leaves nothing that reads as a complete dataset. Opening
     /// it by name fails with [`Error::DatasetIncomplete`](crate::Error::DatasetIncomplete)
     /// until then; [`Connection::list_incomplete`] lists it; creating or beginning its name
@@ -118,11 +117,60 @@ impl Connection {
     /// # Errors
     /// As [`Connection::create_dataset`].
     pub fn begin_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
+        self.make_dataset(name, meta, true)
+    }
+
+    /// Creates (or begins, when `incomplete`) a dataset as the store coordinates it: under
+    /// [`Coordination::Root`] rank 0 creates while the others attach, and all agree on the
+    /// outcome in one step; under [`Coordination::Collective`] every rank creates and all agree.
+    fn make_dataset(&self, name: &str, meta: DatasetMeta, incomplete: bool) -> Result<Dataset> {
         check_dataset_name(name)?;
-        on_root(self.engine.as_ref(), || {
-            self.store.begin_dataset(name, &meta)
-        })?;
-        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+        let make = || {
+            if incomplete {
+                self.store.begin_dataset(name, &meta)
+            } else {
+                self.store.create_dataset(name, &meta)
+            }
+        };
+        let creates = match self.store.capabilities().coordination {
+            Coordination::Root => self.is_root(),
+            Coordination::Collective => true,
+        };
+        let local = if creates {
+            guard_panics(make)
+        } else {
+            guard_panics(|| self.store.attach_dataset(name, &meta))
+        };
+        let handle = self.agree_on(local)?;
+        Ok(Dataset::from_handle(self.clone(), handle))
+    }
+
+    /// Makes every rank agree on `local`: this rank's value when every rank succeeded, else the
+    /// agreed error on every rank.
+    fn agree_on(&self, local: Result<DatasetHandle>) -> Result<DatasetHandle> {
+        let (handle, outcome) = match local {
+            Ok(handle) => (Some(handle), Ok(())),
+            Err(error) => (None, Err(error)),
+        };
+        self.engine.agree(outcome)?;
+        handle.ok_or_else(|| {
+            Error::Unsupported("the engine agreed on success although this rank failed".into())
+        })
+    }
+
+    /// Runs a change of the store's namespace (finishing, deleting) as the store coordinates
+    /// it: on rank 0 alone or on every rank, then every rank agrees on the outcome.
+    ///
+    /// # Errors
+    /// The agreed error, on every rank.
+    pub(crate) fn coordinated(&self, change: impl FnOnce() -> Result<()>) -> Result<()> {
+        let runs = match self.store.capabilities().coordination {
+            Coordination::Root => self.is_root(),
+            Coordination::Collective => true,
+        };
+        let local = if runs { guard_panics(change) } else { Ok(()) };
+        // The agreement is a barrier too: no rank goes on before the change is made.
+        self.engine.agree(local)
     }
 
     /// Creates a dataset of element type `T`, `shape`, `chunk_shape` and fill value `fill`
@@ -146,8 +194,8 @@ impl Connection {
     /// # Errors
     /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error.
     pub fn dataset(&self, name: &str) -> Result<Dataset> {
-        let meta = self.store.open_dataset(name)?;
-        Ok(Dataset::from_parts(self.clone(), name.to_string(), meta))
+        let handle = self.store.open_dataset(name)?;
+        Ok(Dataset::from_handle(self.clone(), handle))
     }
 
     /// Whether a dataset exists.
@@ -174,11 +222,12 @@ impl Connection {
         self.store.list_incomplete()
     }
 
-    /// Deletes a dataset (complete or incomplete) and its chunks (collective: rank 0 deletes).
+    /// Deletes a dataset (complete or incomplete) and its chunks (collective, coordinated as the
+    /// store says).
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error — on every rank.
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
-        on_root(self.engine.as_ref(), || self.store.delete_dataset(name))
+        self.coordinated(|| self.store.delete_dataset(name))
     }
 }

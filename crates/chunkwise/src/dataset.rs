@@ -13,12 +13,14 @@ use crate::error::{fmt_tuple, Error, Result};
 use crate::layout::{ChunkPart, Layout};
 use crate::region::Region;
 use crate::selection::{Resolved, Selection};
-use crate::store::DatasetMeta;
+use crate::store::{DatasetHandle, DatasetMeta};
 
 /// An N-d array stored as a grid of chunks.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub(crate) connection: Connection,
+    /// The store's handle: every chunk read and write goes through it.
+    pub(crate) handle: DatasetHandle,
     pub(crate) name: String,
     pub(crate) meta: DatasetMeta,
 }
@@ -43,12 +45,19 @@ pub struct DatasetInfo {
 }
 
 impl Dataset {
-    pub(crate) fn from_parts(connection: Connection, name: String, meta: DatasetMeta) -> Self {
+    pub(crate) fn from_handle(connection: Connection, handle: DatasetHandle) -> Self {
         Dataset {
             connection,
-            name,
-            meta,
+            name: handle.name().to_string(),
+            meta: handle.meta().clone(),
+            handle,
         }
+    }
+
+    /// The store's handle of this dataset, for calling the store directly (chunk by chunk,
+    /// without the engine).
+    pub fn handle(&self) -> &DatasetHandle {
+        &self.handle
     }
 
     /// The dataset's name.
@@ -120,11 +129,7 @@ impl Dataset {
     /// A storage error.
     pub fn info(&self) -> Result<DatasetInfo> {
         let layout = &self.meta.layout;
-        let present = self
-            .connection
-            .store()
-            .list_chunks(&self.name, &self.meta)?
-            .len();
+        let present = self.handle.list_chunks()?.len();
         Ok(DatasetInfo {
             name: self.name.clone(),
             shape: layout.shape().to_vec(),
@@ -358,10 +363,7 @@ impl Dataset {
 
     pub(crate) fn read_stored(&self, chunk: &[usize]) -> Result<Option<crate::ChunkData>> {
         let mut timer = self.connection.timers().start("read");
-        let stored = self
-            .connection
-            .store()
-            .read_chunk(&self.name, &self.meta, chunk)?;
+        let stored = self.handle.read_chunk(chunk)?;
         if stored.is_some() {
             timer.add_bytes(self.meta.chunk_bytes() as u64);
         }
@@ -374,10 +376,7 @@ impl Dataset {
         region: &Region,
     ) -> Result<Option<crate::ChunkData>> {
         let mut timer = self.connection.timers().start("read");
-        let stored = self
-            .connection
-            .store()
-            .read_chunk_region(&self.name, &self.meta, chunk, region)?;
+        let stored = self.handle.read_chunk_region(chunk, region)?;
         if stored.is_some() {
             timer.add_bytes((region.len() * self.meta.dtype.size()) as u64);
         }
@@ -386,23 +385,19 @@ impl Dataset {
 
     pub(crate) fn write_stored(&self, chunk: &[usize], data: &crate::ChunkData) -> Result<()> {
         let mut timer = self.connection.timers().start("write");
-        self.connection
-            .store()
-            .write_chunk(&self.name, &self.meta, chunk, data)?;
+        self.handle.write_chunk(chunk, data)?;
         timer.add_bytes(self.meta.chunk_bytes() as u64);
         Ok(())
     }
 
-    /// Replaces a chunk atomically with `update(current)` (see [`crate::StoreWrite::update_chunk`]).
+    /// Replaces a chunk atomically with `update(current)` (see [`crate::ChunkWrite::update_chunk`]).
     pub(crate) fn update_stored(
         &self,
         chunk: &[usize],
         update: &mut dyn FnMut(Option<crate::ChunkData>) -> Result<crate::ChunkData>,
     ) -> Result<()> {
         let mut timer = self.connection.timers().start("write");
-        self.connection
-            .store()
-            .update_chunk(&self.name, &self.meta, chunk, update)?;
+        self.handle.update_chunk(chunk, update)?;
         timer.add_bytes(self.meta.chunk_bytes() as u64);
         Ok(())
     }
@@ -482,7 +477,7 @@ impl Dataset {
     /// # Errors
     /// A storage error.
     pub fn list_chunks(&self) -> Result<Vec<Vec<usize>>> {
-        self.connection.store().list_chunks(&self.name, &self.meta)
+        self.handle.list_chunks()
     }
 
     /// Writes a chunk filled with the fill value if it does not exist yet, and returns it.

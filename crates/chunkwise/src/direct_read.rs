@@ -5,7 +5,7 @@
 //! not the filter, most of a 1-D pass over one large chunk. When a slab's grown block holds
 //! whole planes of chunks — every position along axes 1 and 2 comes from one chunk's full extent
 //! or is a boundary mirror of it, as when chunks span the data across those axes — the planes
-//! are read from storage straight into the block's rows ([`crate::StoreRead::read_chunk_run_into`])
+//! are read from storage straight into the block's rows ([`crate::ChunkRead::read_chunk_run_into`])
 //! and the mirrored rows and planes are copied from the block itself. Other blocks go through
 //! the gather.
 //!
@@ -205,9 +205,7 @@ impl Dataset {
                     std::mem::size_of_val(slots),
                 )
             };
-            let read = self.connection.store().read_chunk_run_into(
-                &self.name,
-                &self.meta,
+            let read = self.handle.read_chunk_run_into(
                 &chunk,
                 run.offset * chunk_plane,
                 &pieces,

@@ -66,6 +66,7 @@ pub use region::{AxisSlice, Region};
 pub use selection::{Selection, SliceItem};
 pub use store::ram::RamStore;
 pub use store::{
-    BufferedChunkWriter, ChunkWriter, DatasetMeta, Store, StoreList, StoreRead, StoreWrite,
+    BufferedChunkWriter, Capabilities, ChunkRead, ChunkStore, ChunkUpdates, ChunkWrite,
+    ChunkWriter, Coordination, DatasetHandle, DatasetMeta, Store,
 };
 pub use timers::{Spread, TimerReport, TimerStat, Timers};

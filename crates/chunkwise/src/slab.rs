@@ -5,7 +5,7 @@
 //! spent a third of its time reading and writing with nothing computed meanwhile. Cut into
 //! slabs, one chunk feeds the read-ahead pipeline like several, so its I/O overlaps its compute,
 //! and each block is small enough to stay in the CPU caches from one stage to the next. The
-//! output chunk is written in parts ([`crate::StoreWrite::chunk_writer`]) and committed by the
+//! output chunk is written in parts ([`crate::ChunkWrite::chunk_writer`]) and committed by the
 //! write that completes its planes, so it stays atomic.
 //!
 //! Only operations whose callbacks can work on part of a chunk split chunks (stencils with a
@@ -144,11 +144,7 @@ impl<'a> SlabWrites<'a> {
             match pending.get(chunk) {
                 Some((writer, _)) => Arc::clone(writer),
                 None => {
-                    let writer = Arc::new(dataset.connection.store().chunk_writer(
-                        &dataset.name,
-                        &dataset.meta,
-                        chunk,
-                    )?);
+                    let writer = Arc::new(dataset.handle.chunk_writer(chunk)?);
                     pending.insert(chunk.to_vec(), (Arc::clone(&writer), valid));
                     writer
                 }

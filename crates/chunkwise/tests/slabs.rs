@@ -246,7 +246,12 @@ fn load_blocks_with_fills_every_chunk_as_load_with_does() {
             assert_eq!(ds.read_all::<f32>().unwrap(), expected, "{label}");
             // Every chunk was written whole (padding included), and the blocks tile the data.
             assert_eq!(
-                conn.store().list_chunks("x", ds.meta()).unwrap().len(),
+                conn.store()
+                    .open_dataset("x")
+                    .unwrap()
+                    .list_chunks()
+                    .unwrap()
+                    .len(),
                 ds.layout().num_chunks(),
                 "{label}"
             );

@@ -20,7 +20,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::timers::Timers;
 
 /// How work items `0..n` are dealt to ranks.
@@ -169,16 +168,6 @@ pub trait Engine: Send + Sync + Debug {
     /// A communication error.
     fn gather_bytes(&self, local: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
         Ok(Some(vec![local]))
-    }
-
-    /// Refuses stores this engine cannot use (the MPI engine refuses stores that are not
-    /// shared between processes when it has more than one rank).
-    ///
-    /// # Errors
-    /// [`Error::Unsupported`] saying why.
-    fn check_store(&self, store: &dyn Store) -> Result<()> {
-        let _ = store;
-        Ok(())
     }
 }
 

@@ -9,15 +9,15 @@
 //! Every store can do this: [`BufferedChunkWriter`], the default, gathers the parts in memory
 //! and writes the chunk with `write_chunk` on commit. Stores that can write parts in place (the
 //! DosNa directory store writes them into the hidden file it renames into place) override
-//! [`crate::StoreWrite::chunk_writer`].
+//! [`crate::ChunkWrite::chunk_writer`].
 
 use std::sync::Mutex;
 
-use super::{DatasetMeta, StoreWrite};
+use super::{ChunkWrite, DatasetMeta};
 use crate::dtype::{ChunkData, Element};
 use crate::error::{Error, Result};
 
-/// A chunk being written in parts ([`crate::StoreWrite::chunk_writer`]).
+/// A chunk being written in parts ([`crate::ChunkWrite::chunk_writer`]).
 ///
 /// Guarantees: readers see the chunk as it was until `commit` returns `Ok`, then the whole new
 /// chunk; dropping the writer without committing (or a failed commit) leaves the chunk as it
@@ -119,25 +119,23 @@ pub fn check_part_dtype(name: &str, meta: &DatasetMeta, part: &ChunkData) -> Res
 }
 
 /// The default [`ChunkWriter`]: gathers the parts in a chunk-sized buffer and writes the chunk
-/// with [`StoreWrite::write_chunk`] on commit.
+/// with [`ChunkWrite::write_chunk`] on commit.
 #[derive(Debug)]
-pub struct BufferedChunkWriter<'a, S: StoreWrite + ?Sized> {
+pub struct BufferedChunkWriter<'a, S: ChunkWrite + ?Sized> {
     store: &'a S,
-    name: String,
-    meta: DatasetMeta,
     chunk: Vec<usize>,
     buffer: Mutex<ChunkData>,
     coverage: Coverage,
 }
 
-impl<'a, S: StoreWrite + ?Sized> BufferedChunkWriter<'a, S> {
-    /// A writer of chunk `chunk` of dataset `name` of `store` (checked when committed).
-    pub fn new(store: &'a S, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Self {
+impl<'a, S: ChunkWrite + ?Sized> BufferedChunkWriter<'a, S> {
+    /// A writer of chunk `chunk` of the dataset of `store` (checked when committed).
+    pub fn new(store: &'a S, chunk: &[usize]) -> Self {
+        let meta = store.meta();
+        let name = store.name();
         let len = meta.layout.chunk_len();
         BufferedChunkWriter {
             store,
-            name: name.to_string(),
-            meta: meta.clone(),
             chunk: chunk.to_vec(),
             buffer: Mutex::new(ChunkData::filled(meta.fill_value, len)),
             coverage: Coverage::new(
@@ -158,9 +156,9 @@ fn copy_typed<T: Element>(target: &mut [T], first: usize, part: &ChunkData) {
     }
 }
 
-impl<S: StoreWrite + ?Sized> ChunkWriter for BufferedChunkWriter<'_, S> {
+impl<S: ChunkWrite + ?Sized> ChunkWriter for BufferedChunkWriter<'_, S> {
     fn write_part(&self, first: usize, part: &ChunkData) -> Result<()> {
-        check_part_dtype(&self.name, &self.meta, part)?;
+        check_part_dtype(self.store.name(), self.store.meta(), part)?;
         self.coverage.claim(first, part.len())?;
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         crate::with_chunk_data!(&mut *buffer, values => copy_typed(values, first, part));
@@ -170,8 +168,7 @@ impl<S: StoreWrite + ?Sized> ChunkWriter for BufferedChunkWriter<'_, S> {
     fn commit(self: Box<Self>) -> Result<()> {
         self.coverage.check_complete()?;
         let data = self.buffer.into_inner().unwrap_or_else(|p| p.into_inner());
-        self.store
-            .write_chunk(&self.name, &self.meta, &self.chunk, &data)
+        self.store.write_chunk(&self.chunk, &data)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Storage backends: where datasets and their chunks live.
 //!
 //! A store knows storage, not parallelism: it is called from many threads (and, for stores that
-//! share data between processes, from many ranks) and keeps each call atomic. The capabilities
-//! are split as in zarrs — [`StoreRead`], [`StoreWrite`], [`StoreList`] — and [`Store`] is any
-//! type with all three.
+//! share data between processes, from many ranks) and keeps each call atomic. A [`Store`] is a
+//! namespace of datasets; creating or opening one gives a [`DatasetHandle`] that keeps the
+//! backend's per-dataset state, and chunk operations ([`ChunkRead`], [`ChunkWrite`]) go through
+//! it by chunk index. Each store declares its [`Capabilities`]: whether processes share it, what
+//! it reads and writes partially, how a job coordinates creation, how chunk updates are ordered.
 //!
 //! Guarantees every store gives (checked by `chunkwise::conformance`, feature `testing`):
 //! - `write_chunk` is atomic: a reader sees the old chunk, or no chunk, or the whole new one —
@@ -36,6 +38,7 @@ use support::{check_run_pieces, extract_region, read_run_from_whole_chunk};
 
 use std::fmt::Debug;
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use crate::dtype::{ChunkData, DType, Scalar};
 use crate::error::{Error, Result};
@@ -88,167 +91,110 @@ impl DatasetMeta {
     }
 }
 
-/// Reading datasets and chunks.
-pub trait StoreRead: Send + Sync + Debug {
-    /// The dataset's metadata.
-    ///
-    /// # Errors
-    /// [`Error::DatasetNotFound`], or a storage error.
-    fn open_dataset(&self, name: &str) -> Result<DatasetMeta>;
-
-    /// Whether a dataset of that name exists.
-    ///
-    /// # Errors
-    /// A storage error.
-    fn has_dataset(&self, name: &str) -> Result<bool>;
-
-    /// The whole stored chunk (padded to the chunk shape), or `None` if it was never written.
-    ///
-    /// # Errors
-    /// [`Error::DatasetNotFound`], [`Error::Corrupt`] when the stored chunk has the wrong shape
-    /// or type, or a storage error.
-    fn read_chunk(
-        &self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-    ) -> Result<Option<ChunkData>>;
-
-    /// A region of the stored chunk (coordinates relative to the chunk's first element, inside
-    /// the chunk shape), in C order, or `None` if the chunk was never written. The default
-    /// reads the whole chunk; stores that can read less override it.
-    ///
-    /// # Errors
-    /// As [`StoreRead::read_chunk`].
-    fn read_chunk_region(
-        &self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-        region: &Region,
-    ) -> Result<Option<ChunkData>> {
-        let Some(data) = self.read_chunk(name, meta, chunk)? else {
-            return Ok(None);
-        };
-        Ok(Some(extract_region(meta, data, region)?))
-    }
-
-    /// Reads elements `first..` of the stored chunk (C order, padding included) straight into
-    /// `target` (bytes of elements of the dataset's dtype), scattered: `pieces` lists, in
-    /// order, `(at, count)` ranges of `target`'s elements that the run's consecutive elements
-    /// go to. Returns `false`, writing nothing, when the chunk was never written. The default
-    /// reads the whole chunk and copies; stores that can read into place override it.
-    ///
-    /// # Errors
-    /// As [`StoreRead::read_chunk`], and [`Error::ShapeMismatch`] when the run goes past the
-    /// chunk or a piece past `target`.
-    fn read_chunk_run_into(
-        &self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-        first: usize,
-        pieces: &[(usize, usize)],
-        target: &mut [MaybeUninit<u8>],
-    ) -> Result<bool> {
-        check_run_pieces(meta, first, pieces, target.len())?;
-        read_run_from_whole_chunk(self, name, meta, chunk, first, pieces, target)
-    }
-
-    /// Whether the chunk has been written.
-    ///
-    /// # Errors
-    /// A storage error.
-    fn has_chunk(&self, name: &str, chunk: &[usize]) -> Result<bool>;
+/// What a store can do, and how a job of several processes must use it ([`Store::capabilities`]).
+///
+/// Engines and [`crate::Connection`] read these instead of knowing backends by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Separate processes opening the same location see the same datasets and chunks. A
+    /// connection refuses an engine of several processes on a store that is not shared.
+    pub shared_between_processes: bool,
+    /// [`ChunkRead::read_chunk_region`] and [`ChunkRead::read_chunk_run_into`] move only the
+    /// bytes asked for; without it they read the whole chunk and copy.
+    pub partial_reads: bool,
+    /// [`ChunkWrite::chunk_writer`] sends parts to storage as they come; without it the parts
+    /// are gathered in memory and the chunk is written whole on commit.
+    pub partial_writes: bool,
+    /// Who creates, finishes and deletes datasets in a job of several processes.
+    pub coordination: Coordination,
+    /// How concurrent changes of one chunk are ordered, so that no acknowledged write is lost.
+    pub chunk_updates: ChunkUpdates,
 }
 
-/// Creating, writing and deleting.
-pub trait StoreWrite: Send + Sync + Debug {
-    /// Creates an empty dataset (no chunks).
+/// How a job of several processes creates, finishes and deletes a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coordination {
+    /// One process (rank 0) makes the change; once every rank agrees it succeeded, the others
+    /// [`Store::attach_dataset`]. Stores of independent files or objects work this way.
+    Root,
+    /// Every process makes the same call together (a single file opened by all ranks with
+    /// MPI-IO, whose metadata changes are collective).
+    Collective,
+}
+
+/// How a store orders concurrent writes, updates and deletions of one chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkUpdates {
+    /// Locks in this process's memory: safe between threads; the store is not shared between
+    /// processes.
+    InProcess,
+    /// Locks every process using the store sees (byte-range locks on a file of the store).
+    SharedLocks,
+    /// Conditional writes checked by the storage service (compare-and-swap on a version).
+    Conditional,
+}
+
+/// A store: a namespace of datasets. Creating or opening a dataset gives a handle
+/// ([`DatasetHandle`]) that keeps what the backend needs about the dataset (its paths, a parsed
+/// header, a codec chain, an object prefix), and every chunk operation goes through it.
+pub trait Store: Send + Sync + Debug {
+    /// Short name of the backend (`ram`, `dosna`, …).
+    fn backend(&self) -> &'static str;
+
+    /// What the store can do and how several processes must use it.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates an empty dataset (no chunks) and returns its handle.
     ///
     /// # Errors
     /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error; on error nothing
     /// is left behind.
-    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()>;
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle>;
 
-    /// Creates an empty dataset that stays *incomplete* until [`StoreWrite::finish_dataset`]:
-    /// its chunks are written and read through `meta` as usual, but `open_dataset` refuses it
+    /// Creates an empty dataset that stays *incomplete* until [`Store::finish_dataset`]: its
+    /// chunks are written and read through the handle as usual, but `open_dataset` refuses it
     /// ([`Error::DatasetIncomplete`]) and listings leave it out. An incomplete dataset of the
     /// same name (left by an interrupted job) is replaced.
     ///
     /// # Errors
-    /// As [`StoreWrite::create_dataset`].
-    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<()>;
+    /// As [`Store::create_dataset`].
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle>;
 
-    /// Makes a dataset begun with [`StoreWrite::begin_dataset`] complete, atomically: it is
-    /// then opened and listed like any other. Finishing a complete dataset does nothing.
+    /// The handle of a complete dataset, with the metadata the store holds.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], [`Error::DatasetIncomplete`], or a storage error.
+    fn open_dataset(&self, name: &str) -> Result<DatasetHandle>;
+
+    /// The handle of a dataset (complete or incomplete) that another process has just created
+    /// with `meta` — the other ranks' side of [`Coordination::Root`]. It may trust `meta` and
+    /// touch no storage.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], or a storage error.
+    fn attach_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle>;
+
+    /// Makes a dataset begun with [`Store::begin_dataset`] complete, atomically: it is then
+    /// opened and listed like any other. Finishing a complete dataset does nothing.
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error.
     fn finish_dataset(&self, name: &str) -> Result<()>;
 
-    /// Deletes a dataset (complete or incomplete) and all its chunks.
+    /// Deletes a dataset (complete or incomplete) and all its chunks. Handles of it then fail
+    /// with [`Error::DatasetNotFound`] (or, once a dataset of the name is created again, may
+    /// reach the new one).
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error.
     fn delete_dataset(&self, name: &str) -> Result<()>;
 
-    /// Atomically replaces the whole chunk; `data` has `meta.layout.chunk_len()` elements of
-    /// `meta.dtype`, padded with the fill value.
-    ///
-    /// # Errors
-    /// [`Error::DatasetNotFound`], [`Error::ShapeMismatch`]/[`Error::DTypeMismatch`] for a
-    /// buffer that does not fit, or a storage error.
-    fn write_chunk(
-        &self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-        data: &ChunkData,
-    ) -> Result<()>;
-
-    /// Starts replacing a chunk in parts (see [`ChunkWriter`]): the parts can be written as they
-    /// are computed, and the chunk is replaced atomically by [`ChunkWriter::commit`]. The
-    /// default gathers the parts in memory ([`BufferedChunkWriter`]).
-    ///
-    /// # Errors
-    /// [`Error::ChunkOutOfRange`], [`Error::DatasetNotFound`], or a storage error (here, or
-    /// when writing the parts or committing).
-    fn chunk_writer<'a>(
-        &'a self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-    ) -> Result<Box<dyn ChunkWriter + 'a>> {
-        meta.layout.check_chunk(chunk)?;
-        Ok(Box::new(BufferedChunkWriter::new(self, name, meta, chunk)))
-    }
-
-    /// Atomically replaces a chunk with `update(current)`, where `current` is the stored chunk
-    /// (`None` when it was never written). Concurrent `update_chunk` calls on one chunk — from
-    /// threads, or from processes sharing the store — run one after another, and a
-    /// `write_chunk`, committed `chunk_writer` or `delete_chunk` of the chunk lands either
-    /// before the update reads or after it writes: no write is lost.
-    ///
-    /// # Errors
-    /// The error `update` returns, or any error of `read_chunk` and `write_chunk`.
-    fn update_chunk(
-        &self,
-        name: &str,
-        meta: &DatasetMeta,
-        chunk: &[usize],
-        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
-    ) -> Result<()>;
-
-    /// Deletes a chunk; deleting a missing chunk is not an error. Returns whether it existed.
+    /// Whether a complete dataset of that name exists.
     ///
     /// # Errors
     /// A storage error.
-    fn delete_chunk(&self, name: &str, meta: &DatasetMeta, chunk: &[usize]) -> Result<bool>;
-}
+    fn has_dataset(&self, name: &str) -> Result<bool>;
 
-/// Listing.
-pub trait StoreList: Send + Sync + Debug {
     /// Names of all complete datasets, sorted.
     ///
     /// # Errors
@@ -261,22 +207,135 @@ pub trait StoreList: Send + Sync + Debug {
     /// # Errors
     /// A storage error.
     fn list_incomplete(&self) -> Result<Vec<String>>;
+}
 
-    /// Indices of all written chunks of a dataset, in C order.
+/// A dataset's handle, as stores give it: shared by every thread working on the dataset.
+pub type DatasetHandle = Arc<dyn ChunkStore>;
+
+/// Reading one dataset's chunks (through its handle).
+pub trait ChunkRead: Send + Sync + Debug {
+    /// The dataset's name.
+    fn name(&self) -> &str;
+
+    /// The dataset's metadata.
+    fn meta(&self) -> &DatasetMeta;
+
+    /// The whole stored chunk (padded to the chunk shape), or `None` if it was never written.
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], [`Error::DatasetNotFound`], [`Error::Corrupt`] when the
+    /// stored chunk has the wrong shape or type, or a storage error.
+    fn read_chunk(&self, chunk: &[usize]) -> Result<Option<ChunkData>>;
+
+    /// A region of the stored chunk (coordinates relative to the chunk's first element, inside
+    /// the chunk shape), in C order, or `None` if the chunk was never written. The default
+    /// reads the whole chunk; stores that can read less override it.
+    ///
+    /// # Errors
+    /// As [`ChunkRead::read_chunk`].
+    fn read_chunk_region(&self, chunk: &[usize], region: &Region) -> Result<Option<ChunkData>> {
+        let Some(data) = self.read_chunk(chunk)? else {
+            return Ok(None);
+        };
+        Ok(Some(extract_region(self.meta(), data, region)?))
+    }
+
+    /// Reads elements `first..` of the stored chunk (C order, padding included) straight into
+    /// `target` (bytes of elements of the dataset's dtype), scattered: `pieces` lists, in
+    /// order, `(at, count)` ranges of `target`'s elements that the run's consecutive elements
+    /// go to. Returns `false`, writing nothing, when the chunk was never written. The default
+    /// reads the whole chunk and copies; stores that can read into place override it.
+    ///
+    /// # Errors
+    /// As [`ChunkRead::read_chunk`], and [`Error::ShapeMismatch`] when the run goes past the
+    /// chunk or a piece past `target`.
+    fn read_chunk_run_into(
+        &self,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        check_run_pieces(self.meta(), first, pieces, target.len())?;
+        read_run_from_whole_chunk(self, chunk, first, pieces, target)
+    }
+
+    /// Whether the chunk has been written.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn has_chunk(&self, chunk: &[usize]) -> Result<bool>;
+
+    /// Indices of all written chunks, in C order.
     ///
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error.
-    fn list_chunks(&self, name: &str, meta: &DatasetMeta) -> Result<Vec<Vec<usize>>>;
+    fn list_chunks(&self) -> Result<Vec<Vec<usize>>>;
 }
 
-/// A complete store.
-pub trait Store: StoreRead + StoreWrite + StoreList {
-    /// Short name of the backend (`ram`, `dosna`, …).
-    fn backend(&self) -> &'static str;
+/// Writing and deleting one dataset's chunks (through its handle).
+pub trait ChunkWrite: ChunkRead {
+    /// Atomically replaces the whole chunk; `data` has `meta().layout.chunk_len()` elements of
+    /// the dataset's dtype, padded with the fill value.
+    ///
+    /// # Errors
+    /// [`Error::DatasetNotFound`], [`Error::ShapeMismatch`]/[`Error::DTypeMismatch`] for a
+    /// buffer that does not fit, or a storage error.
+    fn write_chunk(&self, chunk: &[usize], data: &ChunkData) -> Result<()>;
 
-    /// Whether separate processes opening the same store see the same data. The MPI engine
-    /// refuses stores that do not.
-    fn shared_between_processes(&self) -> bool;
+    /// Starts replacing a chunk in parts (see [`ChunkWriter`]): the parts can be written as they
+    /// are computed, and the chunk is replaced atomically by [`ChunkWriter::commit`]. The
+    /// default gathers the parts in memory ([`BufferedChunkWriter`]).
+    ///
+    /// # Errors
+    /// [`Error::ChunkOutOfRange`], [`Error::DatasetNotFound`], or a storage error (here, or
+    /// when writing the parts or committing).
+    fn chunk_writer<'a>(&'a self, chunk: &[usize]) -> Result<Box<dyn ChunkWriter + 'a>> {
+        self.meta().layout.check_chunk(chunk)?;
+        Ok(Box::new(BufferedChunkWriter::new(self, chunk)))
+    }
+
+    /// Atomically replaces a chunk with `update(current)`, where `current` is the stored chunk
+    /// (`None` when it was never written). Concurrent `update_chunk` calls on one chunk — from
+    /// threads, or from processes sharing the store — run one after another, and a
+    /// `write_chunk`, committed `chunk_writer` or `delete_chunk` of the chunk lands either
+    /// before the update reads or after it writes: no write is lost.
+    ///
+    /// # Errors
+    /// The error `update` returns, or any error of `read_chunk` and `write_chunk`.
+    fn update_chunk(
+        &self,
+        chunk: &[usize],
+        update: &mut dyn FnMut(Option<ChunkData>) -> Result<ChunkData>,
+    ) -> Result<()>;
+
+    /// Deletes a chunk; deleting a missing chunk is not an error. Returns whether it existed.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn delete_chunk(&self, chunk: &[usize]) -> Result<bool>;
+}
+
+/// A dataset's chunks, read and written: what a [`DatasetHandle`] is.
+pub trait ChunkStore: ChunkRead + ChunkWrite {}
+
+impl<T: ChunkRead + ChunkWrite + ?Sized> ChunkStore for T {}
+
+/// Checks that `store` can serve an engine of `processes` processes.
+///
+/// # Errors
+/// [`Error::Unsupported`] naming the backend when several processes would each see their own
+/// data.
+pub fn check_shared(store: &dyn Store, processes: usize) -> Result<()> {
+    if processes > 1 && !store.capabilities().shared_between_processes {
+        return Err(Error::Unsupported(format!(
+            "the {} backend keeps data in each process's own memory, so {processes} processes would \
+             each see a different dataset; use a store shared between processes (such as the DosNa \
+             directory store), or run with one process",
+            store.backend()
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that a dataset name can be stored by every backend: 1 to 255 characters from

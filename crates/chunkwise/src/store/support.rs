@@ -12,7 +12,7 @@ pub use crate::dtype::element_bytes;
 pub use crate::error::fmt_tuple;
 pub use crate::process::{running, start_time};
 
-use super::{DatasetMeta, StoreRead};
+use super::{ChunkRead, DatasetMeta};
 use crate::dtype::{ChunkData, Element};
 use crate::error::{Error, Result};
 use crate::region::Region;
@@ -52,24 +52,22 @@ pub fn check_run_pieces(
     Ok(())
 }
 
-/// [`StoreRead::read_chunk_run_into`] by reading the whole chunk and copying the run (pieces
+/// [`ChunkRead::read_chunk_run_into`] by reading the whole chunk and copying the run (pieces
 /// already checked with [`check_run_pieces`]).
 ///
 /// # Errors
-/// As [`StoreRead::read_chunk`].
-pub fn read_run_from_whole_chunk<S: StoreRead + ?Sized>(
+/// As [`ChunkRead::read_chunk`].
+pub fn read_run_from_whole_chunk<S: ChunkRead + ?Sized>(
     store: &S,
-    name: &str,
-    meta: &DatasetMeta,
     chunk: &[usize],
     first: usize,
     pieces: &[(usize, usize)],
     target: &mut [MaybeUninit<u8>],
 ) -> Result<bool> {
-    let Some(data) = store.read_chunk(name, meta, chunk)? else {
+    let Some(data) = store.read_chunk(chunk)? else {
         return Ok(false);
     };
-    copy_run_pieces(meta, data.as_bytes(), first, pieces, target);
+    copy_run_pieces(store.meta(), data.as_bytes(), first, pieces, target);
     Ok(true)
 }
 
