@@ -51,6 +51,7 @@ pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
                 threads,
                 partition,
                 peer_timeout: config.peer_timeout,
+                idle_wait: config.idle_wait,
             })?)
         }
     };

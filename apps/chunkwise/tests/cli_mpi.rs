@@ -12,7 +12,7 @@ struct Run {
 }
 
 fn mpi_chunkwise(dir: &Path, ranks: usize, args: &[&str]) -> Run {
-    let output = chunkwise_mpi::launch::mpiexec(ranks)
+    let output = chunkwise_testkit::launch::mpiexec(ranks)
         .current_dir(dir)
         .env("HDF5_USE_FILE_LOCKING", "FALSE")
         .arg(env!("CARGO_BIN_EXE_chunkwise"))

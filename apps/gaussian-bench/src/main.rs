@@ -61,6 +61,7 @@ fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
             threads,
             partition: config.partition,
             peer_timeout: config.peer_timeout,
+            idle_wait: config.idle_wait,
         })?),
     })
 }

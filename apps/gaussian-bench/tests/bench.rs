@@ -371,7 +371,7 @@ fn runs_under_mpi_with_per_rank_timers() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The cell of one chunk (40/40) is cut into slabs on rank 0, however small.
-    let output = chunkwise_mpi::launch::mpiexec(2)
+    let output = chunkwise_testkit::launch::mpiexec(2)
         .current_dir(d)
         .env("CHUNKWISE_IO__MIN_SLAB", "1")
         .arg(env!("CARGO_BIN_EXE_gaussian-bench"))

@@ -1,9 +1,8 @@
 //! [`MpiEngine`]: the chunkwise [`Engine`] primitives over MPI.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
-use chunkwise::engine::Task;
+use chunkwise::engine::{IdleWait, Operation, Task};
 use chunkwise::{Engine, Error, Partition, Result, ThreadsEngine};
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
@@ -28,6 +27,8 @@ pub struct MpiOptions {
     /// launcher keeps the others running (`--mca orte_abort_on_non_zero_status 0`, `srun
     /// --no-kill`) is then noticed instead of waited for for ever. `None`: wait for ever.
     pub peer_timeout: Option<std::time::Duration>,
+    /// How a rank with none of an operation's items waits for the ranks that have some.
+    pub idle_wait: IdleWait,
 }
 
 /// The MPI engine: one per process, created before any other MPI use and dropped last.
@@ -46,13 +47,11 @@ pub struct MpiEngine {
     node_workers: Option<ThreadsEngine>,
     /// World ranks of the processes on this node (this one included).
     node_peers: Vec<usize>,
-    /// The items `0..n` of the operation under way, as [`Engine::workers_for`] was last asked
-    /// (`usize::MAX`: unknown), until its closing [`Engine::agree`]: a rank with none of them
-    /// waits there for the others' whole work, asleep ([`Wait`]), and a rank with some wakes
-    /// its node's idle ranks when it gets there.
-    op_items: AtomicUsize,
-    /// The node's wake-up pipes, `None` alone on a node or when they could not be set up.
+    /// The node's wake-up pipes, `None` alone on a node, under [`IdleWait::Poll`], or when
+    /// they could not be set up.
     doorbell: Option<Doorbell>,
+    /// See [`MpiOptions::idle_wait`].
+    idle_wait: IdleWait,
     partition: Partition,
     /// See [`MpiOptions::peer_timeout`].
     peer_timeout: Option<std::time::Duration>,
@@ -103,7 +102,10 @@ impl MpiEngine {
             .into_iter()
             .map(|p| usize::try_from(p).unwrap_or(0))
             .collect();
-        let doorbell = Doorbell::open(&node, &node_peers);
+        let doorbell = match options.idle_wait {
+            IdleWait::Sleep => Doorbell::open(&node, &node_peers),
+            IdleWait::Poll => None,
+        };
         let threads = match options.threads {
             Some(n) => n,
             None => {
@@ -135,8 +137,8 @@ impl MpiEngine {
             workers,
             node_workers,
             node_peers,
-            op_items: AtomicUsize::new(usize::MAX),
             doorbell,
+            idle_wait: options.idle_wait,
             partition: options.partition,
             peer_timeout: options.peer_timeout,
             owner: std::thread::current().id(),
@@ -190,22 +192,23 @@ impl Engine for MpiEngine {
         self.threads
     }
 
-    /// This rank's threads, or — when it has items of `0..n` and other ranks of its node have
-    /// none — the node's threads divided among the ranks of the node that have items: a rank
-    /// with nothing to do sleeps in the operation's closing collective (`wait_idle`), so a
-    /// dataset of fewer chunks than ranks is not left to one core.
-    fn workers_for(&self, n: usize) -> usize {
-        self.op_items.store(n, Ordering::Relaxed);
-        if !self.has_items(self.rank, n) {
-            return self.threads;
-        }
-        let busy = self
-            .node_peers
-            .iter()
-            .filter(|&&p| self.has_items(p, n))
-            .count()
-            .max(1);
-        (self.threads * self.node_peers.len() / busy).max(self.threads)
+    /// Workers: this rank's threads, or — when it has items of `0..n` and other ranks of its
+    /// node have none — the node's threads divided among the ranks of the node that have items:
+    /// a rank with nothing to do sleeps in the operation's [`Engine::finish`] (`wait_idle`), so
+    /// a dataset of fewer chunks than ranks is not left to one core.
+    fn operation(&self, items: usize) -> Operation {
+        let workers = if self.has_items(self.rank, items) {
+            let busy = self
+                .node_peers
+                .iter()
+                .filter(|&&p| self.has_items(p, items))
+                .count()
+                .max(1);
+            (self.threads * self.node_peers.len() / busy).max(self.threads)
+        } else {
+            self.threads
+        };
+        Operation { items, workers }
     }
 
     fn ranks_on_node(&self) -> usize {
@@ -232,62 +235,13 @@ impl Engine for MpiEngine {
     }
 
     fn agree(&self, local: Result<()>) -> Result<()> {
-        self.on_owner_thread("agree")?;
-        if self.size == 1 {
-            return local;
-        }
-        let failed = i32::from(local.is_err());
-        let candidate = if local.is_err() { self.rank } else { self.size } as i32;
-        let mut lowest = 0i32;
-        // The operation's items, when `workers_for` told them: a rank without any waits asleep.
-        let n = self.op_items.swap(usize::MAX, Ordering::Relaxed);
-        let known = n != usize::MAX;
-        let idle = known && !self.has_items(self.rank, n);
-        let wait = match &self.doorbell {
-            _ if !idle => Wait::Yield,
-            // A busy rank of the node rings when it gets here.
-            Some(doorbell) if self.node_peers.iter().any(|&p| self.has_items(p, n)) => {
-                Wait::Doorbell(doorbell)
-            }
-            _ => Wait::Nap,
-        };
-        mpi::request::scope(|scope| {
-            let request = self.world.immediate_all_reduce_into(
-                scope,
-                &candidate,
-                &mut lowest,
-                SystemOperation::min(),
-            );
-            // This rank's part is posted: wake the node's idle ranks to take it.
-            if let (Some(doorbell), true) = (&self.doorbell, known && !idle) {
-                for &peer in &self.node_peers {
-                    if !self.has_items(peer, n) {
-                        doorbell.ring(peer);
-                    }
-                }
-            }
-            self.wait_for_peers(request, wait, "agreement");
-        });
-        if lowest as usize >= self.size {
-            return Ok(());
-        }
-        let mut failed_ranks = 0i32;
-        self.world
-            .all_reduce_into(&failed, &mut failed_ranks, SystemOperation::sum());
-        let mut message = match &local {
-            Err(error) if self.rank == lowest as usize => error.to_string().into_bytes(),
-            _ => Vec::new(),
-        };
-        let root = self.world.process_at_rank(lowest);
-        let mut len = message.len() as u64;
-        root.broadcast_into(&mut len);
-        message.resize(len as usize, 0);
-        root.broadcast_into(&mut message[..]);
-        Err(Error::Rank {
-            rank: lowest as usize,
-            message: String::from_utf8_lossy(&message).into_owned(),
-            failed_ranks: failed_ranks as usize,
-        })
+        self.agree_in(None, local)
+    }
+
+    /// The agreement closing `operation`: a rank with none of its items waits asleep, a rank
+    /// with some wakes its node's idle ranks when it gets there (see [`IdleWait::Sleep`]).
+    fn finish(&self, operation: &Operation, local: Result<()>) -> Result<()> {
+        self.agree_in(Some(operation), local)
     }
 
     fn barrier(&self) -> Result<()> {
@@ -335,6 +289,69 @@ impl Engine for MpiEngine {
                 })
                 .collect(),
         ))
+    }
+}
+
+impl MpiEngine {
+    /// [`Engine::agree`], closing `operation` when one is given.
+    fn agree_in(&self, operation: Option<&Operation>, local: Result<()>) -> Result<()> {
+        self.on_owner_thread("agree")?;
+        if self.size == 1 {
+            return local;
+        }
+        let failed = i32::from(local.is_err());
+        let candidate = if local.is_err() { self.rank } else { self.size } as i32;
+        let mut lowest = 0i32;
+        // A rank with none of the operation's items waits asleep, when the engine may.
+        let sleeps = self.idle_wait == IdleWait::Sleep;
+        let n = operation.map_or(0, |op| op.items);
+        let known = operation.is_some() && sleeps;
+        let idle = known && !self.has_items(self.rank, n);
+        let wait = match &self.doorbell {
+            _ if !idle => Wait::Yield,
+            // A busy rank of the node rings when it gets here.
+            Some(doorbell) if self.node_peers.iter().any(|&p| self.has_items(p, n)) => {
+                Wait::Doorbell(doorbell)
+            }
+            _ => Wait::Nap,
+        };
+        mpi::request::scope(|scope| {
+            let request = self.world.immediate_all_reduce_into(
+                scope,
+                &candidate,
+                &mut lowest,
+                SystemOperation::min(),
+            );
+            // This rank's part is posted: wake the node's idle ranks to take it.
+            if let (Some(doorbell), true) = (&self.doorbell, known && !idle) {
+                for &peer in &self.node_peers {
+                    if !self.has_items(peer, n) {
+                        doorbell.ring(peer);
+                    }
+                }
+            }
+            self.wait_for_peers(request, wait, "agreement");
+        });
+        if lowest as usize >= self.size {
+            return Ok(());
+        }
+        let mut failed_ranks = 0i32;
+        self.world
+            .all_reduce_into(&failed, &mut failed_ranks, SystemOperation::sum());
+        let mut message = match &local {
+            Err(error) if self.rank == lowest as usize => error.to_string().into_bytes(),
+            _ => Vec::new(),
+        };
+        let root = self.world.process_at_rank(lowest);
+        let mut len = message.len() as u64;
+        root.broadcast_into(&mut len);
+        message.resize(len as usize, 0);
+        root.broadcast_into(&mut message[..]);
+        Err(Error::Rank {
+            rank: lowest as usize,
+            message: String::from_utf8_lossy(&message).into_owned(),
+            failed_ranks: failed_ranks as usize,
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! An MPI engine for chunkwise.
 //!
-//! Every rank opens the same store; rank 0 alone creates, clones and deletes datasets, then all
-//! ranks meet at a barrier, so every rank sees the same state. `load`, `map`, `apply` and `clear`
+//! Every rank opens the same store; datasets are created, finished and deleted as the store's
+//! `Coordination` says (rank 0 alone, the others attaching, or every rank together), then all
+//! ranks agree on the outcome, so every rank sees the same state. `load`, `map`, `apply` and `clear`
 //! split the chunks over ranks (cyclic over the C-order chunk index by default, contiguous blocks
 //! as an option), each rank works through its share on its own rayon pool, and the ranks then
 //! agree on the outcome: every collective operation returns `Ok` on every rank, or the same
@@ -21,7 +22,7 @@
 mod doorbell;
 mod engine;
 mod error;
-pub mod launch;
 
+pub use chunkwise::engine::IdleWait;
 pub use engine::{MpiEngine, MpiOptions};
 pub use error::MpiError;

@@ -17,8 +17,8 @@ struct Run {
 fn mpiexec(ranks: usize, args: &[&str], limit: Duration) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut child = chunkwise_mpi::launch::mpiexec(ranks)
-        .arg(env!("CARGO_BIN_EXE_chunkwise-mpi-scenarios"))
+    let mut child = chunkwise_testkit::launch::mpiexec(ranks)
+        .arg(chunkwise_testkit::launch::scenario_driver())
         .arg(args[0])
         .arg(&store)
         .arg(ranks.to_string())
@@ -175,4 +175,14 @@ fn a_lost_rank_is_noticed_within_the_peer_timeout() {
         run.stderr
     );
     assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+}
+
+#[test]
+fn the_engine_conformance_suite_passes_on_1_2_and_3_ranks_sleeping_or_polling() {
+    for ranks in 1..=3 {
+        for idle_wait in ["sleep", "poll"] {
+            let run = mpiexec(ranks, &["engine", idle_wait], Duration::from_secs(120));
+            assert_every_rank_ok(&run, ranks);
+        }
+    }
 }

@@ -61,7 +61,8 @@ impl Dataset {
         let layout = &self.meta.layout;
         let timers = self.connection.timers();
         if let Err(error) = self.check_item_lists(8) {
-            return finish_collective(self.engine(), Err(error), Some(timers));
+            let operation = self.engine().operation(layout.num_chunks());
+            return finish_collective(self.engine(), &operation, Err(error), Some(timers));
         }
         run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
             task(&layout.chunk_index(flat))
@@ -128,12 +129,13 @@ impl Dataset {
         let engine = self.engine();
         // The lists of this rank's chunks and slabs (the index of each) must fit first.
         let per_item = (std::mem::size_of::<Slab>() + 16 * layout.ndim()) as u64;
+        let scope = engine.operation(layout.num_chunks());
         if let Err(error) = self.check_item_lists(per_item) {
-            return finish_collective(engine, Err(error), Some(self.connection.timers()));
+            return finish_collective(engine, &scope, Err(error), Some(self.connection.timers()));
         }
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
-        let threads = engine.workers_for(layout.num_chunks());
+        let threads = scope.workers;
         let planes = layout.chunk_shape().first().copied().unwrap_or(1);
         let pieces = match split {
             Some(min_planes) => slabs_per_chunk(
@@ -231,7 +233,7 @@ impl Dataset {
         if let Some(budget) = self.connection.memory_budget() {
             crate::memory::release_free_heap_beyond(crate::memory::free_heap_kept(budget));
         }
-        finish_collective(engine, local, Some(self.connection.timers()))
+        finish_collective(engine, &scope, local, Some(self.connection.timers()))
     }
 
     /// Checks that lists of this rank's share of the chunks, `per_item` bytes a chunk, fit the

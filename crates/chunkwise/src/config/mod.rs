@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 pub use size::parse_size;
 
-use crate::engine::Partition;
+use crate::engine::{IdleWait, Partition};
 use crate::error::{Error, Result};
 
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
@@ -30,6 +30,7 @@ pub const KEYS: [&str; 11] = [
     "engine.threads",
     "engine.partition",
     "engine.peer_timeout",
+    "engine.idle_wait",
     "io.read_ahead",
     "io.min_slab",
     "io.write_behind",
@@ -90,6 +91,8 @@ pub struct Config {
     /// How long an MPI rank waits for the others in a collective step before it reports them
     /// lost and ends the job; `None`: for ever.
     pub peer_timeout: Option<std::time::Duration>,
+    /// How an MPI rank with none of an operation's chunks waits for the others.
+    pub idle_wait: IdleWait,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -301,6 +304,11 @@ impl Config {
                     "expected cyclic or block",
                 )
             })?;
+        let (value, source) = get("engine.idle_wait");
+        let idle_wait = value
+            .as_str()
+            .and_then(|w| w.parse::<IdleWait>().ok())
+            .ok_or_else(|| invalid("engine.idle_wait", value, source, "expected sleep or poll"))?;
         let (value, source) = get("io.read_ahead");
         let read_ahead = value
             .as_u64()
@@ -351,6 +359,7 @@ impl Config {
             write_behind,
             stage_timeout,
             peer_timeout,
+            idle_wait,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -437,6 +446,10 @@ impl Config {
                 "engine.peer_timeout",
                 self.peer_timeout
                     .map_or("null".into(), |t| t.as_secs_f64().to_string()),
+            ),
+            (
+                "engine.idle_wait",
+                format!("{:?}", self.idle_wait).to_lowercase(),
             ),
             ("io.read_ahead", self.read_ahead.to_string()),
             ("io.min_slab", bytes(self.min_slab)),

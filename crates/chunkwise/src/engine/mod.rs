@@ -64,6 +64,49 @@ impl FromStr for Partition {
     }
 }
 
+/// One collective operation over work items `0..items`, as [`Engine::operation`] describes it
+/// to this rank: how many workers the rank may run for it. It is handed back to
+/// [`Engine::finish`] at the operation's end, so the engine keeps no state between the calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// Work items of the whole operation (over all ranks).
+    pub items: usize,
+    /// Workers this rank may run ([`Engine::run_workers`]): its own threads, or more when
+    /// ranks of its node have none of the items.
+    pub workers: usize,
+}
+
+/// How a rank of a multi-process engine with none of an operation's items (a dataset of fewer
+/// chunks than ranks) waits at the operation's end for the ranks that have some
+/// (`engine.idle_wait`; engines of one process never wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdleWait {
+    /// Asleep: it is woken through a named pipe by a busy rank of its node when that rank is
+    /// done, and naps (with a 1 µs timer slack) when none of its node is busy, so its core goes
+    /// to the busy ranks' threads. Pays where ranks share a node's cores (a workstation, an
+    /// oversubscribed node); the pipes are made at start, in the temporary directory.
+    #[default]
+    Sleep,
+    /// Polling, yielding between polls, as every other wait does: nothing set up, no pipes;
+    /// for nodes where every rank has cores of its own.
+    Poll,
+}
+
+impl FromStr for IdleWait {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim() {
+            "sleep" => Ok(IdleWait::Sleep),
+            "poll" => Ok(IdleWait::Poll),
+            other => Err(Error::InvalidSetting {
+                name: "idle_wait".into(),
+                value: other.into(),
+                expected: "expected sleep or poll".into(),
+            }),
+        }
+    }
+}
+
 /// A task run by [`Engine::for_each_local`]: gets the position of its item.
 pub type Task<'a> = dyn Fn(usize) -> Result<()> + Sync + 'a;
 
@@ -109,17 +152,30 @@ pub trait Engine: Send + Sync + Debug {
         self.partition().items(self.rank(), self.size(), n)
     }
 
-    /// Workers this rank may use for an operation over items `0..n` dealt by
-    /// [`Engine::local_items`]: [`Engine::threads`], or more when ranks on the same node have
-    /// none of the items and their cores would idle until the operation ends. Run them with
-    /// [`Engine::run_workers`].
-    fn workers_for(&self, n: usize) -> usize {
-        let _ = n;
-        self.threads()
+    /// Starts a collective operation over items `0..items` dealt by [`Engine::local_items`]:
+    /// the workers this rank may use are [`Engine::threads`], or more when ranks on the same
+    /// node have none of the items and their cores would idle until the operation ends. Run
+    /// them with [`Engine::run_workers`]; end the operation with [`Engine::finish`]. Not
+    /// collective: it only computes.
+    fn operation(&self, items: usize) -> Operation {
+        Operation {
+            items,
+            workers: self.threads(),
+        }
     }
 
-    /// Runs `workers` long-lived worker loops `task(0..workers)` at once, up to
-    /// [`Engine::workers_for`] of the operation (where [`Engine::for_each_local`] runs tasks on
+    /// Ends `operation`: [`Engine::agree`] on the outcome of this rank's share. An engine may
+    /// let a rank with none of the operation's items wait here without taking a core.
+    ///
+    /// # Errors
+    /// The agreed error.
+    fn finish(&self, operation: &Operation, local: Result<()>) -> Result<()> {
+        let _ = operation;
+        self.agree(local)
+    }
+
+    /// Runs `workers` long-lived worker loops `task(0..workers)` at once, up to the
+    /// [`Operation::workers`] of the operation (where [`Engine::for_each_local`] runs tasks on
     /// this rank's own [`Engine::threads`]). Errors as [`Engine::for_each_local`].
     ///
     /// # Errors
@@ -203,23 +259,24 @@ pub fn run_collective(
         crate::interrupt::check()?;
         task(mine[position])
     });
-    finish_collective(engine, local, timers)
+    finish_collective(engine, &engine.operation(n), local, timers)
 }
 
-/// Ends a collective operation: every rank agrees on the outcome of its share, which is a
-/// barrier too (the wait recorded as `barrier`).
+/// Ends a collective operation: every rank agrees on the outcome of its share
+/// ([`Engine::finish`]), which is a barrier too (the wait recorded as `barrier`).
 ///
 /// # Errors
 /// The agreed error.
 pub fn finish_collective(
     engine: &dyn Engine,
+    operation: &Operation,
     local: Result<()>,
     timers: Option<&Timers>,
 ) -> Result<()> {
     let waiting = timers.map(|t| t.start("barrier"));
     // The agreement is a barrier too ([`Engine::agree`]): a second one only added a wait for
     // the slowest rank to notice the first had ended.
-    let agreed = engine.agree(local);
+    let agreed = engine.finish(operation, local);
     drop(waiting);
     agreed
 }

@@ -1,6 +1,6 @@
 //! Test driver for the MPI engine, launched by this crate's tests under `mpiexec -n N`.
 //!
-//! `chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block] [peer-timeout=SECONDS]`
+//! `chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block] [poll] [peer-timeout=SECONDS]`
 //! runs one scenario on every
 //! rank. It first checks that the world has EXPECTED_RANKS ranks (a launcher that does not match
 //! the MPI library starts N singletons of one rank each). On success each rank prints
@@ -88,18 +88,18 @@ fn collective(conn: &Connection) -> Outcome {
     let engine = conn.engine();
     check(engine.threads() == 2, "2 threads per rank")?;
     check(
-        engine.workers_for(size) == 2 && engine.workers_for(10 * size) == 2,
+        engine.operation(size).workers == 2 && engine.operation(10 * size).workers == 2,
         "every rank busy: its own threads",
     )?;
     let lent = if rank == 0 { 2 * size } else { 2 };
     check(
-        engine.workers_for(1) == lent,
+        engine.operation(1).workers == lent,
         &format!("one item: rank 0 gets {} workers, the others 2", 2 * size),
     )?;
     if size == 3 {
         let two_busy = if rank < 2 { 3 } else { 2 };
         check(
-            engine.workers_for(2) == two_busy,
+            engine.operation(2).workers == two_busy,
             "two items on three ranks: 6 threads for the 2 busy ranks",
         )?;
     }
@@ -117,7 +117,7 @@ fn collective(conn: &Connection) -> Outcome {
         })
         .map(|()| most.into_inner())
     };
-    let lent_workers = engine.workers_for(1);
+    let lent_workers = engine.operation(1).workers;
     check(
         most_at_once(&|task| engine.run_workers(lent_workers, task))? == lent_workers,
         &format!("{lent_workers} lent workers run at once"),
@@ -310,6 +310,10 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
             &Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?,
             true,
         ),
+        "engine" => {
+            chunkwise::conformance::engine::run_all(engine_dyn.as_ref());
+            Ok(())
+        }
         "ram" => {
             let conn = Connection::new(Arc::new(RamStore::new()), engine_dyn)?;
             let ds: Dataset = conn.create::<u8>("data", &[4], &[2], 0)?;
@@ -326,7 +330,9 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let [_, scenario, dir, expected, rest @ ..] = &args[..] else {
-        eprintln!("usage: chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block]");
+        eprintln!(
+            "usage: chunkwise-mpi-scenarios SCENARIO STORE_DIR EXPECTED_RANKS [block] [poll] [peer-timeout=SECONDS]"
+        );
         return ExitCode::from(2);
     };
     let partition = if rest.iter().any(|a| a == "block") {
@@ -343,6 +349,11 @@ fn main() -> ExitCode {
         threads: Some(2),
         partition,
         peer_timeout,
+        idle_wait: if rest.iter().any(|a| a == "poll") {
+            chunkwise::engine::IdleWait::Poll
+        } else {
+            chunkwise::engine::IdleWait::Sleep
+        },
     }) {
         Ok(engine) => Arc::new(engine),
         Err(error) => {

@@ -1,7 +1,11 @@
-//! The conformance suite every store must pass (enabled by the `testing` feature).
+//! The conformance suites every store and every engine must pass (enabled by the `testing`
+//! feature).
 //!
-//! Each function takes a fresh, empty store and panics on the first broken guarantee; a
-//! backend's tests call [`run_all`]. New guarantees go here, so every backend is held to them.
+//! Each store function takes a fresh, empty store and panics on the first broken guarantee; a
+//! backend's tests call [`run_all`]. Engines are held to [`engine::run_all`]. New guarantees go
+//! here, so every backend and engine is held to them.
+
+pub mod engine;
 
 use std::sync::Arc;
 

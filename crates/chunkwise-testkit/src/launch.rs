@@ -34,3 +34,24 @@ pub fn mpiexec(ranks: usize) -> Command {
     command.arg("-n").arg(ranks.to_string());
     command
 }
+
+/// The MPI scenario driver (the `chunkwise-mpi-scenarios` example of `chunkwise-mpi`), built
+/// beside the calling test binary (`target/<profile>/examples/`) by `cargo test` of the
+/// workspace or of `chunkwise-mpi`.
+///
+/// # Panics
+/// When it was not built, saying how to build it.
+pub fn scenario_driver() -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let driver = profile_dir.join("examples").join("chunkwise-mpi-scenarios");
+    assert!(
+        driver.is_file(),
+        "{} is missing: build it with `cargo build --release -p chunkwise-mpi --example chunkwise-mpi-scenarios` (cargo test of the workspace builds it)",
+        driver.display()
+    );
+    driver
+}
