@@ -9,8 +9,8 @@
 # run in a new store directory, and every figure is the median over the runs of each run's median
 # over its NTEST repetitions: on a shared machine one run can be 30 % off the next.
 #
-# Extra gaussian-bench options go in BENCH_ARGS, e.g. BENCH_ARGS="--spare-files 0" to create
-# every chunk file anew.
+# Extra gaussian-bench options go in BENCH_ARGS, e.g. BENCH_ARGS="--spare-files 1024" to let the
+# store write new chunk files over those of deleted datasets (off by default, as for users).
 #
 #   scripts/bench-sweep.sh [NTEST] [WORK_DIR] [RUNS]
 set -euo pipefail

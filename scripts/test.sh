@@ -11,6 +11,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+# The libraries as a user gets them: without the apps' opt-in features (tuning).
+cargo clippy -p chunkwise -p chunkwise-ndimage --lib --release --quiet -- -D warnings
 echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== the core crate links no storage library (cargo tree -p chunkwise)"

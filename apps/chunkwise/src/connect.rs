@@ -21,7 +21,7 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
     let pipeline = config.pipeline_options();
     let budget = MemoryBudget::from_config_per_rank(config, engine.ranks_on_node())?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
-    chunkwise::memory::keep_freed_blocks(budget.limit());
+    chunkwise::tuning::install(budget.limit());
     Ok(Connection::new(store, engine)?
         .with_pipeline(pipeline)
         .with_memory_budget(budget))

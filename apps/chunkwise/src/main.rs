@@ -22,7 +22,7 @@ use clap::{CommandFactory, FromArgMatches};
 /// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
 /// being faulted in again page by page.
 #[global_allocator]
-static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
+static ALLOCATOR: chunkwise::tuning::KeepLargeBlocks = chunkwise::tuning::KeepLargeBlocks;
 
 /// Values that look like negative numbers (`--shape -5`, `--value -1.5`) are taken as values
 /// (then checked like any other) instead of as unknown options, in every subcommand.

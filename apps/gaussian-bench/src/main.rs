@@ -83,7 +83,7 @@ fn with_tmp(mut config: Config, tmp: Option<&std::path::Path>) -> Config {
 fn budget(config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
     let budget = MemoryBudget::from_config_per_rank(config, ranks_on_node)?;
     // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
-    chunkwise::memory::keep_freed_blocks(budget.limit());
+    chunkwise::tuning::install(budget.limit());
     Ok(budget)
 }
 
@@ -122,7 +122,11 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
                 (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
             };
             check_store_room(options, &dir)?;
-            Arc::new(DosnaStore::new(dir).with_spare_files(options.spare_files << 20))
+            Arc::new(
+                DosnaStore::new(dir)
+                    .with_spare_files(options.spare_files << 20)
+                    .with_top_directory(options.top_directory),
+            )
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };
@@ -182,6 +186,8 @@ pub(crate) fn measure(
             seed: options.seed,
             version: env!("CARGO_PKG_VERSION").to_string(),
             generator: data::GENERATOR.to_string(),
+            spare_files_mib: Some(options.spare_files),
+            top_directory: Some(options.top_directory),
             configuration: format!(
                 "{}memory budget per rank: {} bytes ({} rank(s) on this node)\n",
                 config.show(),
@@ -288,7 +294,7 @@ pub(crate) fn agreed(error: &anyhow::Error, size: usize) -> bool {
 /// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
 /// being faulted in again page by page.
 #[global_allocator]
-static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
+static ALLOCATOR: chunkwise::tuning::KeepLargeBlocks = chunkwise::tuning::KeepLargeBlocks;
 
 fn main() -> ExitCode {
     let options = Options::parse();

@@ -89,10 +89,15 @@ pub struct Options {
     /// MiB of the chunk files of deleted datasets the hdf5 store keeps to write the next
     /// repetition's chunk files over (in <store>/.chunkwise-spare, removed at exit): a file
     /// still in the page cache is written over in 53–85 % of the time a new one takes; the
-    /// emptied directories of deleted datasets are kept as well, for the next datasets. 0
-    /// creates every chunk file and directory anew, as the first repetition of each cell does.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    /// emptied directories of deleted datasets are kept as well, for the next datasets. The
+    /// default, 0, creates every chunk file and directory anew, as users' workloads do; the
+    /// value is recorded in result.h5 (spare_files_mib).
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
     pub spare_files: u64,
+    /// Mark a store directory the hdf5 store creates as an ext2/3/4 top directory (chattr +T),
+    /// spreading the datasets over block groups (recorded in result.h5: top_directory).
+    #[arg(long)]
+    pub top_directory: bool,
     /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above
     /// 128 (always done up to 128).
     #[arg(long)]

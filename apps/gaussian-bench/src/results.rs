@@ -12,7 +12,8 @@
 //!                              (summed over the rank's threads), bytes read, bytes written
 //! /<backend>/<nprocs>_run      group; attributes: engine, ranks, threads_per_rank, host,
 //!                              version, generator (of the input data), command, sigma,
-//!                              truncate, mode, dtype, seed, ntest,
+//!                              truncate, mode, dtype, seed, ntest, spare_files_mib and
+//!                              top_directory (the hdf5 store's options),
 //!                              configuration (every setting with its origin)
 //! ```
 
@@ -84,6 +85,12 @@ pub struct RunInfo {
     /// The data generator (`data::GENERATOR`) of the input; empty for files written before it
     /// was recorded.
     pub generator: String,
+    /// MiB of spare chunk files the store kept (`--spare-files`); `None` in files written
+    /// before it was recorded.
+    pub spare_files_mib: Option<u64>,
+    /// Whether the store root was marked a top directory (`--top-directory`); `None` in files
+    /// written before it was recorded.
+    pub top_directory: Option<bool>,
     /// The effective configuration, each value with its origin (`chunkwise config show`).
     pub configuration: String,
     /// Set when the figures are one cell of a sweep run with --cell.
@@ -276,6 +283,16 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
     run.new_attr::<f64>()
         .create("truncate")?
         .write_scalar(&info.truncate)?;
+    if let Some(mib) = info.spare_files_mib {
+        run.new_attr::<u64>()
+            .create("spare_files_mib")?
+            .write_scalar(&mib)?;
+    }
+    if let Some(top) = info.top_directory {
+        run.new_attr::<u8>()
+            .create("top_directory")?
+            .write_scalar(&u8::from(top))?;
+    }
     if let Some(cell) = &info.cell {
         for (attr, value) in [
             ("cell_uid", cell.uid.as_str()),
@@ -365,6 +382,14 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         generator: match run.attr_names()?.iter().any(|n| n == "generator") {
             true => text_attr("generator")?,
             false => String::new(),
+        },
+        spare_files_mib: match run.attr_names()?.iter().any(|n| n == "spare_files_mib") {
+            true => Some(run.attr("spare_files_mib")?.read_scalar::<u64>()?),
+            false => None,
+        },
+        top_directory: match run.attr_names()?.iter().any(|n| n == "top_directory") {
+            true => Some(run.attr("top_directory")?.read_scalar::<u8>()? != 0),
+            false => None,
         },
         configuration: text_attr("configuration")?,
         cell,

@@ -29,8 +29,10 @@
 //! fail on many NFS/Lustre mounts, and a child process forked while a chunk is open (HDF5 does not
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
-//! A root the store creates is marked as a top directory, so that ext2/3/4 spread the datasets
-//! over block groups (see the `top_directory` module).
+//! Speed-ups for workloads that create and delete datasets over and over are options, off by
+//! default: [`DosnaStore::with_spare_files`] (chunk files and directories of deleted datasets
+//! reused) and [`DosnaStore::with_top_directory`] (the root marked for ext2/3/4's inode
+//! allocator).
 //!
 //! Chunk files are written and read through a per-(chunk shape, dtype) template of their
 //! header (see the `template` module), so the common case needs no HDF5 call; files of any other
@@ -90,6 +92,8 @@ pub struct DosnaStore {
     work: Arc<WorkArea>,
     /// Chunk files are written with a Fletcher-32 checksum (see [`DosnaStore::with_checksums`]).
     checksums: bool,
+    /// A root this store creates is marked a top directory (see [`DosnaStore::with_top_directory`]).
+    top_directory: bool,
 }
 
 /// The chunk index of a chunk file's name `chunk_<i>_<j>….h5` (as [`DosnaStore::chunk_path`]
@@ -188,7 +192,19 @@ impl DosnaStore {
             spares: None,
             work,
             checksums: false,
+            top_directory: false,
         }
+    }
+
+    /// Marks the root, when this store creates it, as a "top directory" for ext2/3/4
+    /// (`chattr +T`), so that the file system spreads the datasets over its block groups: on
+    /// ext4 without a journal, workflows that delete and create thousands of chunk files a
+    /// second then find free inodes at once (see the `top_directory` module). Best effort;
+    /// off by default, since it changes an attribute of a directory the user named.
+    #[must_use]
+    pub fn with_top_directory(mut self, on: bool) -> Self {
+        self.top_directory = on;
+        self
     }
 
     /// Writes chunk files with HDF5's Fletcher-32 checksum of their elements (one HDF5 chunk
@@ -372,7 +388,9 @@ impl DosnaStore {
         }
         if !self.root.exists() {
             fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
-            top_directory::mark(&self.root);
+            if self.top_directory {
+                top_directory::mark(&self.root);
+            }
         }
         // Build the dataset under a hidden tagged name and rename it into place: a dataset
         // either exists whole or not at all, and two creators of one name cannot both succeed.

@@ -77,3 +77,35 @@ mod tests {
         assert!(!mark(&dir.path().join("missing")));
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod store_tests {
+    use super::*;
+    use crate::DosnaStore;
+    use chunkwise::{DType, DatasetMeta, Layout, Store};
+
+    fn has_flag(dir: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(file) = std::fs::File::open(dir) else {
+            return false;
+        };
+        let mut flags: libc::c_int = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one int to a live local.
+        let ok = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+        ok == 0 && flags & FS_TOPDIR_FL != 0
+    }
+
+    #[test]
+    fn the_store_marks_the_root_it_creates_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let supported = mark(dir.path());
+        let meta = DatasetMeta::zero_filled(Layout::new(&[2], &[2]).unwrap(), DType::U8);
+        let plain = DosnaStore::new(dir.path().join("plain"));
+        plain.create_dataset("d", &meta).unwrap();
+        let asked = DosnaStore::new(dir.path().join("asked")).with_top_directory(true);
+        asked.create_dataset("d", &meta).unwrap();
+        // A child of a top directory is not one itself: the flag is never inherited.
+        assert!(!has_flag(&dir.path().join("plain")));
+        assert_eq!(has_flag(&dir.path().join("asked")), supported);
+    }
+}

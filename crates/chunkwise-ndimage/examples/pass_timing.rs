@@ -17,7 +17,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chunkwise::memory::{keep_freed_blocks, KeepLargeBlocks, MemoryBudget};
+use chunkwise::memory::MemoryBudget;
+use chunkwise::tuning::{install as keep_freed_blocks, KeepLargeBlocks};
 use chunkwise::{Boundary, Connection, PipelineOptions, RamStore, Store, ThreadsEngine};
 use chunkwise_dosna::DosnaStore;
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset};

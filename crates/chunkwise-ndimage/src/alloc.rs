@@ -2,8 +2,10 @@
 //!
 //! A new large array costs a page fault per 4 KiB page the first time it is written — for a
 //! 256³ f32 result that is 16 384 faults, about a third of the whole filter's time. On Linux the
-//! pages of large outputs are requested as transparent huge pages (`MADV_HUGEPAGE`, a hint):
-//! 512 times fewer faults, taken by the workers that first write each part, in parallel.
+//! pages of large outputs are requested as transparent huge pages (`MADV_HUGEPAGE`, a hint) when
+//! the application opts in (feature `tuning`): 512 times fewer faults, taken by the workers that
+//! first write each part, in parallel. A hint about the process's memory is the application's
+//! choice, not a library's.
 //! (Mapping every page up front with `MADV_POPULATE_WRITE` does the zeroing on one thread and
 //! was slower; docs/perf-log/2026-11-benchmark-history.md.) The array is a plain `Vec` with room for a pass that writes
 //! every element: it is not zeroed first (that was 5–7 % of a 1-D dataset pass).
@@ -11,18 +13,22 @@
 use crate::element::FilterFloat;
 
 /// Arrays smaller than this are left to the allocator.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "tuning"))]
 const LARGE: usize = 4 << 20;
 
 /// An empty vector with room for `len` elements, backed by huge pages when large.
 pub(crate) fn with_capacity<T: FilterFloat>(len: usize) -> Vec<T> {
-    let mut values = Vec::with_capacity(len);
-    #[cfg(target_os = "linux")]
-    advise_huge(&mut values.spare_capacity_mut()[..len]);
-    values
+    #[cfg(all(target_os = "linux", feature = "tuning"))]
+    {
+        let mut values = Vec::with_capacity(len);
+        advise_huge(&mut values.spare_capacity_mut()[..len]);
+        values
+    }
+    #[cfg(not(all(target_os = "linux", feature = "tuning")))]
+    Vec::with_capacity(len)
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "tuning"))]
 fn advise_huge<T>(values: &mut [T]) {
     let bytes = std::mem::size_of_val(values);
     if bytes < LARGE {

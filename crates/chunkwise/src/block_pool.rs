@@ -11,7 +11,7 @@
 //! sees blocks of at least [`MIN_BLOCK`] bytes — a few per chunk — and leaves the rest to glibc.
 //!
 //! Install it in an application with `#[global_allocator]`. It keeps nothing until
-//! [`crate::memory::keep_freed_blocks`] gives it room (budgets of 512 MiB and more), and
+//! [`crate::tuning::install`] gives it room (budgets of 512 MiB and more), and
 //! [`crate::memory::release_free_heap`] empties it. Without it installed everything works as
 //! before, minus the reuse.
 
@@ -114,17 +114,17 @@ fn pool() -> std::sync::MutexGuard<'static, Pool> {
 }
 
 /// The system allocator, keeping freed blocks of at least [`MIN_BLOCK`] bytes for reuse (up to
-/// the room [`crate::memory::keep_freed_blocks`] gives).
+/// the room [`crate::tuning::install`] gives).
 ///
 /// ```
 /// #[global_allocator]
-/// static ALLOCATOR: chunkwise::memory::KeepLargeBlocks = chunkwise::memory::KeepLargeBlocks;
+/// static ALLOCATOR: chunkwise::tuning::KeepLargeBlocks = chunkwise::tuning::KeepLargeBlocks;
 ///
 /// fn main() {
 ///     // An 8 GiB budget leaves room (512 MiB is the least that does).
-///     chunkwise::memory::keep_freed_blocks(8 << 30);
+///     chunkwise::tuning::install(8 << 30);
 ///     drop(vec![0f32; 1 << 20]);
-///     assert_eq!(chunkwise::memory::kept_block_bytes(), 4 << 20);
+///     assert_eq!(chunkwise::tuning::kept_block_bytes(), 4 << 20);
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,6 +21,7 @@
 //! [`Connection`] → [`Dataset`] → [`Chunk`] on top.
 
 mod array;
+#[cfg(feature = "tuning")]
 mod block_pool;
 pub mod boundary;
 pub mod chunk;
@@ -50,6 +51,8 @@ pub mod watchdog;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "tuning")]
+pub mod tuning;
 
 pub use array::into_c_vec;
 pub use boundary::Boundary;

@@ -19,8 +19,6 @@ use crate::config::Config;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 
-pub use crate::block_pool::{kept_block_bytes, KeepLargeBlocks, MIN_BLOCK};
-
 const PREFIX: &str = "chunkwise-mmap-";
 
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -248,6 +246,7 @@ fn reserve_disk(file: &File, bytes: u64) -> std::io::Result<()> {
 /// what [`free_heap_kept`] allows. Also empties the [`KeepLargeBlocks`] pool. glibc's part is a
 /// no-op on other C libraries.
 pub fn release_free_heap() {
+    #[cfg(feature = "tuning")]
     crate::block_pool::release();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns unused memory of glibc's arenas; it has no preconditions.
@@ -265,6 +264,7 @@ pub fn release_free_heap() {
 /// stencil pass that was about half of the pass's time (0.017 s a pass, against 0.008 s in
 /// read, compute and write).
 pub fn release_free_heap_beyond(keep: u64) {
+    #[cfg(feature = "tuning")]
     crate::block_pool::shrink_to(usize::try_from(keep).unwrap_or(usize::MAX));
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallinfo2 only reads the arenas' statistics under their locks; malloc_trim only
@@ -279,45 +279,22 @@ pub fn release_free_heap_beyond(keep: u64) {
     let _ = keep;
 }
 
-/// The free heap memory a connection with `budget` keeps between operations: what
-/// [`keep_freed_blocks`] lets the allocator keep, nothing under budgets below 512 MiB.
+/// The free heap memory a connection with `budget` keeps between operations: what the
+/// allocator was let keep (`chunkwise::tuning::install`, feature `tuning`), nothing under
+/// budgets below 512 MiB or without it.
 pub fn free_heap_kept(budget: &MemoryBudget) -> u64 {
-    freed_bytes_kept(budget.limit()).unwrap_or(0)
-}
-
-/// Lets the allocator keep freed blocks of up to 32 MiB (chunks, halo-grown blocks) for reuse,
-/// when the memory budget leaves room for them.
-///
-/// glibc serves blocks above 128 KiB with their own `mmap` and unmaps them when freed, so every
-/// chunk buffer of a pipeline costs a page fault and a zeroed page per 4 KiB when it is next
-/// written: for 128³ f32 chunks that was a fifth of a stencil pass's time. After this call
-/// such blocks come from the heap, and up to `budget / 16` (at most 256 MiB) of freed memory per
-/// allocator arena is kept instead of being handed back at once. Budgets under 512 MiB keep
-/// glibc's defaults: there the kept blocks measurably raised the peak (1.2–1.3 × a 256 MiB
-/// budget instead of 1.09 ×). Memory is still handed back by [`release_free_heap`].
-///
-/// Applications that install [`KeepLargeBlocks`] as their global allocator also let it keep up
-/// to the same amount of freed blocks of at least [`MIN_BLOCK`] bytes (its docs say why glibc's
-/// arenas alone do not keep them), so up to twice `keep` of free memory can be held in all.
-/// For applications: call once at start with the budget's limit. glibc's part is a no-op on
-/// other C libraries.
-pub fn keep_freed_blocks(budget: u64) {
-    let Some(keep) = freed_bytes_kept(budget) else {
-        crate::block_pool::set_capacity(0);
-        return;
-    };
-    crate::block_pool::set_capacity(usize::try_from(keep).unwrap_or(usize::MAX));
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; both values are within glibc's limits
-    // (the mmap threshold's maximum is 32 MiB on 64-bit systems).
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, keep as libc::c_int);
+    #[cfg(feature = "tuning")]
+    if crate::tuning::installed() {
+        return freed_bytes_kept(budget.limit()).unwrap_or(0);
     }
+    let _ = budget;
+    0
 }
 
-/// The free memory [`keep_freed_blocks`] lets each arena keep under `budget`, if any.
-fn freed_bytes_kept(budget: u64) -> Option<u64> {
+/// The free memory the allocator may keep per arena under `budget`, if any (see
+/// `chunkwise::tuning::install`).
+#[cfg(feature = "tuning")]
+pub(crate) fn freed_bytes_kept(budget: u64) -> Option<u64> {
     let keep = (budget / 16).min(256 << 20);
     (keep >= 32 << 20).then_some(keep)
 }

@@ -2,9 +2,9 @@
 //! blocks are handed out again (zeroed when asked), only under budgets that leave room, and
 //! handed back by the release functions.
 
-use chunkwise::memory::{
-    keep_freed_blocks, kept_block_bytes, release_free_heap, release_free_heap_beyond,
-    KeepLargeBlocks, MIN_BLOCK,
+use chunkwise::memory::{release_free_heap, release_free_heap_beyond};
+use chunkwise::tuning::{
+    install as keep_freed_blocks, kept_block_bytes, KeepLargeBlocks, MIN_BLOCK,
 };
 
 #[global_allocator]
