@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
+pub use chunkwise_frontend::EngineKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// chunkwise: N-dimensional datasets stored as grids of chunks, processed in parallel.
 ///
-/// A store (--store DIR) holds named datasets. Each dataset is split into chunks; with the hdf5
-/// backend every chunk is one HDF5 file in DosNa's layout (DIR/NAME/dataset.h5 plus
-/// DIR/NAME/chunk_i_j_k.h5), readable by h5py and h5dump.
+/// A store (--store LOCATION) holds named datasets. Each dataset is split into chunks; in the
+/// DosNa directory store every chunk is one HDF5 file in DosNa's layout (DIR/NAME/dataset.h5
+/// plus DIR/NAME/chunk_i_j_k.h5), readable by h5py and h5dump.
 #[derive(Debug, Parser)]
 #[command(name = "chunkwise", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -22,19 +23,16 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Storage backend. `ram` keeps datasets in memory for the life of one command (useful with
-    /// `demo`); `hdf5` keeps them in --store.
-    #[arg(long, value_enum, default_value_t = Backend::Hdf5, global = true)]
-    pub backend: Backend,
+    /// Where the datasets live: dosna:DIR (a directory of HDF5 files in DosNa's layout, made on
+    /// the first `create`), ram (in memory for the life of one command, useful with `demo`), or a
+    /// plain DIR (dosna) [default: store.location of the configuration, else ./chunkwise-data].
+    #[arg(long, value_name = "LOCATION", global = true)]
+    pub store: Option<String>,
 
-    /// Connection directory of the hdf5 backend (created on the first `create`).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "./chunkwise-data",
-        global = true
-    )]
-    pub store: PathBuf,
+    /// The older spelling of the store's kind: `--backend ram` is `--store ram`, `--backend
+    /// hdf5` the DosNa directory of --store.
+    #[arg(long, value_enum, global = true)]
+    pub backend: Option<Backend>,
 
     /// Write chunk files with HDF5's Fletcher-32 checksum, so that damaged chunks are detected
     /// when read (reads always verify checksums that files have). Slower to write.
@@ -76,17 +74,6 @@ pub enum Backend {
     Hdf5,
     /// In memory, gone when the command ends.
     Ram,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EngineKind {
-    /// One thread, chunks in order.
-    Sequential,
-    /// A thread pool (--threads).
-    Threads,
-    /// MPI ranks, each with a thread pool: run as `mpiexec -n N chunkwise --engine mpi …`.
-    /// Rank 0 creates and deletes; collective work is split over ranks; only rank 0 prints.
-    Mpi,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,30 +1,47 @@
-//! Opening the connection the global options describe.
+//! Opening the connection the global options describe (through the shared front end).
 
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use chunkwise::config::Config;
-use chunkwise::memory::MemoryBudget;
-use chunkwise::{Connection, Engine, Partition, RamStore, SequentialEngine, Store, ThreadsEngine};
-use chunkwise_dosna::DosnaStore;
-use chunkwise_mpi::{MpiEngine, MpiOptions};
+use chunkwise::{Connection, Engine, Partition};
+use chunkwise_frontend::{EngineChoice, StoreLocation, StoreOptions};
 
-use crate::cli::{Backend, EngineKind, Global, PartitionKind};
+use crate::cli::{Backend, Global, PartitionKind};
+
+/// Where the store is: `--store`, else the configuration's `store.location`, else
+/// `./chunkwise-data`; `--backend ram` (the older spelling) means `ram`.
+///
+/// # Errors
+/// A location that does not parse, or `--backend` naming another store than `--store`.
+pub fn location(global: &Global, config: &Config) -> Result<StoreLocation> {
+    let text = global
+        .store
+        .clone()
+        .or_else(|| config.store_location.clone())
+        .unwrap_or_else(|| "./chunkwise-data".to_string());
+    let location: StoreLocation = text.parse()?;
+    match (global.backend, &location) {
+        (Some(Backend::Ram), StoreLocation::Dosna(_)) if global.store.is_some() => bail!(
+            "--backend ram and --store {text} name different stores; expected --store ram alone"
+        ),
+        (Some(Backend::Ram), _) => Ok(StoreLocation::Ram),
+        (Some(Backend::Hdf5), StoreLocation::Ram) => {
+            bail!("--backend hdf5 and --store ram name different stores; expected --store DIR")
+        }
+        _ => Ok(location),
+    }
+}
 
 /// The store of the global options on `engine`, with the configuration's read-ahead and memory
 /// budget.
 pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
-    let store: Arc<dyn Store> = match global.backend {
-        Backend::Hdf5 => Arc::new(DosnaStore::new(&global.store).with_checksums(global.checksums)),
-        Backend::Ram => Arc::new(RamStore::new()),
+    let options = StoreOptions {
+        checksums: global.checksums,
+        ..StoreOptions::default()
     };
-    let pipeline = config.pipeline_options();
-    let budget = MemoryBudget::from_config_per_rank(config, engine.ranks_on_node())?;
-    // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
-    chunkwise::tuning::install(budget.limit());
-    Ok(Connection::new(store, engine)?
-        .with_pipeline(pipeline)
-        .with_memory_budget(budget))
+    let store = location(global, config)?.open(options);
+    chunkwise_frontend::connect(store, config, engine)
 }
 
 /// The configuration of `--config` (or `CHUNKWISE_CONFIG`) and the environment.
@@ -34,26 +51,13 @@ pub fn config(global: &Global) -> Result<Config> {
 
 /// The engine of the global options (under MPI: initialises MPI).
 pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
-    let threads = global.threads.or(config.threads);
-    let engine: Arc<dyn Engine> = match (global.engine, threads) {
-        (EngineKind::Sequential, Some(n)) if global.threads.is_some() => {
-            bail!("--threads {n} applies to the threads engine; the sequential engine uses one thread")
-        }
-        (EngineKind::Sequential, _) => Arc::new(SequentialEngine),
-        (EngineKind::Threads, threads) => Arc::new(ThreadsEngine::new(threads)?),
-        (EngineKind::Mpi, threads) => {
-            let partition = match global.partition {
-                Some(PartitionKind::Cyclic) => Partition::Cyclic,
-                Some(PartitionKind::Block) => Partition::Block,
-                None => config.partition,
-            };
-            Arc::new(MpiEngine::init(MpiOptions {
-                threads,
-                partition,
-                peer_timeout: config.peer_timeout,
-                idle_wait: config.idle_wait,
-            })?)
-        }
+    let choice = EngineChoice {
+        kind: global.engine,
+        threads: global.threads,
+        partition: global.partition.map(|p| match p {
+            PartitionKind::Cyclic => Partition::Cyclic,
+            PartitionKind::Block => Partition::Block,
+        }),
     };
-    Ok(engine)
+    chunkwise_frontend::engine(choice, config)
 }

@@ -7,14 +7,12 @@
 // The doc comments of the options are the `--help` text (clap), where `<out>` names a value.
 #![allow(rustdoc::invalid_html_tags)]
 
-mod agree;
 mod cli;
 mod commands;
 mod connect;
 mod h5file;
 mod parse;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -80,37 +78,6 @@ fn main() -> ExitCode {
         }
     };
     drop(engine);
-    let (rank, size) = (conn.rank(), conn.size());
     let result = commands::run(&conn, &config, cli.command);
-    let Err(error) = result else {
-        return ExitCode::SUCCESS;
-    };
-    let agreed = agree::is_agreed(&error);
-    let prefix = if size > 1 && rank != 0 {
-        format!("rank {rank}: ")
-    } else {
-        String::new()
-    };
-    if rank == 0 || !agreed {
-        // One write, so lines of different ranks do not interleave.
-        let line = format!("chunkwise: error: {prefix}{error:#}\n");
-        let _ = std::io::stderr().write_all(line.as_bytes());
-    }
-    if !agreed && size > 1 {
-        // The other ranks may be waiting for this one: end now and let mpiexec end the job.
-        std::process::exit(1);
-    }
-    // Every rank holds the error: keep them all until rank 0 has printed it, since mpiexec ends
-    // the job as soon as one rank exits with a failure.
-    let _ = conn.engine().barrier();
-    failure_code()
-}
-
-/// The exit status of a failed command: 128 + the signal's number when a signal ended it (as
-/// shells and schedulers expect), else 1.
-fn failure_code() -> ExitCode {
-    match chunkwise::interrupt::received() {
-        Some(signal) => ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)),
-        None => ExitCode::FAILURE,
-    }
+    chunkwise_frontend::exit_code("chunkwise", conn.engine().as_ref(), result)
 }

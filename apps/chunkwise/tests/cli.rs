@@ -543,7 +543,7 @@ fn bad_input_fails_clearly_and_leaves_nothing_behind() {
     fails(
         d,
         &["--engine", "sequential", "--threads", "2", "ls"],
-        "--threads 2 applies to the threads engine",
+        "--threads 2 applies to the threads and mpi engines",
     );
     fails(d, &["--threads", "0", "ls"], "threads = 0");
     assert_eq!(tree(d), before, "a failed command changed the files");
@@ -824,4 +824,52 @@ fn export_under_a_small_memory_budget_spills_to_a_temporary_file() {
         "cannot hold an array of 98400 bytes",
     );
     assert!(!d.join("x.h5").exists());
+}
+
+#[test]
+fn store_locations_name_the_backend_and_the_configuration_can_set_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // dosna:DIR and a plain DIR are the same DosNa directory store.
+    ok(
+        d,
+        &[
+            "--store",
+            "dosna:here",
+            "create",
+            "v",
+            "--shape",
+            "4",
+            "--chunks",
+            "2",
+        ],
+    );
+    assert!(d.join("here/v/dataset.h5").is_file());
+    assert!(ok(d, &["--store", "here", "ls"]).contains('v'));
+    // The configuration's store.location, overridden by --store.
+    std::fs::write(d.join("conf.yaml"), "store:\n  location: dosna:here\n").unwrap();
+    assert!(ok(d, &["--config", "conf.yaml", "ls"]).contains('v'));
+    assert!(!ok(d, &["--config", "conf.yaml", "--store", "elsewhere", "ls"]).contains('v'));
+    // ram, by either spelling; planned and unknown schemes are refused on one line.
+    for ram in [&["--store", "ram"][..], &["--backend", "ram"][..]] {
+        let args: Vec<&str> = ram
+            .iter()
+            .copied()
+            .chain(["demo", "--shape", "8,8", "--chunks", "4,4"])
+            .collect();
+        assert!(ok(d, &args).contains("verified every chunk"));
+    }
+    fails(
+        d,
+        &["--store", "zarr:/x.zarr", "ls"],
+        "the zarr backend is not available yet",
+    );
+    fails(d, &["--store", "ftp://h/x", "ls"], "unknown scheme \"ftp\"");
+    fails(
+        d,
+        &["--backend", "ram", "--store", "here", "ls"],
+        "name different stores",
+    );
+    std::fs::write(d.join("bad.yaml"), "store:\n  location: 5\n").unwrap();
+    fails(d, &["--config", "bad.yaml", "ls"], "store.location");
 }

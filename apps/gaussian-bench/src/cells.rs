@@ -268,7 +268,7 @@ pub fn run_cell(options: &Options, config: &Config, conn: &Connection, k: usize)
 
     let outcome = run_cell_figures(options, config, conn, cell, &uid, &dir, &job);
     if let Err(error) = &outcome {
-        if conn.is_root() || !crate::agreed(error, conn.size()) {
+        if conn.is_root() || !(conn.size() == 1 || chunkwise_frontend::is_agreed(error)) {
             let record = format!(
                 "cell: {k}\nuid: {uid}\njob: {}\nlog: {}\nhost: {}\nrank: {}\nerror: {}\n",
                 job.id,

@@ -21,16 +21,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chunkwise::config::{Config, Source};
-use chunkwise::memory::MemoryBudget;
-use chunkwise::{
-    Boundary, Connection, Engine, Partition, RamStore, SequentialEngine, Store, ThreadsEngine,
-};
-use chunkwise_dosna::DosnaStore;
-use chunkwise_mpi::{MpiEngine, MpiOptions};
+use chunkwise::{Boundary, Connection, Engine, Partition, RamStore, Store};
+use chunkwise_frontend::{StoreLocation, StoreOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::options::{Command, Dtype, EngineKind, Options};
+use crate::options::{Command, Dtype, Options};
 use crate::results::{Results, RunInfo};
 use crate::sweep::Sweep;
 
@@ -53,17 +49,13 @@ fn with_partition(mut config: Config, option: Option<Partition>) -> Config {
 }
 
 fn engine(options: &Options, config: &Config) -> Result<Arc<dyn Engine>> {
-    let threads = options.threads.or(config.threads);
-    Ok(match options.engine {
-        EngineKind::Sequential => Arc::new(SequentialEngine),
-        EngineKind::Threads => Arc::new(ThreadsEngine::new(threads)?),
-        EngineKind::Mpi => Arc::new(MpiEngine::init(MpiOptions {
-            threads,
-            partition: config.partition,
-            peer_timeout: config.peer_timeout,
-            idle_wait: config.idle_wait,
-        })?),
-    })
+    let choice = chunkwise_frontend::EngineChoice {
+        kind: options.engine,
+        threads: options.threads,
+        // `with_partition` put the run's partition in the configuration.
+        partition: None,
+    };
+    chunkwise_frontend::engine(choice, config)
 }
 
 /// The configuration with `--tmp`, when given, as its temp_dir (the result file's
@@ -77,14 +69,6 @@ fn with_tmp(mut config: Config, tmp: Option<&std::path::Path>) -> Config {
         );
     }
     config
-}
-
-/// The memory budget of the configuration for one of `ranks_on_node` ranks.
-fn budget(config: &Config, ranks_on_node: usize) -> Result<Arc<MemoryBudget>> {
-    let budget = MemoryBudget::from_config_per_rank(config, ranks_on_node)?;
-    // Chunk buffers are reused instead of mapped and zeroed anew for every chunk.
-    chunkwise::tuning::install(budget.limit());
-    Ok(budget)
 }
 
 /// Refuses data sizes whose datasets cannot fit the store's file system: a cell holds up to
@@ -116,25 +100,30 @@ fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match options.backend {
         options::Backend::Hdf5 => {
-            let dir = match (&options.store, &options.tmp) {
-                (Some(store), _) => store.clone(),
-                (None, Some(tmp)) => tmp.join("gaussian-bench-store"),
-                (None, None) => std::env::temp_dir().join("gaussian-bench-store"),
+            let configured = match &config.store_location {
+                Some(text) => Some(text.parse::<StoreLocation>()?),
+                None => None,
+            };
+            let dir = match options.store.as_ref().or(configured.as_ref()) {
+                Some(StoreLocation::Dosna(dir)) => dir.clone(),
+                Some(StoreLocation::Ram) => anyhow::bail!(
+                    "--store ram: the ram store is chosen with --backend ram; expected --store dosna:DIR or DIR"
+                ),
+                None => match &options.tmp {
+                    Some(tmp) => tmp.join("gaussian-bench-store"),
+                    None => std::env::temp_dir().join("gaussian-bench-store"),
+                },
             };
             check_store_room(options, &dir)?;
-            Arc::new(
-                DosnaStore::new(dir)
-                    .with_spare_files(options.spare_files << 20)
-                    .with_top_directory(options.top_directory),
-            )
+            StoreLocation::Dosna(dir).open(StoreOptions {
+                spare_file_bytes: options.spare_files << 20,
+                top_directory: !options.no_top_directory,
+                ..StoreOptions::default()
+            })
         }
         options::Backend::Ram => Arc::new(RamStore::new()),
     };
-    let pipeline = config.pipeline_options();
-    let budget = budget(config, engine.ranks_on_node())?;
-    Ok(Connection::new(store, engine)?
-        .with_pipeline(pipeline)
-        .with_memory_budget(budget))
+    chunkwise_frontend::connect(store, config, engine)
 }
 
 /// Runs the sweep of `options` (with a progress bar on rank 0) and returns, on rank 0, what the
@@ -187,7 +176,7 @@ pub(crate) fn measure(
             version: env!("CARGO_PKG_VERSION").to_string(),
             generator: data::GENERATOR.to_string(),
             spare_files_mib: Some(options.spare_files),
-            top_directory: Some(options.top_directory),
+            top_directory: Some(!options.no_top_directory),
             configuration: format!(
                 "{}memory budget per rank: {} bytes ({} rank(s) on this node)\n",
                 config.show(),
@@ -275,22 +264,6 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
     }
 }
 
-/// Whether every rank failed with this error (so rank 0 alone reports it).
-pub(crate) fn agreed(error: &anyhow::Error, size: usize) -> bool {
-    size == 1
-        || error.chain().any(|c| {
-            let core = c.downcast_ref::<chunkwise::Error>().or_else(|| {
-                // The filters' error wraps the core's transparently.
-                match c.downcast_ref::<chunkwise_ndimage::NdimageError>() {
-                    Some(chunkwise_ndimage::NdimageError::Core(core)) => Some(core),
-                    _ => None,
-                }
-            });
-            c.downcast_ref::<sweep::AgreedFailure>().is_some()
-                || matches!(core, Some(chunkwise::Error::Rank { .. }))
-        })
-}
-
 /// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
 /// being faulted in again page by page.
 #[global_allocator]
@@ -338,12 +311,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (rank, size) = (engine.rank(), engine.size());
     let conn = match connect(&options, &config, engine.clone()) {
         Ok(conn) => conn,
         Err(error) => {
             // Every rank reaches the same verdict on the store: rank 0 reports it.
-            if rank == 0 {
+            if engine.is_root() {
                 eprintln!("gaussian-bench: error: {error:#}");
             }
             return ExitCode::FAILURE;
@@ -351,29 +323,7 @@ fn main() -> ExitCode {
     };
     let outcome = run(&options, &config, &conn);
     drop(conn);
-    let Err(error) = outcome else {
-        return ExitCode::SUCCESS;
-    };
-    // Collective steps fail on every rank with the same error: rank 0 reports it.
-    let agreed = agreed(&error, size);
-    if rank == 0 || !agreed {
-        let prefix = if size > 1 && rank != 0 {
-            format!("rank {rank}: ")
-        } else {
-            String::new()
-        };
-        let _ = std::io::stderr()
-            .write_all(format!("gaussian-bench: error: {prefix}{error:#}\n").as_bytes());
-    }
-    if !agreed && size > 1 {
-        std::process::exit(1);
-    }
-    let _ = engine.barrier();
-    // 128 + the signal's number when a signal ended the run, as shells and schedulers expect.
-    match chunkwise::interrupt::received() {
-        Some(signal) => ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)),
-        None => ExitCode::FAILURE,
-    }
+    chunkwise_frontend::exit_code("gaussian-bench", engine.as_ref(), outcome)
 }
 
 #[cfg(test)]
@@ -422,6 +372,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(line.contains("gaussian-bench --tmp"), "{line}");
-        assert_eq!(budget(&config, 1).unwrap().temp_dir(), dir.path());
+        let budget = chunkwise::memory::MemoryBudget::from_config_per_rank(&config, 1).unwrap();
+        assert_eq!(budget.temp_dir(), dir.path());
     }
 }

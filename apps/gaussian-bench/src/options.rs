@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub use chunkwise_frontend::EngineKind;
 use clap::{Parser, ValueEnum};
 
 /// The chunkwise 3D Gaussian convolution benchmark.
@@ -43,9 +44,10 @@ pub struct Options {
     /// Worker threads (per rank with mpi) [default: the node's cores shared among its ranks].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Connection directory of the hdf5 backend [default: <tmp>/gaussian-bench-store].
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Where the hdf5 backend's datasets live: dosna:DIR or a plain DIR, the DosNa directory
+    /// store [default: store.location of the configuration, else <tmp>/gaussian-bench-store].
+    #[arg(long, value_name = "LOCATION")]
+    pub store: Option<chunkwise_frontend::StoreLocation>,
     /// Where result.h5, images and plots go.
     #[arg(long, value_name = "DIR", default_value = "./gaussian-bench-out")]
     pub out: PathBuf,
@@ -94,10 +96,11 @@ pub struct Options {
     /// value is recorded in result.h5 (spare_files_mib).
     #[arg(long, value_name = "MIB", default_value_t = 0)]
     pub spare_files: u64,
-    /// Mark a store directory the hdf5 store creates as an ext2/3/4 top directory (chattr +T),
-    /// spreading the datasets over block groups (recorded in result.h5: top_directory).
+    /// Do not mark a store directory the hdf5 store creates as an ext2/3/4 top directory
+    /// (chattr +T, which spreads the datasets over block groups; recorded in result.h5:
+    /// top_directory).
     #[arg(long)]
-    pub top_directory: bool,
+    pub no_top_directory: bool,
     /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above
     /// 128 (always done up to 128).
     #[arg(long)]
@@ -158,13 +161,6 @@ impl Backend {
             Backend::Ram => "ram",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EngineKind {
-    Sequential,
-    Threads,
-    Mpi,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

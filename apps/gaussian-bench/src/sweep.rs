@@ -7,17 +7,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chunkwise::{Boundary, Connection, DatasetMeta, Layout, Selection, SliceItem};
 
-/// An error every rank holds after agreeing (only rank 0 reports it).
-#[derive(Debug)]
-pub struct AgreedFailure(pub String);
-
-impl std::fmt::Display for AgreedFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for AgreedFailure {}
 use chunkwise_ndimage::{
     gaussian_filter1d_dataset, gaussian_filter_dataset, gaussian_filter_into, FilterFloat,
 };
@@ -50,24 +39,15 @@ impl Names {
     }
 }
 
-/// Runs `f` on rank 0 only; every rank then agrees on the outcome and meets at a barrier.
+/// Runs `f` on rank 0 only, giving its value there; every rank then agrees on the outcome
+/// (which is a barrier too).
 pub fn on_root<R>(conn: &Connection, f: impl FnOnce() -> Result<R>) -> Result<Option<R>> {
     let local = if conn.is_root() {
         f().map(Some)
     } else {
         Ok(None)
     };
-    let status = match &local {
-        Ok(_) => Ok(()),
-        Err(error) => Err(chunkwise::Error::Unsupported(format!("{error:#}"))),
-    };
-    let agreed = conn.engine().agree(status);
-    conn.engine().barrier()?;
-    match (agreed, local) {
-        (Ok(()), Ok(value)) => Ok(value),
-        (_, Err(error)) => Err(AgreedFailure(format!("{error:#}")).into()),
-        (Err(remote), Ok(_)) => Err(AgreedFailure(remote.to_string()).into()),
-    }
+    chunkwise_frontend::agree(conn, local)
 }
 
 impl Names {

@@ -193,11 +193,11 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
             .unwrap(),
         2
     );
-    // The store's speed-ups are off unless asked for, and the run says so.
+    // Spare files are off unless asked for, the top-directory mark on, and the run says so.
     let spare = run_group.attr("spare_files_mib").unwrap();
     assert_eq!(spare.read_scalar::<u64>().unwrap(), 0);
     let top = run_group.attr("top_directory").unwrap();
-    assert_eq!(top.read_scalar::<u8>().unwrap(), 0);
+    assert_eq!(top.read_scalar::<u8>().unwrap(), 1);
     assert!(
         file.dataset("/hdf5/1_delete")
             .unwrap()

@@ -29,10 +29,10 @@
 //! fail on many NFS/Lustre mounts, and a child process forked while a chunk is open (HDF5 does not
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
-//! Speed-ups for workloads that create and delete datasets over and over are options, off by
-//! default: [`DosnaStore::with_spare_files`] (chunk files and directories of deleted datasets
-//! reused) and [`DosnaStore::with_top_directory`] (the root marked for ext2/3/4's inode
-//! allocator).
+//! A root the store creates is marked as a top directory, so that ext2/3/4 spread the datasets
+//! over block groups ([`DosnaStore::with_top_directory`], on by default; see the
+//! `top_directory` module). Reusing the chunk files and directories of deleted datasets is an
+//! option, off by default ([`DosnaStore::with_spare_files`]).
 //!
 //! Chunk files are written and read through a per-(chunk shape, dtype) template of their
 //! header (see the `template` module), so the common case needs no HDF5 call; files of any other
@@ -192,15 +192,17 @@ impl DosnaStore {
             spares: None,
             work,
             checksums: false,
-            top_directory: false,
+            top_directory: true,
         }
     }
 
-    /// Marks the root, when this store creates it, as a "top directory" for ext2/3/4
-    /// (`chattr +T`), so that the file system spreads the datasets over its block groups: on
-    /// ext4 without a journal, workflows that delete and create thousands of chunk files a
-    /// second then find free inodes at once (see the `top_directory` module). Best effort;
-    /// off by default, since it changes an attribute of a directory the user named.
+    /// Whether the root, when this store creates it, is marked a "top directory" for ext2/3/4
+    /// (`chattr +T`, on by default), so that the file system spreads the datasets over its
+    /// block groups: workflows that delete and create thousands of chunk files then find free
+    /// inodes at once (see the `top_directory` module). On by default because without it the
+    /// cost is not small: gaussian-bench's 128³ and 256³ cells in 32³ chunks ran 6–14× slower
+    /// on this project's ext4 machine (BENCHMARKS.md). Best effort; it changes where inodes go,
+    /// never what is stored, and only on a directory the store creates.
     #[must_use]
     pub fn with_top_directory(mut self, on: bool) -> Self {
         self.top_directory = on;

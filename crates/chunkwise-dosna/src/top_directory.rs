@@ -96,16 +96,16 @@ mod store_tests {
     }
 
     #[test]
-    fn the_store_marks_the_root_it_creates_only_when_asked() {
+    fn the_store_marks_the_root_it_creates_unless_told_not_to() {
         let dir = tempfile::tempdir().unwrap();
         let supported = mark(dir.path());
         let meta = DatasetMeta::zero_filled(Layout::new(&[2], &[2]).unwrap(), DType::U8);
-        let plain = DosnaStore::new(dir.path().join("plain"));
+        let plain = DosnaStore::new(dir.path().join("plain")).with_top_directory(false);
         plain.create_dataset("d", &meta).unwrap();
-        let asked = DosnaStore::new(dir.path().join("asked")).with_top_directory(true);
-        asked.create_dataset("d", &meta).unwrap();
+        let marked = DosnaStore::new(dir.path().join("marked"));
+        marked.create_dataset("d", &meta).unwrap();
         // A child of a top directory is not one itself: the flag is never inherited.
         assert!(!has_flag(&dir.path().join("plain")));
-        assert_eq!(has_flag(&dir.path().join("asked")), supported);
+        assert_eq!(has_flag(&dir.path().join("marked")), supported);
     }
 }

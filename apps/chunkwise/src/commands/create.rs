@@ -3,8 +3,8 @@
 use anyhow::Result;
 use chunkwise::{Connection, DType, DatasetMeta, Layout, Scalar};
 
-use crate::agree::agree;
 use crate::parse;
+use chunkwise_frontend::agree;
 
 /// Creates an empty dataset.
 pub fn create(

@@ -9,8 +9,8 @@ use chunkwise::{Connection, Selection, SliceItem};
 use ndarray::{ArrayD, IxDyn};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::agree::{agree, on_root};
 use crate::parse;
+use chunkwise_frontend::{agree, on_root};
 
 /// The values of one chunk: seeded by the run's seed and the chunk's flat number, so every
 /// engine, rank count and thread count produces the same dataset.

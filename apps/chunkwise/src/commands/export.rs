@@ -5,8 +5,8 @@ use chunkwise::config::Config;
 use chunkwise::memory::MemoryBudget;
 use chunkwise::{with_element_type, Connection, Selection};
 
-use crate::agree::on_root;
 use crate::h5file::{write_new, H5Location};
+use chunkwise_frontend::on_root;
 
 /// Exports `name` (or the selection) to `destination` (rank 0).
 /// The selection is read into the memory budget of the configuration: in RAM while it fits,

@@ -4,8 +4,8 @@ use anyhow::{bail, Result};
 use chunkwise::{Boundary, Connection};
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset, Sigma};
 
-use crate::agree::agree;
 use crate::cli::FilterCommand;
+use chunkwise_frontend::agree;
 
 /// Runs a filter command (collective).
 pub fn filter(conn: &Connection, command: FilterCommand) -> Result<()> {

@@ -4,9 +4,9 @@ use anyhow::{bail, Context, Result};
 use chunkwise::{with_element_type, Connection, DatasetMeta, Element, Layout, Region, Scalar};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::agree::agree;
 use crate::h5file::{dtype_of, H5Location};
 use crate::parse;
+use chunkwise_frontend::agree;
 
 /// Imports `source` as dataset `name`, visible only once complete; on failure (or a signal)
 /// the new dataset is removed again.

@@ -4,7 +4,7 @@ use anyhow::Result;
 use chunkwise::error::fmt_tuple;
 use chunkwise::Connection;
 
-use crate::agree::on_root;
+use chunkwise_frontend::on_root;
 
 /// Prints one dataset name per line (rank 0).
 pub fn ls(conn: &Connection) -> Result<()> {

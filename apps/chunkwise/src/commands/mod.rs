@@ -1,5 +1,5 @@
 //! One module per command; `run` dispatches. Each command keeps the ranks in step (see
-//! [`crate::agree`]): collective API calls on every rank, local steps agreed on, and work that
+//! [`chunkwise_frontend::agree`]): collective API calls on every rank, local steps agreed on, and work that
 //! must happen once (printing, plain reads and writes) on rank 0.
 
 mod create;

@@ -8,8 +8,8 @@ use chunkwise::memory::{BudgetArray, MemoryBudget};
 use chunkwise::{with_element_type, Connection, Element, Region, Scalar, Selection};
 use ndarray::{Axis, IxDyn, Slice};
 
-use crate::agree::on_root;
 use crate::h5file::{dtype_of, H5Location};
+use chunkwise_frontend::on_root;
 
 /// The whole source dataset in the memory budget (a memory-mapped file when it does not fit),
 /// read in slabs of a quarter of the budget with the resident pages released between them.

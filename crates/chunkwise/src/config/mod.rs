@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
@@ -35,6 +35,7 @@ pub const KEYS: [&str; 12] = [
     "io.min_slab",
     "io.write_behind",
     "io.stage_timeout",
+    "store.location",
 ];
 
 /// Where a value came from.
@@ -93,6 +94,9 @@ pub struct Config {
     pub peer_timeout: Option<std::time::Duration>,
     /// How an MPI rank with none of an operation's chunks waits for the others.
     pub idle_wait: IdleWait,
+    /// Where the store lives, as applications read it (`dosna:/path`, `ram`, a directory
+    /// path; the core does not interpret it); `None`: the application's default.
+    pub store_location: Option<String>,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -123,7 +127,7 @@ fn merge(
             "(top level)",
             document,
             source,
-            "expected sections resources, engine, io",
+            "expected sections resources, engine, io, store",
         ));
     };
     for (section, keys) in sections {
@@ -274,6 +278,19 @@ impl Config {
                 ))
             }
         };
+        let (value, source) = get("store.location");
+        let store_location = match value {
+            Value::Null => None,
+            Value::String(location) if !location.is_empty() => Some(location.clone()),
+            _ => {
+                return Err(invalid(
+                    "store.location",
+                    value,
+                    source,
+                    "expected a store location (dosna:PATH, ram, a directory path) or null",
+                ))
+            }
+        };
         let (value, source) = get("engine.threads");
         let threads = match value {
             Value::Null => None,
@@ -360,6 +377,7 @@ impl Config {
             stage_timeout,
             peer_timeout,
             idle_wait,
+            store_location,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -437,6 +455,10 @@ impl Config {
             (
                 "engine.threads",
                 self.threads.map_or("null".into(), |t| t.to_string()),
+            ),
+            (
+                "store.location",
+                self.store_location.clone().unwrap_or_else(|| "null".into()),
             ),
             (
                 "engine.partition",
