@@ -10,7 +10,7 @@ export HDF5_DIR=${HDF5_DIR:-/usr/lib/x86_64-linux-gnu/hdf5/openmpi}
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+cargo clippy --workspace --all-targets --release --quiet --features gaussian-bench/fault-injection -- -D warnings
 # The libraries as a user gets them: without the apps' opt-in features (tuning).
 cargo clippy -p chunkwise -p chunkwise-ndimage --lib --release --quiet -- -D warnings
 echo "== cargo doc (warnings are errors)"
@@ -21,7 +21,9 @@ if cargo tree -p chunkwise --prefix none | grep -Ei '^(hdf5|zarrs|object_store|c
   exit 1
 fi
 echo "== cargo test"
-cargo test --workspace --release --quiet
+# With the fault injection the failure-path tests need (here and in test-slurm.sh, which runs
+# the binary this builds); shipped builds (scripts/run.sh, cargo build) have none.
+cargo test --workspace --release --quiet --features gaussian-bench/fault-injection
 echo "== faults: kills, signals, concurrent writers, a full tmpfs (scripts/test-faults.sh)"
 scripts/test-faults.sh
 echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"

@@ -20,7 +20,9 @@ use crate::options::{CellMode, Options};
 use crate::results::{self, CellRecord};
 use crate::sweep::on_root;
 
-/// Environment variable naming cells that fail on purpose (tests of the failure path).
+/// Environment variable naming cells that fail on purpose (tests of the failure path; only in
+/// builds with the `fault-injection` feature).
+#[cfg(feature = "fault-injection")]
 const FAIL_CELLS: &str = "GAUSSIAN_BENCH_FAIL_CELLS";
 
 /// One (data size, chunk size) of a sweep.
@@ -326,7 +328,9 @@ fn run_cell_figures(
     dir: &Path,
     job: &Job,
 ) -> Result<()> {
+    #[cfg(feature = "fault-injection")]
     let injected = std::env::var(FAIL_CELLS).unwrap_or_default();
+    #[cfg(feature = "fault-injection")]
     if injected
         .split(',')
         .any(|k| k.trim().parse() == Ok(cell.index))

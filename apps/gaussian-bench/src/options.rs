@@ -113,7 +113,6 @@ pub struct Options {
     /// Run only cell K of the sweep (numbered by --list-cells) and write its figures to
     /// <out>/cells/<uid>.h5 (atomically). For job arrays: `--cell $SLURM_ARRAY_TASK_ID`.
     /// A failed cell leaves <uid>.failed with the error, the job id and the log file.
-    /// (GAUSSIAN_BENCH_FAIL_CELLS=K[,K…] makes those cells fail, to test the failure path.)
     #[arg(long, value_name = "K")]
     pub cell: Option<usize>,
     /// With --cell: `cached` skips a cell already done and refuses to rerun a failed one;

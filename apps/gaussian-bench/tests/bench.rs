@@ -564,6 +564,10 @@ fn cell_files(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "fails a cell on purpose: needs --features gaussian-bench/fault-injection (scripts/test.sh)"
+)]
 fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
