@@ -38,27 +38,50 @@ fn runs(indices: impl IntoIterator<Item = usize>) -> Vec<(usize, usize)> {
     runs
 }
 
-/// `compact[ix_(z, y, x)]` for a 3-D array: rows gathered with the index maps of each axis,
-/// runs of consecutive `x` indices (the whole inside of a row) copied as slices.
-fn gather3<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> {
-    let (zs, ys, xs) = (&indices[0], &indices[1], &indices[2]);
+/// `compact[ix_(indices[0], indices[1], …)]` for an array of any number of axes: one row (along
+/// the last axis) per combination of the leading axes' indices, each row gathered as the runs of
+/// consecutive last-axis indices (the whole inside of a row) copied as slices.
+fn gather<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> {
     let shape = compact.shape();
-    let (ny, nx) = (shape[1], shape[2]);
+    let ndim = shape.len();
+    let out_shape: Vec<usize> = indices.iter().map(Vec::len).collect();
+    if ndim == 0 || out_shape.contains(&0) {
+        return ArrayD::from_elem(IxDyn(&out_shape), T::default());
+    }
     let values = compact
         .as_slice()
         .expect("the compact block is built in standard layout");
-    let x_runs = runs(xs.iter().copied());
-    let mut out = Vec::with_capacity(zs.len() * ys.len() * xs.len());
-    for &z in zs {
-        for &y in ys {
-            let row = &values[(z * ny + y) * nx..][..nx];
-            for &(start, len) in &x_runs {
-                out.extend_from_slice(&row[start..start + len]);
+    let row_len = shape[ndim - 1];
+    let last_runs = runs(indices[ndim - 1].iter().copied());
+    let mut out = Vec::with_capacity(out_shape.iter().product());
+    // The leading axes' positions, last fastest (C order).
+    let mut cursor = vec![0usize; ndim - 1];
+    loop {
+        let row = cursor
+            .iter()
+            .enumerate()
+            .fold(0, |at, (axis, &k)| at * shape[axis] + indices[axis][k]);
+        let row = &values[row * row_len..][..row_len];
+        for &(start, len) in &last_runs {
+            out.extend_from_slice(&row[start..start + len]);
+        }
+        let mut axis = cursor.len();
+        let done = loop {
+            if axis == 0 {
+                break true;
             }
+            axis -= 1;
+            cursor[axis] += 1;
+            if cursor[axis] < out_shape[axis] {
+                break false;
+            }
+            cursor[axis] = 0;
+        };
+        if done {
+            break;
         }
     }
-    ArrayD::from_shape_vec(IxDyn(&[zs.len(), ys.len(), xs.len()]), out)
-        .expect("one element per index triple")
+    ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("one element per index tuple")
 }
 
 /// How the planes (along axis 0) of the grown blocks a stencil gets lie in memory: a hint a
@@ -200,16 +223,8 @@ impl Dataset {
         };
         let mut padded = if (0..indices.len()).all(identity) {
             compact
-        } else if indices.len() == 3 {
-            gather3(&compact, &indices)
         } else {
-            let mut current = compact;
-            for (axis, axis_indices) in indices.iter().enumerate() {
-                if !identity(axis) {
-                    current = current.select(Axis(axis), axis_indices);
-                }
-            }
-            current
+            gather(&compact, &indices)
         };
         if let Boundary::Constant(cval) = boundary {
             let value = T::from_f64(cval);

@@ -4,7 +4,7 @@
 mod common;
 
 use chunkwise::{Boundary, Error};
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 
 const MODES: [Boundary; 5] = [
     Boundary::Reflect,
@@ -316,6 +316,52 @@ fn stencil_callbacks_get_standard_layout_blocks_unless_they_ask_for_spaced_plane
         let want = ds.read_all::<f32>().unwrap();
         for out in [overlap, stencil, spaced] {
             assert_eq!(out.read_all::<f32>().unwrap(), want, "{}", out.name());
+        }
+    }
+}
+
+/// `read_padded` of 1-D and 4-D datasets equals the boundary definition element by element
+/// (the gather of grown blocks has one path for every number of axes).
+#[test]
+fn read_padded_in_1d_and_4d_matches_the_boundary_definition() {
+    for (shape, chunks, depth) in [
+        (vec![17], vec![4], vec![6]),
+        (vec![5, 4, 6, 7], vec![2, 3, 4, 3], vec![2, 1, 0, 3]),
+    ] {
+        let x = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+            i.as_array_view()
+                .iter()
+                .fold(7i64, |v, &k| v * 31 + k as i64)
+        });
+        for setup in common::all_setups() {
+            let ds = setup.conn.create::<i64>("x", &shape, &chunks, 0).unwrap();
+            ds.load(x.view()).unwrap();
+            for mode in MODES {
+                for chunk in ds.layout().chunk_indices() {
+                    let padded = ds.read_padded::<i64>(&chunk, &depth, mode).unwrap();
+                    let origin = ds.layout().chunk_bounds(&chunk).start();
+                    for (p, &v) in padded.indexed_iter() {
+                        let p = p.as_array_view().to_vec();
+                        let source: Option<Vec<usize>> = (0..shape.len())
+                            .map(|a| {
+                                let i = origin[a] as isize + p[a] as isize - depth[a] as isize;
+                                mode.source(i, shape[a])
+                            })
+                            .collect();
+                        let expected = match (source, mode) {
+                            (Some(source), _) => x[IxDyn(&source)],
+                            (None, Boundary::Constant(c)) => c as i64,
+                            (None, _) => unreachable!("only constant has outside values"),
+                        };
+                        assert_eq!(
+                            v, expected,
+                            "{} {mode} {shape:?} {chunk:?} {p:?}",
+                            setup.label
+                        );
+                    }
+                }
+            }
+            ds.delete().unwrap();
         }
     }
 }
