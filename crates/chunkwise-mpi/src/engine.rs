@@ -41,7 +41,7 @@ pub struct MpiEngine {
     /// The pool of this rank's threads.
     workers: ThreadsEngine,
     /// A pool of the threads of every rank on the node, for operations in which the other
-    /// ranks of the node have nothing to do (see [`Engine::workers_for`]); `None` alone on a
+    /// ranks of the node have nothing to do (see [`Engine::operation`]); `None` alone on a
     /// node. Separate, so that callbacks parallel inside (rayon) use this rank's share of the
     /// cores unless it was lent the others'.
     node_workers: Option<ThreadsEngine>,
@@ -223,7 +223,7 @@ impl Engine for MpiEngine {
         self.workers.for_each_local(n, task)
     }
 
-    /// Workers beyond this rank's threads (lent by [`Engine::workers_for`]) run on the pool of
+    /// Workers beyond this rank's threads (lent by [`Engine::operation`]) run on the pool of
     /// the node's threads.
     fn run_workers(&self, workers: usize, task: &Task<'_>) -> Result<()> {
         match &self.node_workers {
@@ -376,7 +376,7 @@ enum Wait<'a> {
 /// and is how every wait but one passes its time.
 ///
 /// The exception is a rank with none of an operation's items (it lent its threads,
-/// [`Engine::workers_for`]): it waits for the others' whole work, and yielding is not enough
+/// [`Engine::operation`]): it waits for the others' whole work, and yielding is not enough
 /// there, because the kernel still gives the yielding thread its turns (in gaussian-bench's
 /// 128³ cell of one 128³ chunk under `mpiexec -n 2` the idle rank's polling was 28 % of all
 /// samples). It sleeps until a busy rank of its node rings its [`Doorbell`]; without one, or

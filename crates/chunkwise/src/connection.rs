@@ -28,7 +28,7 @@ impl Connection {
     /// Connects `engine` to `store`.
     ///
     /// # Errors
-    /// [`Error::Unsupported`](crate::Error::Unsupported) when the engine has several processes
+    /// [`Error::Unsupported`] when the engine has several processes
     /// and the store is not shared between them (the ram store with more than one MPI rank).
     pub fn new(store: Arc<dyn Store>, engine: Arc<dyn Engine>) -> Result<Self> {
         check_shared(store.as_ref(), engine.size())?;
@@ -70,7 +70,7 @@ impl Connection {
 
     /// This connection with a memory budget: collective operations reserve their blocks in
     /// flight and chunk caches from it, shrinking read-ahead, workers and caches to fit (and
-    /// failing with [`Error::BudgetTooSmall`](crate::Error::BudgetTooSmall) before doing any work
+    /// failing with [`Error::BudgetTooSmall`] before doing any work
     /// when one block per stage does not fit). The budget is per process: under MPI every rank
     /// has its own.
     pub fn with_memory_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
@@ -102,7 +102,7 @@ impl Connection {
     /// rank creates; every rank returns a handle).
     ///
     /// # Errors
-    /// [`Error::DatasetExists`](crate::Error::DatasetExists), [`Error::InvalidName`](crate::Error::InvalidName), or a storage error — on every rank.
+    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error — on every rank.
     pub fn create_dataset(&self, name: &str, meta: DatasetMeta) -> Result<Dataset> {
         self.make_dataset(name, meta, false)
     }
@@ -110,7 +110,7 @@ impl Connection {
     /// Creates a dataset that stays *incomplete* until [`Dataset::finish`] (collective, as
     /// [`Connection::create_dataset`]): for outputs that are filled by a job, so that a
     /// job interrupted before the end leaves nothing that reads as a complete dataset. Opening
-    /// it by name fails with [`Error::DatasetIncomplete`](crate::Error::DatasetIncomplete)
+    /// it by name fails with [`Error::DatasetIncomplete`]
     /// until then; [`Connection::list_incomplete`] lists it; creating or beginning its name
     /// again replaces it. The handle returned reads and writes its chunks as usual.
     ///
@@ -177,7 +177,7 @@ impl Connection {
     /// (collective).
     ///
     /// # Errors
-    /// As [`Connection::create_dataset`], and [`Error::InvalidLayout`](crate::Error::InvalidLayout).
+    /// As [`Connection::create_dataset`], and [`Error::InvalidLayout`].
     pub fn create<T: Element>(
         &self,
         name: &str,
@@ -192,7 +192,7 @@ impl Connection {
     /// Opens an existing dataset.
     ///
     /// # Errors
-    /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error.
+    /// [`Error::DatasetNotFound`], or a storage error.
     pub fn dataset(&self, name: &str) -> Result<Dataset> {
         let handle = self.store.open_dataset(name)?;
         Ok(Dataset::from_handle(self.clone(), handle))
@@ -226,7 +226,7 @@ impl Connection {
     /// store says).
     ///
     /// # Errors
-    /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error — on every rank.
+    /// [`Error::DatasetNotFound`], or a storage error — on every rank.
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
         self.coordinated(|| self.store.delete_dataset(name))
     }

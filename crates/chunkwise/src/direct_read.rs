@@ -25,7 +25,7 @@ use crate::boundary::Boundary;
 use crate::dataset::Dataset;
 use crate::dtype::Element;
 use crate::error::Result;
-use crate::overlap::BlockLayout;
+use crate::operations::BlockLayout;
 
 /// Bytes after which cache set indices repeat (4 KiB on x86 and most ARM cores).
 const SET_PERIOD: usize = 4096;

@@ -243,7 +243,7 @@ fn reserve_disk(file: &File, bytes: u64) -> std::io::Result<()> {
 /// blocks in per-thread arenas for reuse, so without this a process's resident memory grows
 /// past its budget over repeated operations even though nothing is live. Collective operations
 /// on a connection with a budget call [`release_free_heap_beyond`] at their end, which keeps
-/// what [`free_heap_kept`] allows. Also empties the [`KeepLargeBlocks`] pool. glibc's part is a
+/// what [`free_heap_kept`] allows. Also empties the `KeepLargeBlocks` pool (`chunkwise::tuning`). glibc's part is a
 /// no-op on other C libraries.
 pub fn release_free_heap() {
     #[cfg(feature = "tuning")]
@@ -255,7 +255,7 @@ pub fn release_free_heap() {
     }
 }
 
-/// [`release_free_heap`], but only of what is beyond `keep` bytes: the [`KeepLargeBlocks`] pool
+/// [`release_free_heap`], but only of what is beyond `keep` bytes: the `KeepLargeBlocks` pool (`chunkwise::tuning`)
 /// is shrunk to `keep` bytes, and glibc's free memory (over all arenas) handed back if it is
 /// more than `keep` bytes.
 ///

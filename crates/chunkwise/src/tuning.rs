@@ -37,7 +37,7 @@ pub(crate) fn installed() -> bool {
 /// such blocks come from the heap, and up to `budget / 16` (at most 256 MiB) of freed memory per
 /// allocator arena is kept instead of being handed back at once. Budgets under 512 MiB keep
 /// glibc's defaults: there the kept blocks measurably raised the peak (1.2–1.3 × a 256 MiB
-/// budget instead of 1.09 ×). Memory is still handed back by [`release_free_heap`].
+/// budget instead of 1.09 ×). Memory is still handed back by [`crate::memory::release_free_heap`].
 ///
 /// Applications that install [`KeepLargeBlocks`] as their global allocator also let it keep up
 /// to the same amount of freed blocks of at least [`MIN_BLOCK`] bytes (its docs say why glibc's

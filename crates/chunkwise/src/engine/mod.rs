@@ -2,10 +2,10 @@
 //! `chunkwise-mpi`) MPI ranks each with a thread pool.
 //!
 //! An engine supplies a few primitives — rank and size, a partition of work items over ranks,
-//! running this rank's items on its pool, agreeing on success across ranks, a barrier — and the
-//! collective dataset operations (`load`, `map`, `apply`, `clear`, `clone`, creation and
-//! deletion) are written once against them in [`crate::dataset`]. An engine knows nothing
-//! about storage.
+//! running this rank's items on its pool, agreeing on success across ranks, a barrier, and an
+//! explicit scope per operation ([`Operation`]) — and the collective dataset operations (`load`,
+//! `map`, `apply`, `clear`, `clone`, stencils, creation and deletion) are written once against
+//! them. An engine knows nothing about storage.
 
 mod batched;
 mod sequential;

@@ -1,9 +1,7 @@
-//! Collective dataset operations, written once against the [`Engine`] primitives: every rank
-//! calls them, rank 0 alone creates and deletes, the chunks are split over ranks and each rank
-//! works through its share on its own workers, and all ranks agree on the outcome.
-//!
-//! User callbacks get the chunk index and the valid (unpadded) part of the chunk; an error or a
-//! panic in one becomes an [`Error::Callback`]/[`Error::Panic`] naming the chunk.
+//! The machinery that runs the collective operations of `operations` against the [`Engine`]
+//! primitives: a rank's share of the chunks (or of their slabs) through the read-ahead
+//! pipeline within the memory budget's plan, user callbacks timed and guarded, outputs kept
+//! only when every rank succeeded.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -14,22 +12,15 @@ use crate::chunk_cache::ChunkCache;
 use crate::dataset::Dataset;
 use crate::dtype::ChunkData;
 use crate::dtype::Element;
-use crate::engine::{finish_collective, guard_panics, panic_message, run_collective, Engine};
+use crate::engine::{finish_collective, guard_panics, panic_message, Engine};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
 use crate::memory::HeapTrim;
 use crate::pipeline::run_pipeline;
 use crate::plan::{plan, slabs_per_chunk, BlockSizes};
-use crate::region::Region;
-use crate::slab::{most_planes, slabs, Slab, SlabWrites};
-
-/// Most bytes of a block [`Dataset::load_blocks_with`] makes at a time: a part this small stays
-/// in the core's caches from being made to being written (a load of 256³ `f32` in 128³ chunks:
-/// about 7.2 ms in whole chunks, 6.0 ms in 1 MiB parts, 6.2–7.9 ms in 256 KiB parts;
-/// docs/perf-log/2026-11-benchmark-history.md).
-const LOAD_PART_BYTES: u64 = 1 << 20;
+use crate::slab::{most_planes, slabs, Slab};
 
 /// Calls a user callback for `chunk`, turning its error or panic into a crate error.
-fn call_user<R>(
+pub(crate) fn call_user<R>(
     chunk: &[usize],
     f: impl FnOnce() -> std::result::Result<R, CallbackError>,
 ) -> Result<R> {
@@ -47,26 +38,8 @@ fn call_user<R>(
 }
 
 impl Dataset {
-    fn engine(&self) -> &dyn Engine {
+    pub(crate) fn engine(&self) -> &dyn Engine {
         self.connection.engine().as_ref()
-    }
-
-    /// Runs `task` for every chunk (collective): the chunks are split over the ranks and each
-    /// rank runs its share on its workers; then every rank agrees on the outcome. For reductions
-    /// and checks over a whole dataset, e.g. comparing two datasets chunk by chunk.
-    ///
-    /// # Errors
-    /// The first error of `task` on any rank, on every rank.
-    pub fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
-        let layout = &self.meta.layout;
-        let timers = self.connection.timers();
-        if let Err(error) = self.check_item_lists(8) {
-            let operation = self.engine().operation(layout.num_chunks());
-            return finish_collective(self.engine(), &operation, Err(error), Some(timers));
-        }
-        run_collective(self.engine(), layout.num_chunks(), Some(timers), &|flat| {
-            task(&layout.chunk_index(flat))
-        })
     }
 
     /// Calls a user callback for `chunk`, timed as `compute`.
@@ -267,7 +240,7 @@ impl Dataset {
 
     /// The valid part of a stored chunk (the fill value when missing) passed to the user's `f`;
     /// checks that the result keeps the shape.
-    fn transform_stored<T, F>(
+    pub(crate) fn transform_stored<T, F>(
         &self,
         chunk: &[usize],
         stored: Option<ChunkData>,
@@ -285,107 +258,6 @@ impl Dataset {
         Ok(output)
     }
 
-    /// Loads a whole in-memory array into the dataset (collective; every rank passes the same
-    /// array, each writes its own chunks).
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`], [`Error::DTypeMismatch`], or a storage error, on every rank.
-    pub fn load<T: Element>(&self, data: ArrayViewD<'_, T>) -> Result<()> {
-        self.check_type::<T>()?;
-        check_shape(self.shape(), data.shape(), || {
-            format!("loading into dataset \"{}\"", self.name)
-        })?;
-        self.for_each_chunk(|chunk| {
-            let bounds = self.layout().chunk_bounds(chunk);
-            self.write_stored(
-                chunk,
-                &self.padded(crate::array::owned(bounds.view_of(&data))),
-            )
-        })
-    }
-
-    /// Loads chunk by chunk from a generator (collective): `make(chunk, bounds)` returns the
-    /// valid part of `chunk`, whose elements are `bounds` in dataset coordinates. No rank ever
-    /// holds more than its in-flight chunks.
-    ///
-    /// # Errors
-    /// [`Error::Callback`]/[`Error::Panic`] from `make`, [`Error::ShapeMismatch`] when it
-    /// returns the wrong shape, or a storage error, on every rank.
-    pub fn load_with<T, F>(&self, make: F) -> Result<()>
-    where
-        T: Element,
-        F: Fn(&[usize], &Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.check_type::<T>()?;
-        // A worker holds the array `make` returns and its padded copy.
-        self.pipeline_chunks(
-            "load",
-            self.chunk_blocks(2),
-            None,
-            |_| Ok(()),
-            |chunk, ()| {
-                let bounds = self.layout().chunk_bounds(chunk);
-                let values = self.call_timed(chunk, || make(chunk, &bounds))?;
-                check_shape(&bounds.shape(), values.shape(), || {
-                    format!("the array made for chunk {}", fmt_tuple(chunk))
-                })?;
-                Ok(self.padded(values))
-            },
-            |chunk, data| self.write_stored(chunk, &data),
-        )
-    }
-
-    /// Loads block by block from a generator (collective): `make(bounds)` returns the elements
-    /// of `bounds` (dataset coordinates). The blocks tile the dataset and each lies within one
-    /// chunk: runs of a chunk's planes along axis 0 of at most about 1 MiB (one plane when a
-    /// plane is larger), each written as a part of its chunk by the worker that made it while
-    /// it is still in that core's caches. Each chunk is still replaced atomically, when its last
-    /// part is written; a failure leaves the chunks not finished as they were. A rank with
-    /// fewer than two chunks per worker deals the parts of a chunk to all its workers. No rank
-    /// ever holds more than one part per worker. Use [`Dataset::load_with`] when the generator
-    /// needs whole chunks.
-    ///
-    /// # Errors
-    /// As [`Dataset::load_with`].
-    pub fn load_blocks_with<T, F>(&self, make: F) -> Result<()>
-    where
-        T: Element,
-        F: Fn(&Region) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.check_type::<T>()?;
-        let layout = self.layout();
-        let plane_bytes = self.plane_bytes();
-        let writes = SlabWrites::new(self);
-        let part_planes = usize::try_from(LOAD_PART_BYTES / plane_bytes.max(1))
-            .unwrap_or(usize::MAX)
-            .max(1);
-        // A worker holds the array `make` returns for one part and its padded copy; nothing
-        // waits between stages.
-        self.pipeline_slabs(
-            "load",
-            |planes| BlockSizes {
-                queued: 0,
-                worker: 2 * planes.min(part_planes) as u64 * plane_bytes,
-                cached: false,
-            },
-            None,
-            Some(1),
-            |_| Ok(()),
-            |slab, ()| {
-                for part in slab.parts(part_planes) {
-                    let bounds = part.bounds(layout);
-                    let values = self.call_timed(&part.chunk, || make(&bounds))?;
-                    check_shape(&bounds.shape(), values.shape(), || {
-                        format!("the array made for the elements {bounds}")
-                    })?;
-                    writes.write(&part, &self.padded_slab(&part, values))?;
-                }
-                Ok(())
-            },
-            |_, ()| Ok(()),
-        )
-    }
-
     /// Bytes of one stored plane (a chunk's elements with one index along axis 0).
     pub(crate) fn plane_bytes(&self) -> u64 {
         let planes = self
@@ -396,32 +268,6 @@ impl Dataset {
             .unwrap_or(1)
             .max(1);
         (self.meta.chunk_bytes() / planes) as u64
-    }
-
-    /// Applies `f` to every chunk into a new dataset `out_name` of the same layout, dtype and
-    /// fill value (collective). Chunks never written are passed in as the fill value. On failure
-    /// the new dataset is deleted again, so nothing half-made is left behind.
-    ///
-    /// # Errors
-    /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
-    /// [`Error::ShapeMismatch`] when `f` changes the shape, or a storage error, on every rank.
-    pub fn map<T, F>(&self, out_name: &str, f: F) -> Result<Dataset>
-    where
-        T: Element,
-        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.check_type::<T>()?;
-        let out = self.begin_output(out_name)?;
-        // A worker holds the chunk read, the callback's result and its padded copy.
-        let result = self.pipeline_chunks(
-            "map",
-            self.chunk_blocks(3),
-            None,
-            |chunk| self.read_stored(chunk),
-            |chunk, stored| Ok(out.padded(self.transform_stored(chunk, stored, &f)?)),
-            |chunk, data| out.write_stored(chunk, &data),
-        );
-        self.keep_output_if_ok(out, result)
     }
 
     /// A new incomplete dataset `out_name` with this one's layout, dtype and fill value, for
@@ -443,71 +289,5 @@ impl Dataset {
                 Err(error)
             }
         }
-    }
-
-    /// Applies `f` to every chunk in place (collective). Chunks never written are passed in as
-    /// the fill value and written. On failure, chunks already processed keep their new values.
-    ///
-    /// # Errors
-    /// As [`Dataset::map`], except for `out_name`.
-    pub fn apply<T, F>(&self, f: F) -> Result<()>
-    where
-        T: Element,
-        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.check_type::<T>()?;
-        self.pipeline_chunks(
-            "apply",
-            self.chunk_blocks(3),
-            None,
-            |chunk| self.read_stored(chunk),
-            |chunk, stored| Ok(self.padded(self.transform_stored(chunk, stored, &f)?)),
-            |chunk, data| self.write_stored(chunk, &data),
-        )
-    }
-
-    /// Deletes every chunk, so the whole dataset reads as the fill value (collective).
-    ///
-    /// # Errors
-    /// A storage error, on every rank.
-    pub fn clear(&self) -> Result<()> {
-        self.for_each_chunk(|chunk| self.handle.delete_chunk(chunk).map(|_| ()))
-    }
-
-    /// A new dataset `out_name` with this one's layout, dtype and fill value; with `with_data`,
-    /// every written chunk is copied too (collective).
-    ///
-    /// # Errors
-    /// [`Error::DatasetExists`], [`Error::InvalidName`], or a storage error, on every rank.
-    pub fn clone_as(&self, out_name: &str, with_data: bool) -> Result<Dataset> {
-        if !with_data {
-            return self.connection.create_dataset(out_name, self.meta.clone());
-        }
-        let out = self.begin_output(out_name)?;
-        let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
-            Some(data) => out.write_stored(chunk, &data),
-            None => Ok(()),
-        });
-        self.keep_output_if_ok(out, copied)
-    }
-
-    /// Makes a dataset begun with [`Connection::begin_dataset`](crate::Connection::begin_dataset) complete (collective: rank 0
-    /// finishes it once every rank got here without error). Finishing a complete dataset does
-    /// nothing.
-    ///
-    /// # Errors
-    /// [`Error::DatasetNotFound`], or a storage error, on every rank.
-    pub fn finish(&self) -> Result<()> {
-        self.connection
-            .coordinated(|| self.connection.store().finish_dataset(&self.name))
-    }
-
-    /// Deletes the dataset and its chunks (collective: rank 0 deletes).
-    ///
-    /// # Errors
-    /// [`Error::DatasetNotFound`], or a storage error, on every rank.
-    pub fn delete(self) -> Result<()> {
-        self.connection
-            .coordinated(|| self.connection.store().delete_dataset(&self.name))
     }
 }

@@ -1,10 +1,8 @@
-//! `map_overlap`: stencils over chunks that need their neighbours' elements.
-//!
-//! Every output chunk is computed from the chunk grown by a halo of `depth` elements per axis,
+//! Grown blocks for stencils: a chunk (or slab) grown by a halo of `depth` elements per axis,
 //! gathered from as many neighbouring chunks as needed (also when chunks are thinner than the
-//! halo); outside the array the [`Boundary`] supplies the values, exactly as if the stencil ran
-//! over the whole array. Each worker holds one grown block at a time, so memory stays bounded by
-//! the number of workers.
+//! halo), with the [`Boundary`] supplying the values outside the array, and the runner of
+//! `map_overlap`/`map_stencil` over them. Each worker holds one grown block at a time, so memory
+//! stays bounded by the number of workers.
 
 use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
@@ -16,11 +14,11 @@ use crate::direct_read::plane_stride;
 use crate::plan::BlockSizes;
 use crate::slab::SlabWrites;
 
-use crate::array::check_dtype;
 use crate::boundary::Boundary;
 use crate::dataset::Dataset;
 use crate::dtype::{ChunkData, Element};
 use crate::error::{fmt_tuple, CallbackError, Error, Result};
+use crate::operations::BlockLayout;
 use crate::region::{AxisSlice, Region};
 
 /// Runs of at most this many elements are copied element by element when gathering halos.
@@ -84,50 +82,13 @@ fn gather<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> 
     ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("one element per index tuple")
 }
 
-/// How the planes (along axis 0) of the grown blocks a stencil gets lie in memory: a hint a
-/// filter passes to [`Dataset::map_stencil_in`] for its kernel. The values are the same
-/// either way; only the stride along axis 0 differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BlockLayout {
-    /// Standard (C-order, contiguous) layout.
-    #[default]
-    Standard,
-    /// For a kernel along axis 0 that loads `planes` consecutive planes together (its taps and
-    /// outputs, at most 64): when planes are a multiple of 4 KiB long (or of a large part of
-    /// it), rows at the same offset of those planes would share one L1 cache set, so planes
-    /// are laid a few cache lines apart. 3-D blocks only; other blocks stay standard.
-    SpacedPlanes {
-        /// Planes loaded together.
-        planes: usize,
-    },
-}
-
 impl Dataset {
-    /// Chunk `chunk` grown by `depth[axis]` elements on both sides of every axis, with the
-    /// elements outside the array supplied by `boundary`. Reads only the elements needed.
-    ///
-    /// # Errors
-    /// [`Error::ChunkOutOfRange`], [`Error::ShapeMismatch`] for a `depth` of the wrong length,
-    /// [`Error::DTypeMismatch`], or a storage error.
-    pub fn read_padded<T: Element>(
-        &self,
-        chunk: &[usize],
-        depth: &[usize],
-        boundary: Boundary,
-    ) -> Result<ArrayD<T>> {
-        check_dtype::<T>(self.dtype(), || format!("dataset \"{}\"", self.name()))?;
-        self.layout().check_chunk(chunk)?;
-        self.check_depth(depth)?;
-        let bounds = self.layout().chunk_bounds(chunk);
-        self.read_grown(&bounds, depth, boundary, None, true, BlockLayout::Standard)
-    }
-
     /// The elements of `bounds` (consecutive indices, within one chunk) grown by `depth` per
     /// axis, the boundary supplying those outside the array. With `whole_chunks`, the chunks
     /// this rank processes are read whole into `cache` (each is needed whole sooner or later);
     /// without, only the planes needed are read (the chunks are processed in slabs). The
     /// block is laid out as `block_layout` asks when it has 3 axes, in standard layout else.
-    fn read_grown<T: Element>(
+    pub(crate) fn read_grown<T: Element>(
         &self,
         bounds: &Region,
         depth: &[usize],
@@ -458,7 +419,7 @@ impl Dataset {
         }
     }
 
-    fn check_depth(&self, depth: &[usize]) -> Result<()> {
+    pub(crate) fn check_depth(&self, depth: &[usize]) -> Result<()> {
         if depth.len() == self.layout().ndim() {
             Ok(())
         } else {
@@ -473,94 +434,9 @@ impl Dataset {
         }
     }
 
-    /// Applies a stencil to every chunk into a new dataset `out_name` (collective): `f` gets the
-    /// chunk index and the chunk grown by `depth` per axis (see [`Dataset::read_padded`]), and
-    /// returns either the chunk's valid part or an array of the grown shape, which is trimmed.
-    /// On failure the new dataset is deleted again. The grown chunk is in standard layout.
-    ///
-    /// # Errors
-    /// [`Error::DatasetExists`] for `out_name`, [`Error::Callback`]/[`Error::Panic`] from `f`,
-    /// [`Error::ShapeMismatch`] when `f` returns another shape, or a storage error, on every
-    /// rank.
-    pub fn map_overlap<T, F>(
-        &self,
-        out_name: &str,
-        depth: &[usize],
-        boundary: Boundary,
-        f: F,
-    ) -> Result<Dataset>
-    where
-        T: Element,
-        F: Fn(&[usize], ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        let layout = BlockLayout::Standard;
-        self.map_grown(
-            out_name,
-            depth,
-            boundary,
-            false,
-            layout,
-            |chunk, _, block| f(chunk, block),
-        )
-    }
-
-    /// [`Dataset::map_overlap`] for a stencil: `f` gets the bounds of a block (its elements in
-    /// dataset coordinates) and the block grown by `depth` per axis, and returns the block's
-    /// valid part or an array of the grown shape; every output element
-    /// must depend only on the inputs within `depth` of it (as for a convolution). Then the
-    /// blocks need not be whole chunks: on a rank with fewer than two chunks per worker they are
-    /// slabs of a chunk's planes along axis 0, so that one chunk's reads, compute and writes
-    /// overlap (each output chunk is still replaced atomically). The result is the same either
-    /// way. As with `map_overlap`, a block for a stencil along axis 0 may have its planes a
-    /// little apart in memory.
-    ///
-    /// # Errors
-    /// As [`Dataset::map_overlap`].
-    pub fn map_stencil<T, F>(
-        &self,
-        out_name: &str,
-        depth: &[usize],
-        boundary: Boundary,
-        f: F,
-    ) -> Result<Dataset>
-    where
-        T: Element,
-        F: Fn(&Region, ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.map_stencil_in(out_name, depth, boundary, BlockLayout::Standard, f)
-    }
-
-    /// [`Dataset::map_stencil`] with the grown blocks laid out in memory as `block_layout` asks
-    /// (for a kernel that gains from it, see [`BlockLayout::SpacedPlanes`]); `f` then gets views
-    /// that need not be in standard layout.
-    ///
-    /// # Errors
-    /// As [`Dataset::map_stencil`].
-    pub fn map_stencil_in<T, F>(
-        &self,
-        out_name: &str,
-        depth: &[usize],
-        boundary: Boundary,
-        block_layout: BlockLayout,
-        f: F,
-    ) -> Result<Dataset>
-    where
-        T: Element,
-        F: Fn(&Region, ArrayViewD<'_, T>) -> std::result::Result<ArrayD<T>, CallbackError> + Sync,
-    {
-        self.map_grown(
-            out_name,
-            depth,
-            boundary,
-            true,
-            block_layout,
-            |_, bounds, block| f(bounds, block),
-        )
-    }
-
     /// [`Dataset::map_overlap`], over slabs of chunks when `split` (see
     /// [`Dataset::map_stencil`]); `f` gets the chunk, the block's bounds and the grown block.
-    fn map_grown<T, F>(
+    pub(crate) fn map_grown<T, F>(
         &self,
         out_name: &str,
         depth: &[usize],
