@@ -199,10 +199,9 @@ impl DosnaStore {
     /// Whether the root, when this store creates it, is marked a "top directory" for ext2/3/4
     /// (`chattr +T`, on by default), so that the file system spreads the datasets over its
     /// block groups: workflows that delete and create thousands of chunk files then find free
-    /// inodes at once (see the `top_directory` module). On by default because without it the
-    /// cost is not small: gaussian-bench's 128³ and 256³ cells in 32³ chunks ran 6–14× slower
-    /// on this project's ext4 machine (BENCHMARKS.md). Best effort; it changes where inodes go,
-    /// never what is stored, and only on a directory the store creates.
+    /// inodes at once (see the `top_directory` module). On by default because without it such
+    /// workloads can be several times slower (BENCHMARKS.md). Best effort; it changes where
+    /// inodes go, never what is stored, and only on a directory the store creates.
     #[must_use]
     pub fn with_top_directory(mut self, on: bool) -> Self {
         self.top_directory = on;

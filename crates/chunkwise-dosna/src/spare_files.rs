@@ -2,16 +2,14 @@
 //! and the emptied directories of deleted datasets, kept to become new datasets' directories.
 //!
 //! Why: a new file's pages are allocated in the page cache as it is written, while a file still
-//! in the page cache is written over in place. On this project's VM one 8 MiB chunk file took
-//! 1.26 ms to write new and 0.67–1.07 ms to write over (`scripts/page_cache_write.py`), and
-//! the deletion also freed every page again. Workflows that delete and create datasets of one chunk
+//! in the page cache is written over in place, which is faster (`scripts/page_cache_write.py`
+//! measures both), and the deletion also freed every page again. Workflows that delete and create datasets of one chunk
 //! shape over and over — benchmark repetitions, iterations, temporaries of a pipeline — pay that
 //! on every chunk.
 //!
-//! A directory is the same story in the file system's metadata: inside gaussian-bench's
-//! repetitions, between passes that had just written their chunk files, `mkdir` of a dataset
-//! directory took 0.1–0.4 ms and removing one 0.06–0.1 ms (`perf trace`), on the critical path
-//! of every dataset created and deleted, where renaming a kept one takes about 10 µs.
+//! A directory is the same story in the file system's metadata: making and removing a dataset
+//! directory is on the critical path of every dataset created and deleted, where renaming a
+//! kept one is a single cheap metadata change (figures: docs/perf-log/).
 //!
 //! Opt-in ([`super::DosnaStore::with_spare_files`]), because a deleted dataset's disk space is then
 //! given back only when the store is dropped. Guarantees:
@@ -46,9 +44,9 @@ const DIRS: &str = "dirs";
 pub(super) const MAX_DIRS: usize = 32;
 
 /// Most entries a kept directory held: about one 4 KiB block of ext4 entries. ext4 never
-/// shrinks a directory, and reusing the emptied directories of datasets of thousands of chunks
-/// made gaussian-bench's 512³ cells of 36³ chunks 12 % (3-D) and 34 % (3×1D) slower, where the
-/// `mkdir` a reused directory saves is one per thousands of chunk files anyway.
+/// shrinks a directory, so reusing the emptied directory of a dataset of thousands of chunks
+/// leaves the next dataset a large directory for good, where the `mkdir` it saves is one per
+/// thousands of chunk files anyway.
 pub(super) const MAX_DIR_ENTRIES: usize = 128;
 
 /// A size's directory that held no spares is listed again at most this often.

@@ -4,8 +4,8 @@
 //! workflow deletes and creates thousands of them a second. On ext4 without a journal the inode
 //! allocator skips every inode freed in the last minutes (up to six), reading its inode table
 //! block to find that out; with all datasets in one block group, each new chunk file then pays
-//! for a scan past every chunk file deleted before it. A 256³ sweep in 32³ chunks ran 2–3×
-//! slower right after another sweep for that reason alone. The `T` attribute (`chattr +T`,
+//! for a scan past every chunk file deleted before it (several times slower chunk writes;
+//! BENCHMARKS.md). The `T` attribute (`chattr +T`,
 //! `FS_TOPDIR_FL`) tells the allocator to spread the directory's subdirectories — the datasets —
 //! over block groups with the most free inodes, where new files find free inodes at once.
 //!

@@ -2,13 +2,13 @@
 //!
 //! Why: a rank with none of an operation's items waits in the operation's closing collective
 //! for the others' whole work. MPI has no blocking wait that frees the core (Open MPI polls),
-//! so the wait polls: yielding between polls took 28 % of all samples in gaussian-bench's
-//! 128³/128³ cell under `mpiexec -n 2`; napping 100 µs between polls costs CPU time for every
-//! wake-up and latency at the end, which the busy rank then waits for in its next collective
-//! (there, gaussian-bench's closing barrier waited a median 150–210 µs per timed phase).
+//! so the wait polls: yielding between polls still takes the core's turns from the busy ranks'
+//! threads, and napping between polls costs CPU time for every wake-up and latency at the end,
+//! which the busy rank then waits for in its next collective (figures: docs/perf-log/).
 //! Instead each rank has a named pipe (FIFO) that the ranks of its node hold open for writing;
 //! a busy rank that reaches the closing collective writes a byte into the pipes of its node's
-//! idle ranks, which sleep in `poll` on their pipe until then (the same barrier: 10–40 µs).
+//! idle ranks, which sleep in `poll` on their pipe until then and take part in the collective
+//! at once.
 //!
 //! Every rank of the node sets its pipe up at start, or none does (the engine then naps). The
 //! pipes' names (`<temp dir>/chunkwise-wake-<pid>`) are removed as soon as every rank of the

@@ -377,9 +377,9 @@ enum Wait<'a> {
 ///
 /// The exception is a rank with none of an operation's items (it lent its threads,
 /// [`Engine::operation`]): it waits for the others' whole work, and yielding is not enough
-/// there, because the kernel still gives the yielding thread its turns (in gaussian-bench's
-/// 128³ cell of one 128³ chunk under `mpiexec -n 2` the idle rank's polling was 28 % of all
-/// samples). It sleeps until a busy rank of its node rings its [`Doorbell`]; without one, or
+/// there, because the kernel still gives the yielding thread its turns (with one chunk on two
+/// ranks of a 2-core node, the idle rank's polling was over a quarter of all samples). It
+/// sleeps until a busy rank of its node rings its [`Doorbell`]; without one, or
 /// when no rank of its node is busy, it naps. (Napping in every wait made every collective up
 /// to a nap late: 5 dataset deletes 1.3 ms slower, the cells where both ranks work 1–100 %
 /// slower.)
@@ -455,9 +455,7 @@ fn wait_idle<'a, D: ?Sized, S: Scope<'a>>(
 
 /// The calling thread's timer slack cut to 1 µs while it lives (Linux; elsewhere nothing):
 /// with the default 50 µs every nap overshot by up to that much, latency the other ranks wait
-/// for in the next collective (50 µs naps with the default slack: gaussian-bench 128³/128³
-/// 3×1D under `mpiexec -n 2` 8 % slower than with 1 µs; 100 µs naps with 1 µs slack were as
-/// fast as 50 µs ones, at half the idle rank's CPU time).
+/// for in the next collective (figures: docs/perf-log/).
 struct NapSlack {
     #[cfg(target_os = "linux")]
     before: Option<libc::c_ulong>,

@@ -1,14 +1,14 @@
 //! Output arrays that are cheap to fill.
 //!
-//! A new large array costs a page fault per 4 KiB page the first time it is written — for a
-//! 256³ f32 result that is 16 384 faults, about a third of the whole filter's time. On Linux the
+//! A new large array costs a page fault per 4 KiB page the first time it is written, a large
+//! part of a fast filter's time. On Linux the
 //! pages of large outputs are requested as transparent huge pages (`MADV_HUGEPAGE`, a hint) when
 //! the application opts in (feature `tuning`): 512 times fewer faults, taken by the workers that
 //! first write each part, in parallel. A hint about the process's memory is the application's
 //! choice, not a library's.
-//! (Mapping every page up front with `MADV_POPULATE_WRITE` does the zeroing on one thread and
-//! was slower; docs/perf-log/2026-11-benchmark-history.md.) The array is a plain `Vec` with room for a pass that writes
-//! every element: it is not zeroed first (that was 5–7 % of a 1-D dataset pass).
+//! (Mapping every page up front with `MADV_POPULATE_WRITE` does the zeroing on one thread.) The
+//! array is a plain `Vec` with room for a pass that writes every element: it is not zeroed
+//! first, since every element is written anyway.
 
 use crate::element::FilterFloat;
 

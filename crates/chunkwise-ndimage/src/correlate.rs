@@ -12,7 +12,7 @@
 //! block of a larger array (with enough halo) filters to exactly the same bits as the whole.
 //!
 //! Outputs are slots (`[MaybeUninit<T>]`) that every pass writes whole: new output arrays are
-//! not zeroed first, which was 5–7 % of a 1-D dataset pass (docs/perf-log/2026-11-benchmark-history.md).
+//! not zeroed first, since every element is written anyway.
 
 use std::mem::MaybeUninit;
 

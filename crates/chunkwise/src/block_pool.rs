@@ -4,10 +4,9 @@
 //! Why: glibc gives every thread its own arena, and a thread arena's heap is at most 64 MiB.
 //! The blocks of a pipeline are allocated by its reader, worker and writer threads, and freed
 //! by others; a thread's blocks beyond its first heap go to new heaps, which glibc unmaps as
-//! soon as they are empty. So every operation faulted its chunk buffers in again, page by page
-//! (17 500 page faults a pass for 256³ f32 in 128³ chunks; on this project's VM each costs
-//! a zeroed page from the host). Limiting glibc to one arena keeps them, but makes every small
-//! allocation of every thread take one lock (20 % slower passes for 32³ chunks). This pool only
+//! soon as they are empty. So every operation faulted its chunk buffers in again, page by page,
+//! each fault a zeroed page. Limiting glibc to one arena keeps them, but makes every small
+//! allocation of every thread take one lock. This pool only
 //! sees blocks of at least [`MIN_BLOCK`] bytes — a few per chunk — and leaves the rest to glibc.
 //!
 //! Install it in an application with `#[global_allocator]`. It keeps nothing until

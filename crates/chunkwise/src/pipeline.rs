@@ -10,8 +10,8 @@
 //!
 //! A worker writes its own block because the stores' writes are memory copies (into the page
 //! cache or RAM) and the block is still in that core's caches: handing finished blocks to
-//! writer threads made gaussian-bench's three chained 1-D passes 11–18 % slower and a load of
-//! 256³ in 128³ chunks about a third slower (docs/perf-log/2026-11-benchmark-history.md). With
+//! writer threads made chained 1-D passes and chunked loads measurably slower
+//! (docs/perf-log/2026-11-benchmark-history.md). With
 //! [`PipelineOptions::write_behind`] (`io.write_behind`), finished blocks wait in a buffer of
 //! the same bound for as many writer threads, for stores whose writes wait on a device or a
 //! network. Memory stays bounded by about `2 · (read_ahead + workers)` blocks plus those being

@@ -1,9 +1,8 @@
 //! Threads for the pipeline's reader and writer stages, kept from one operation to the next.
 //!
-//! Why: the pipeline used to start its readers as new threads in every operation. Starting and
-//! joining two threads took about 64 µs on this project's VM, on the critical path of every
-//! pass, where gaussian-bench's three chained 1-D passes over one 128³ chunk take about 9 ms in
-//! all. Parked threads wake in a few microseconds.
+//! Why: starting and joining reader threads in every operation is on the critical path of every
+//! pass, which for small datasets takes only milliseconds; parked threads wake in a few
+//! microseconds.
 //!
 //! A lease is a pool of exactly the threads asked for, used by one pipeline alone until it is
 //! dropped, so a stage that blocks (a reader waiting for room in its buffer) never holds up

@@ -47,8 +47,7 @@ pub enum Source {
     File(PathBuf),
     /// An environment variable.
     Env(String),
-    /// The application, by its own option or default (named here, e.g. `gaussian-bench
-    /// --partition`).
+    /// The application, by its own option or default (named here, e.g. `myapp --partition`).
     Application(String),
 }
 
