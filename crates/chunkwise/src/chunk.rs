@@ -79,7 +79,7 @@ impl<'a> Chunk<'a> {
             format!(
                 "writing chunk {} of dataset \"{}\"",
                 fmt_tuple(&self.index),
-                self.dataset.name
+                self.dataset.name()
             )
         })?;
         let data = padded_chunk_from_view(self.dataset.layout(), values, self.dataset.fill::<T>());

@@ -132,17 +132,22 @@ impl Connection {
                 self.store.create_dataset(name, &meta)
             }
         };
-        let creates = match self.store.capabilities().coordination {
-            Coordination::Root => self.is_root(),
-            Coordination::Collective => true,
-        };
-        let local = if creates {
+        let local = if self.changes_namespace() {
             guard_panics(make)
         } else {
             guard_panics(|| self.store.attach_dataset(name, &meta))
         };
         let handle = self.agree_on(local)?;
         Ok(Dataset::from_handle(self.clone(), handle))
+    }
+
+    /// Whether this rank makes the store's namespace changes (creation, finishing, deletion):
+    /// rank 0 alone under [`Coordination::Root`], every rank under [`Coordination::Collective`].
+    fn changes_namespace(&self) -> bool {
+        match self.store.capabilities().coordination {
+            Coordination::Root => self.is_root(),
+            Coordination::Collective => true,
+        }
     }
 
     /// Makes every rank agree on `local`: this rank's value when every rank succeeded, else the
@@ -164,11 +169,11 @@ impl Connection {
     /// # Errors
     /// The agreed error, on every rank.
     pub(crate) fn coordinated(&self, change: impl FnOnce() -> Result<()>) -> Result<()> {
-        let runs = match self.store.capabilities().coordination {
-            Coordination::Root => self.is_root(),
-            Coordination::Collective => true,
+        let local = if self.changes_namespace() {
+            guard_panics(change)
+        } else {
+            Ok(())
         };
-        let local = if runs { guard_panics(change) } else { Ok(()) };
         // The agreement is a barrier too: no rank goes on before the change is made.
         self.engine.agree(local)
     }

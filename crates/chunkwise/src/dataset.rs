@@ -21,8 +21,6 @@ pub struct Dataset {
     pub(crate) connection: Connection,
     /// The store's handle: every chunk read and write goes through it.
     pub(crate) handle: DatasetHandle,
-    pub(crate) name: String,
-    pub(crate) meta: DatasetMeta,
 }
 
 /// A summary of a dataset, as `chunkwise info` prints it.
@@ -46,12 +44,7 @@ pub struct DatasetInfo {
 
 impl Dataset {
     pub(crate) fn from_handle(connection: Connection, handle: DatasetHandle) -> Self {
-        Dataset {
-            connection,
-            name: handle.name().to_string(),
-            meta: handle.meta().clone(),
-            handle,
-        }
+        Dataset { connection, handle }
     }
 
     /// The store's handle of this dataset, for calling the store directly (chunk by chunk,
@@ -62,37 +55,37 @@ impl Dataset {
 
     /// The dataset's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.handle.name()
     }
 
     /// Shape, chunk shape and grid.
     pub fn layout(&self) -> &Layout {
-        &self.meta.layout
+        &self.meta().layout
     }
 
     /// All stored metadata.
     pub fn meta(&self) -> &DatasetMeta {
-        &self.meta
+        self.handle.meta()
     }
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        self.meta.layout.shape()
+        self.meta().layout.shape()
     }
 
     /// The chunk shape.
     pub fn chunk_shape(&self) -> &[usize] {
-        self.meta.layout.chunk_shape()
+        self.meta().layout.chunk_shape()
     }
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.meta.dtype
+        self.meta().dtype
     }
 
     /// The fill value.
     pub fn fill_value(&self) -> Scalar {
-        self.meta.fill_value
+        self.meta().fill_value
     }
 
     /// The connection this dataset was opened through.
@@ -116,11 +109,11 @@ impl Dataset {
     }
 
     pub(crate) fn fill<T: Element>(&self) -> T {
-        T::from_scalar(self.meta.fill_value).unwrap_or_default()
+        T::from_scalar(self.meta().fill_value).unwrap_or_default()
     }
 
     pub(crate) fn check_type<T: Element>(&self) -> Result<()> {
-        check_dtype::<T>(self.meta.dtype, || format!("dataset \"{}\"", self.name))
+        check_dtype::<T>(self.meta().dtype, || format!("dataset \"{}\"", self.name()))
     }
 
     /// Summary: shape, dtype, chunks, fill value, chunks present, bytes.
@@ -128,19 +121,19 @@ impl Dataset {
     /// # Errors
     /// A storage error.
     pub fn info(&self) -> Result<DatasetInfo> {
-        let layout = &self.meta.layout;
+        let layout = &self.meta().layout;
         let present = self.handle.list_chunks()?.len();
         Ok(DatasetInfo {
-            name: self.name.clone(),
+            name: self.name().to_string(),
             shape: layout.shape().to_vec(),
-            dtype: self.meta.dtype,
+            dtype: self.meta().dtype,
             chunk_shape: layout.chunk_shape().to_vec(),
             grid: layout.grid().to_vec(),
-            fill_value: self.meta.fill_value,
+            fill_value: self.meta().fill_value,
             chunks_present: present,
             chunks_total: layout.num_chunks(),
-            logical_bytes: (layout.len() * self.meta.dtype.size()) as u64,
-            stored_bytes: (present * self.meta.chunk_bytes()) as u64,
+            logical_bytes: (layout.len() * self.meta().dtype.size()) as u64,
+            stored_bytes: (present * self.meta().chunk_bytes()) as u64,
         })
     }
 
@@ -192,7 +185,7 @@ impl Dataset {
             let available = budget.available();
             if needed > available {
                 return Err(Error::BudgetTooSmall {
-                    operation: format!("reading {} of dataset \"{}\"", region, self.name),
+                    operation: format!("reading {} of dataset \"{}\"", region, self.name()),
                     what: "the array in RAM (Dataset::read_in can use a memory-mapped file)"
                         .to_string(),
                     needed,
@@ -262,10 +255,10 @@ impl Dataset {
         region: &Region,
         mut out: ndarray::ArrayViewMutD<'_, T>,
     ) -> Result<()> {
-        for part in self.meta.layout.chunk_parts(region) {
+        for part in self.meta().layout.chunk_parts(region) {
             if let Some(data) = self.read_stored_region(&part.chunk, &part.in_chunk)? {
                 let values = T::from_chunk(data).map_err(|other| Error::DTypeMismatch {
-                    context: format!("a stored chunk of dataset \"{}\"", self.name),
+                    context: format!("a stored chunk of dataset \"{}\"", self.name()),
                     stored: other.dtype().to_string(),
                     requested: T::DTYPE.to_string(),
                 })?;
@@ -273,7 +266,10 @@ impl Dataset {
                 let block =
                     ndarray::ArrayViewD::from_shape(IxDyn(&shape), &values).map_err(|e| {
                         Error::ShapeMismatch {
-                            context: format!("a region read from dataset \"{}\" ({e})", self.name),
+                            context: format!(
+                                "a region read from dataset \"{}\" ({e})",
+                                self.name()
+                            ),
                             expected: fmt_tuple(&shape),
                             got: format!("{} elements", values.len()),
                         }
@@ -300,7 +296,7 @@ impl Dataset {
         check_shape(&resolved.output_shape(), values.shape(), || {
             format!(
                 "writing to selection \"{selection}\" of dataset \"{}\"",
-                self.name
+                self.name()
             )
         })?;
         let block_shape = resolved.region.shape();
@@ -328,7 +324,7 @@ impl Dataset {
         self.check_type::<T>()?;
         self.check_region(region)?;
         check_shape(&region.shape(), values.shape(), || {
-            format!("writing to region {region} of dataset \"{}\"", self.name)
+            format!("writing to region {region} of dataset \"{}\"", self.name())
         })?;
         let block = values.into_dyn();
         self.modify_region::<T>(region, |part, mut target| {
@@ -355,7 +351,7 @@ impl Dataset {
                 problem: format!(
                     "does not fit the shape {} of dataset \"{}\"",
                     fmt_tuple(self.shape()),
-                    self.name
+                    self.name()
                 ),
             })
         }
@@ -365,7 +361,7 @@ impl Dataset {
         let mut timer = self.connection.timers().start("read");
         let stored = self.handle.read_chunk(chunk)?;
         if stored.is_some() {
-            timer.add_bytes(self.meta.chunk_bytes() as u64);
+            timer.add_bytes(self.meta().chunk_bytes() as u64);
         }
         Ok(stored)
     }
@@ -378,7 +374,7 @@ impl Dataset {
         let mut timer = self.connection.timers().start("read");
         let stored = self.handle.read_chunk_region(chunk, region)?;
         if stored.is_some() {
-            timer.add_bytes((region.len() * self.meta.dtype.size()) as u64);
+            timer.add_bytes((region.len() * self.meta().dtype.size()) as u64);
         }
         Ok(stored)
     }
@@ -386,7 +382,7 @@ impl Dataset {
     pub(crate) fn write_stored(&self, chunk: &[usize], data: &crate::ChunkData) -> Result<()> {
         let mut timer = self.connection.timers().start("write");
         self.handle.write_chunk(chunk, data)?;
-        timer.add_bytes(self.meta.chunk_bytes() as u64);
+        timer.add_bytes(self.meta().chunk_bytes() as u64);
         Ok(())
     }
 
@@ -398,7 +394,7 @@ impl Dataset {
     ) -> Result<()> {
         let mut timer = self.connection.timers().start("write");
         self.handle.update_chunk(chunk, update)?;
-        timer.add_bytes(self.meta.chunk_bytes() as u64);
+        timer.add_bytes(self.meta().chunk_bytes() as u64);
         Ok(())
     }
 
@@ -410,7 +406,7 @@ impl Dataset {
         region: &Region,
         put: impl Fn(&ChunkPart, ArrayViewMutD<'_, T>),
     ) -> Result<()> {
-        let layout = &self.meta.layout;
+        let layout = &self.meta().layout;
         let fill = self.fill::<T>();
         self.check_chunk_buffers("writing", 2)?;
         for part in layout.chunk_parts(region) {
@@ -442,10 +438,10 @@ impl Dataset {
     /// # Errors
     /// [`Error::BudgetTooSmall`] naming the bytes.
     fn check_chunk_buffers(&self, operation: &str, count: u64) -> Result<()> {
-        let needed = (self.meta.chunk_bytes() as u64).saturating_mul(count);
+        let needed = (self.meta().chunk_bytes() as u64).saturating_mul(count);
         let budget = self.connection.memory_budget().map(|b| b.as_ref());
         crate::memory::room_for(budget, needed).map_err(|available| Error::BudgetTooSmall {
-            operation: format!("{operation} dataset \"{}\"", self.name),
+            operation: format!("{operation} dataset \"{}\"", self.name()),
             what: format!(
                 "{count} buffers of its chunk shape {}",
                 fmt_tuple(self.chunk_shape())
@@ -460,7 +456,7 @@ impl Dataset {
     /// # Errors
     /// [`Error::ChunkOutOfRange`].
     pub fn chunk(&self, index: &[usize]) -> Result<crate::chunk::Chunk<'_>> {
-        self.meta.layout.check_chunk(index)?;
+        self.meta().layout.check_chunk(index)?;
         Ok(crate::chunk::Chunk::new(self, index.to_vec()))
     }
 
@@ -487,7 +483,8 @@ impl Dataset {
     pub fn create_chunk(&self, index: &[usize]) -> Result<crate::chunk::Chunk<'_>> {
         let chunk = self.chunk(index)?;
         if !chunk.exists()? {
-            let data = crate::ChunkData::filled(self.meta.fill_value, self.meta.layout.chunk_len());
+            let data =
+                crate::ChunkData::filled(self.meta().fill_value, self.meta().layout.chunk_len());
             self.write_stored(index, &data)?;
         }
         Ok(chunk)
@@ -502,6 +499,6 @@ impl Dataset {
     }
 
     pub(crate) fn padded<T: Element>(&self, valid: ArrayD<T>) -> crate::ChunkData {
-        padded_chunk(&self.meta.layout, valid, self.fill::<T>())
+        padded_chunk(&self.meta().layout, valid, self.fill::<T>())
     }
 }

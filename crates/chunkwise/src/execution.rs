@@ -98,7 +98,7 @@ impl Dataset {
         compute: impl Fn(&Slab, I) -> Result<C> + Sync,
         write: impl Fn(&Slab, C) -> Result<()> + Sync,
     ) -> Result<()> {
-        let layout = &self.meta.layout;
+        let layout = &self.meta().layout;
         let engine = self.engine();
         // The lists of this rank's chunks and slabs (the index of each) must fit first.
         let per_item = (std::mem::size_of::<Slab>() + 16 * layout.ndim()) as u64;
@@ -114,14 +114,14 @@ impl Dataset {
             Some(min_planes) => slabs_per_chunk(
                 mine.len(),
                 options.max_workers.unwrap_or(threads),
-                (self.meta.chunk_bytes() as u64, planes),
+                (self.meta().chunk_bytes() as u64, planes),
                 options.min_slab_bytes,
                 min_planes,
             ),
             None => 1,
         };
         let pipelined = engine.overlaps_io();
-        let name = format!("{operation} of dataset \"{}\"", self.name);
+        let name = format!("{operation} of dataset \"{}\"", self.name());
         let fit = |pieces: usize| {
             let slabs = slabs(layout, &mine, pieces);
             let sizes = sizes(most_planes(layout, &slabs));
@@ -217,11 +217,15 @@ impl Dataset {
     /// [`Error::BudgetTooSmall`] naming the bytes.
     pub(crate) fn check_item_lists(&self, per_item: u64) -> Result<()> {
         let engine = self.engine();
-        let share = self.meta.layout.num_chunks().div_ceil(engine.size().max(1)) as u64;
+        let share = self
+            .meta()
+            .layout
+            .num_chunks()
+            .div_ceil(engine.size().max(1)) as u64;
         let needed = share.saturating_mul(per_item);
         let budget = self.connection.memory_budget().map(|b| b.as_ref());
         crate::memory::room_for(budget, needed).map_err(|available| Error::BudgetTooSmall {
-            operation: format!("an operation on dataset \"{}\"", self.name),
+            operation: format!("an operation on dataset \"{}\"", self.name()),
             what: format!("the list of this rank's {share} chunks"),
             needed,
             available,
@@ -230,7 +234,7 @@ impl Dataset {
 
     /// Bytes of chunk-sized blocks, with `per_worker` of them held by each computing worker.
     pub(crate) fn chunk_blocks(&self, per_worker: u64) -> BlockSizes {
-        let bytes = self.meta.chunk_bytes() as u64;
+        let bytes = self.meta().chunk_bytes() as u64;
         BlockSizes {
             queued: bytes,
             worker: per_worker * bytes,
@@ -267,13 +271,13 @@ impl Dataset {
             .copied()
             .unwrap_or(1)
             .max(1);
-        (self.meta.chunk_bytes() / planes) as u64
+        (self.meta().chunk_bytes() / planes) as u64
     }
 
     /// A new incomplete dataset `out_name` with this one's layout, dtype and fill value, for
     /// an operation's output (collective; see [`Connection::begin_dataset`]).
     pub(crate) fn begin_output(&self, out_name: &str) -> Result<Dataset> {
-        self.connection.begin_dataset(out_name, self.meta.clone())
+        self.connection.begin_dataset(out_name, self.meta().clone())
     }
 
     /// `out`, finished, when the operation that filled it succeeded; otherwise `out` is deleted

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
 
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, ShapeBuilder};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, Dimension, IxDyn, ShapeBuilder};
 
 use crate::chunk_cache::ChunkCache;
 use crate::direct_read::plane_stride;
@@ -51,32 +51,20 @@ fn gather<T: Element>(compact: &ArrayD<T>, indices: &[Vec<usize>]) -> ArrayD<T> 
         .expect("the compact block is built in standard layout");
     let row_len = shape[ndim - 1];
     let last_runs = runs(indices[ndim - 1].iter().copied());
+    // Standard layout: a row starts at the strides' dot product with its leading index.
+    let strides = compact.strides();
     let mut out = Vec::with_capacity(out_shape.iter().product());
     // The leading axes' positions, last fastest (C order).
-    let mut cursor = vec![0usize; ndim - 1];
-    loop {
-        let row = cursor
+    for position in ndarray::indices(&out_shape[..ndim - 1]) {
+        let row_start: usize = position
+            .slice()
             .iter()
             .enumerate()
-            .fold(0, |at, (axis, &k)| at * shape[axis] + indices[axis][k]);
-        let row = &values[row * row_len..][..row_len];
+            .map(|(axis, &k)| indices[axis][k] * strides[axis] as usize)
+            .sum();
+        let row = &values[row_start..][..row_len];
         for &(start, len) in &last_runs {
             out.extend_from_slice(&row[start..start + len]);
-        }
-        let mut axis = cursor.len();
-        let done = loop {
-            if axis == 0 {
-                break true;
-            }
-            axis -= 1;
-            cursor[axis] += 1;
-            if cursor[axis] < out_shape[axis] {
-                break false;
-            }
-            cursor[axis] = 0;
-        };
-        if done {
-            break;
         }
     }
     ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("one element per index tuple")
@@ -126,42 +114,25 @@ impl Dataset {
             .map(|r| r.iter().map(|&(_, len)| len).sum())
             .collect();
         let mut compact = ArrayD::from_elem(IxDyn(&compact_shape), self.fill::<T>());
-        let mut cursor = vec![0usize; axis_runs.len()];
-        if axis_runs.iter().all(|r| !r.is_empty()) {
-            loop {
-                let mut source = Vec::with_capacity(cursor.len());
-                let mut target = Vec::with_capacity(cursor.len());
-                for (axis, &k) in cursor.iter().enumerate() {
-                    let (start, len) = axis_runs[axis][k];
-                    source.push(AxisSlice::range(start, start + len));
-                    let at = compact_position[axis][start];
-                    target.push(AxisSlice::range(at, at + len));
-                }
-                let source = Region::new(source);
-                let target = Region::new(target);
-                match cache {
-                    None => target
-                        .view_mut_of(&mut compact)
-                        .assign(&self.read_region::<T>(&source)?),
-                    Some(cache) => {
-                        self.copy_cached(cache, &source, target.view_mut_of(&mut compact))?
-                    }
-                }
-                // Next combination, last axis fastest.
-                let mut axis = cursor.len();
-                let done = loop {
-                    if axis == 0 {
-                        break true;
-                    }
-                    axis -= 1;
-                    cursor[axis] += 1;
-                    if cursor[axis] < axis_runs[axis].len() {
-                        break false;
-                    }
-                    cursor[axis] = 0;
-                };
-                if done {
-                    break;
+        // One region read per combination of runs (none when an axis has none), last axis fastest.
+        let run_counts: Vec<usize> = axis_runs.iter().map(Vec::len).collect();
+        for cursor in ndarray::indices(&run_counts[..]) {
+            let mut source = Vec::with_capacity(axis_runs.len());
+            let mut target = Vec::with_capacity(axis_runs.len());
+            for (axis, &k) in cursor.slice().iter().enumerate() {
+                let (start, len) = axis_runs[axis][k];
+                source.push(AxisSlice::range(start, start + len));
+                let at = compact_position[axis][start];
+                target.push(AxisSlice::range(at, at + len));
+            }
+            let source = Region::new(source);
+            let target = Region::new(target);
+            match cache {
+                None => target
+                    .view_mut_of(&mut compact)
+                    .assign(&self.read_region::<T>(&source)?),
+                Some(cache) => {
+                    self.copy_cached(cache, &source, target.view_mut_of(&mut compact))?
                 }
             }
         }
@@ -460,7 +431,7 @@ impl Dataset {
         // Each chunk is read once for all the halos that need it, within the cache's budget.
         let mut cache = ChunkCache::new(
             self.connection.pipeline_options().cache_bytes,
-            self.meta.chunk_bytes(),
+            self.meta().chunk_bytes(),
         );
         let engine = self.connection.engine();
         if engine.size() > 1 {

@@ -57,7 +57,7 @@ impl Dataset {
     /// # Errors
     /// The first error of `task` on any rank, on every rank.
     pub fn for_each_chunk(&self, task: impl Fn(&[usize]) -> Result<()> + Sync) -> Result<()> {
-        let layout = &self.meta.layout;
+        let layout = &self.meta().layout;
         let timers = self.connection.timers();
         if let Err(error) = self.check_item_lists(8) {
             let operation = self.engine().operation(layout.num_chunks());
@@ -76,7 +76,7 @@ impl Dataset {
     pub fn load<T: Element>(&self, data: ArrayViewD<'_, T>) -> Result<()> {
         self.check_type::<T>()?;
         check_shape(self.shape(), data.shape(), || {
-            format!("loading into dataset \"{}\"", self.name)
+            format!("loading into dataset \"{}\"", self.name())
         })?;
         self.for_each_chunk(|chunk| {
             let bounds = self.layout().chunk_bounds(chunk);
@@ -231,7 +231,9 @@ impl Dataset {
     /// [`Error::DatasetExists`](crate::Error::DatasetExists), [`Error::InvalidName`](crate::Error::InvalidName), or a storage error, on every rank.
     pub fn clone_as(&self, out_name: &str, with_data: bool) -> Result<Dataset> {
         if !with_data {
-            return self.connection.create_dataset(out_name, self.meta.clone());
+            return self
+                .connection
+                .create_dataset(out_name, self.meta().clone());
         }
         let out = self.begin_output(out_name)?;
         let copied = self.for_each_chunk(|chunk| match self.read_stored(chunk)? {
@@ -249,7 +251,7 @@ impl Dataset {
     /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error, on every rank.
     pub fn finish(&self) -> Result<()> {
         self.connection
-            .coordinated(|| self.connection.store().finish_dataset(&self.name))
+            .coordinated(|| self.connection.store().finish_dataset(self.name()))
     }
 
     /// Deletes the dataset and its chunks (collective: rank 0 deletes).
@@ -258,7 +260,7 @@ impl Dataset {
     /// [`Error::DatasetNotFound`](crate::Error::DatasetNotFound), or a storage error, on every rank.
     pub fn delete(self) -> Result<()> {
         self.connection
-            .coordinated(|| self.connection.store().delete_dataset(&self.name))
+            .coordinated(|| self.connection.store().delete_dataset(self.name()))
     }
 
     /// Chunk `chunk` grown by `depth[axis]` elements on both sides of every axis, with the

@@ -68,7 +68,7 @@ impl Dataset {
         valid: ndarray::ArrayD<T>,
     ) -> ChunkData {
         crate::array::padded_to(
-            &slab.stored_shape(&self.meta.layout),
+            &slab.stored_shape(&self.meta().layout),
             valid,
             self.fill::<T>(),
         )
@@ -129,7 +129,7 @@ impl<'a> SlabWrites<'a> {
     pub(crate) fn write(&self, slab: &Slab, data: &ChunkData) -> Result<()> {
         let (chunk, planes) = (slab.chunk.as_slice(), &slab.planes);
         let dataset = self.dataset;
-        let layout = &dataset.meta.layout;
+        let layout = &dataset.meta().layout;
         let valid = layout
             .chunk_valid_shape(chunk)
             .first()
@@ -170,12 +170,12 @@ impl<'a> SlabWrites<'a> {
                 Error::Communication(format!(
                     "chunk {} of dataset \"{}\" was still being written when its last planes were",
                     fmt_tuple(chunk),
-                    dataset.name
+                    dataset.name()
                 ))
             })?;
             writer.commit()?;
         }
-        timer.add_bytes((data.len() * dataset.meta.dtype.size()) as u64);
+        timer.add_bytes((data.len() * dataset.meta().dtype.size()) as u64);
         Ok(())
     }
 }
