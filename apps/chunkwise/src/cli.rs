@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use chunkwise_frontend::EngineKind;
+pub use chunkwise_frontend::{EngineKind, ProgressMode};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// chunkwise: N-dimensional datasets stored as grids of chunks, processed in parallel.
@@ -22,6 +22,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Where the datasets live: dosna:DIR (a directory of HDF5 files in DosNa's layout, made on
     /// the first `create`), ram (in memory for the life of one command, useful with `demo`), or a
@@ -53,6 +54,16 @@ pub struct Global {
     /// contiguous blocks [default: engine.partition of the configuration, cyclic].
     #[arg(long, value_enum, global = true)]
     pub partition: Option<PartitionKind>,
+
+    /// When to show a progress bar (chunks done, bytes/s, time left) on stderr: auto on a
+    /// terminal (not under the mpi engine, whose output goes through the launcher: ask with
+    /// always), always (rank 0 alone under MPI), or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto, global = true)]
+    pub progress: ProgressMode,
+
+    /// No progress bar (same as --progress never).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 
     /// Configuration file (YAML) [default: $CHUNKWISE_CONFIG, else the built-in defaults];
     /// CHUNKWISE_<SECTION>__<KEY> variables override it. See `chunkwise config show`.

@@ -78,6 +78,13 @@ fn main() -> ExitCode {
         }
     };
     drop(engine);
+    let mode = if cli.global.quiet {
+        chunkwise_frontend::ProgressMode::Never
+    } else {
+        cli.global.progress
+    };
+    let display = chunkwise_frontend::ProgressDisplay::start(&conn, mode);
     let result = commands::run(&conn, &config, cli.command);
+    drop(display);
     chunkwise_frontend::exit_code("chunkwise", conn.engine().as_ref(), result)
 }

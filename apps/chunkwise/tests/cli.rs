@@ -873,3 +873,80 @@ fn store_locations_name_the_backend_and_the_configuration_can_set_one() {
     std::fs::write(d.join("bad.yaml"), "store:\n  location: 5\n").unwrap();
     fails(d, &["--config", "bad.yaml", "ls"], "store.location");
 }
+
+/// Runs chunkwise with its stderr (and stdout) on a pseudo-terminal, through `script`; returns
+/// what the terminal showed.
+fn on_a_terminal(dir: &Path, args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_chunkwise"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{word}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HDF5_USE_FILE_LOCKING", "FALSE")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{args:?} failed: {shown}");
+    shown
+}
+
+#[test]
+fn a_progress_bar_shows_on_a_terminal_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    write_source(&dir.path().join("source.h5"));
+    let import = |name: &str| -> Vec<String> {
+        ["import", "source.h5:/group/data", name, "--chunks", "4,8,8"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let args = |extra: &[&str], name: &str| -> Vec<String> {
+        extra
+            .iter()
+            .map(|s| s.to_string())
+            .chain(import(name))
+            .collect()
+    };
+    // 20×30×41 f32 in chunks of 4×8×8: 5·4·6 = 120 chunks, 98 400 bytes.
+    let run = |extra: &[&str], name: &str| {
+        let words = args(extra, name);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        on_a_terminal(dir.path(), &words)
+    };
+    let shown = run(&[], "a");
+    assert!(
+        shown.contains("load \"a\"") && shown.contains("120/120 chunks"),
+        "{shown}"
+    );
+    assert!(shown.contains("96.09 KiB/96.09 KiB"), "{shown}");
+    // --quiet and --progress never draw nothing, even on a terminal.
+    for (extra, name) in [(&["--quiet"][..], "b"), (&["--progress", "never"][..], "c")] {
+        let shown = run(extra, name);
+        assert!(!shown.contains("chunks"), "{extra:?}: {shown}");
+    }
+    // Through a pipe: nothing, unless asked for.
+    let words = import("d");
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let piped = chunkwise(dir.path(), &words);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.stderr, "");
+    let words = args(&["--progress", "always"], "e");
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let asked = chunkwise(dir.path(), &words);
+    assert!(asked.stderr.contains("120/120 chunks"), "{}", asked.stderr);
+    // The export and the filter count their chunks too.
+    let shown = on_a_terminal(dir.path(), &["export", "a", "out.h5:/x"]);
+    assert!(
+        shown.contains("read \"a\"") && shown.contains("120/120 chunks"),
+        "{shown}"
+    );
+    let shown = on_a_terminal(
+        dir.path(),
+        &["filter", "gaussian", "a", "g", "--sigma", "1"],
+    );
+    assert!(shown.contains("120/120 chunks"), "{shown}");
+}

@@ -253,3 +253,43 @@ fn filter_gaussian_under_mpi_equals_the_in_memory_filter() {
         along_x
     );
 }
+
+#[test]
+fn rank_0_shows_every_ranks_chunks_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = hdf5::File::create(dir.path().join("v.h5")).unwrap();
+    file.new_dataset_builder()
+        .with_data(&volume())
+        .create("v")
+        .unwrap();
+    file.close().unwrap();
+    for ranks in [2, 3] {
+        let name = format!("v{ranks}");
+        let run = mpi_chunkwise(
+            dir.path(),
+            ranks,
+            &[
+                "--progress",
+                "always",
+                "import",
+                "v.h5:/v",
+                &name,
+                "--chunks",
+                "4,4,4",
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        // 17×23×29 in chunks of 4: 5·6·8 = 240 chunks, counted on rank 0 from every rank.
+        assert!(run.stderr.contains("240/240 chunks"), "{}", run.stderr);
+        // Without asking, under mpiexec: no bar (the ranks cannot see the terminal).
+        let run = mpi_chunkwise(dir.path(), ranks, &["rm", &name]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let run = mpi_chunkwise(
+            dir.path(),
+            ranks,
+            &["import", "v.h5:/v", &name, "--chunks", "4,4,4"],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains("chunks"), "{}", run.stderr);
+    }
+}

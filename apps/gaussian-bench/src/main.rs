@@ -139,7 +139,7 @@ pub(crate) fn measure(
     let progress = (root && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new((cells * options.ntest) as u64);
         if let Ok(style) =
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} ETA {eta} {msg}")
         {
             bar.set_style(style.progress_chars("=> "));
         }

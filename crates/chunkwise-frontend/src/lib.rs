@@ -7,9 +7,11 @@
 pub mod agree;
 pub mod connect;
 pub mod location;
+pub mod progress;
 pub mod report;
 
 pub use agree::{agree, is_agreed, on_root, AgreedFailure};
 pub use connect::{connect, engine, EngineChoice, EngineKind};
 pub use location::{StoreLocation, StoreOptions};
+pub use progress::{ProgressDisplay, ProgressMode};
 pub use report::exit_code;

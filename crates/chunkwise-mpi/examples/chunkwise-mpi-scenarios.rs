@@ -256,6 +256,48 @@ fn collective(conn: &Connection) -> Outcome {
     Ok(())
 }
 
+/// Progress counts: unwatched, each rank counts its own chunks; watched, rank 0 counts every
+/// rank's (their reports are all in when the operation's work returns on rank 0).
+fn progress(conn: &Connection) -> Outcome {
+    let size = conn.size();
+    let total_chunks = 4 * 4 * 3;
+    let total_bytes = (SHAPE.iter().product::<usize>() * 4) as u64;
+    let mine = conn.engine().local_items(total_chunks).len() as u64;
+    for watched in [false, true] {
+        conn.progress().watch(watched);
+        let ds = conn.create::<i32>("data", &SHAPE, &CHUNKS, 0)?;
+        // Slow callbacks, so that reports are sent while the work runs.
+        ds.apply::<i32, _>(|_: &[usize], block: ArrayViewD<i32>| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok::<_, CallbackError>(block.to_owned())
+        })?;
+        let seen = conn.progress().snapshot();
+        check(
+            seen.total_chunks == total_chunks as u64 && seen.total_bytes == total_bytes,
+            "the totals are the whole dataset's on every rank",
+        )?;
+        check(seen.outcome == Some(true), "the operation ended well")?;
+        let expected = if watched && conn.is_root() {
+            total_chunks as u64
+        } else {
+            mine
+        };
+        check(
+            seen.done_chunks == expected,
+            &format!(
+                "watched {watched}, rank {} of {size} counted {} chunks, expected {expected}",
+                conn.rank(),
+                seen.done_chunks
+            ),
+        )?;
+        if expected == total_chunks as u64 {
+            check(seen.done_bytes == total_bytes, "every byte counted")?;
+        }
+        ds.delete()?;
+    }
+    Ok(())
+}
+
 /// The callback fails on rank 1 only; every rank must get the same error.
 fn failing_callback(conn: &Connection, panic: bool) -> Outcome {
     let ds = conn.create::<i32>("data", &SHAPE, &CHUNKS, 0)?;
@@ -310,6 +352,15 @@ fn run(scenario: &str, dir: &PathBuf, engine: Arc<MpiEngine>) -> Outcome {
             &Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?,
             true,
         ),
+        "progress" => progress(&Connection::new(
+            Arc::new(DosnaStore::new(dir)),
+            engine_dyn,
+        )?),
+        "progress-callback-error" => {
+            let conn = Connection::new(Arc::new(DosnaStore::new(dir)), engine_dyn)?;
+            conn.progress().watch(true);
+            failing_callback(&conn, false)
+        }
         "engine" => {
             chunkwise::conformance::engine::run_all(engine_dyn.as_ref());
             Ok(())

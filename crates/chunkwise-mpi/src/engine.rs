@@ -2,8 +2,8 @@
 
 use std::thread::ThreadId;
 
-use chunkwise::engine::{IdleWait, Operation, Task};
-use chunkwise::{Engine, Error, Partition, Result, ThreadsEngine};
+use chunkwise::engine::{IdleWait, Operation, Task, Work};
+use chunkwise::{Engine, Error, Partition, Progress, Result, ThreadsEngine};
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::environment::Universe;
@@ -34,6 +34,9 @@ pub struct MpiOptions {
 /// The MPI engine: one per process, created before any other MPI use and dropped last.
 pub struct MpiEngine {
     world: SimpleCommunicator,
+    /// A copy of `world` for progress reports ([`crate::reports`]), which then never match
+    /// other messages. Freed in `drop`, before MPI is finalised.
+    reports: std::mem::ManuallyDrop<SimpleCommunicator>,
     rank: usize,
     size: usize,
     /// This rank's share of the node's worker threads.
@@ -129,8 +132,10 @@ impl MpiEngine {
         } else {
             None
         };
+        let reports = std::mem::ManuallyDrop::new(world.duplicate());
         Ok(MpiEngine {
             world,
+            reports,
             rank,
             size,
             threads,
@@ -236,6 +241,27 @@ impl Engine for MpiEngine {
 
     fn agree(&self, local: Result<()>) -> Result<()> {
         self.agree_in(None, local)
+    }
+
+    /// When `progress` is watched, `work` runs on a helper thread while this (owner) thread
+    /// reports to rank 0, or on rank 0 records the reports (see [`crate::reports`]).
+    fn report_while(&self, progress: &Progress, work: &Work<'_>) -> Result<()> {
+        if self.size == 1 || !progress.is_watched() {
+            return work();
+        }
+        self.on_owner_thread("progress report")?;
+        match crate::reports::run_reporting(&self.reports, progress, self.peer_timeout, work) {
+            Ok(outcome) => outcome,
+            Err(waited) => {
+                let program = chunkwise::error::program_name();
+                eprintln!(
+                    "{program}: error: rank {}: the other ranks' progress reports did not come within {} s (engine.peer_timeout): a rank was lost or is stuck; ending the job",
+                    self.rank,
+                    waited.as_secs_f64()
+                );
+                self.world.abort(PEER_TIMEOUT_EXIT)
+            }
+        }
     }
 
     /// The agreement closing `operation`: a rank with none of its items waits asleep, a rank
@@ -505,6 +531,8 @@ impl Drop for MpiEngine {
             // Finalising now would leave the other ranks waiting in a collective forever.
             self.world.abort(101);
         }
+        // SAFETY: `reports` is not used after this: the engine is being dropped.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.reports) };
         drop(self.universe.take());
     }
 }

@@ -22,6 +22,7 @@
 mod doorbell;
 mod engine;
 mod error;
+mod reports;
 
 pub use chunkwise::engine::IdleWait;
 pub use engine::{MpiEngine, MpiOptions};

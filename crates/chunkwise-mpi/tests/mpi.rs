@@ -186,3 +186,19 @@ fn the_engine_conformance_suite_passes_on_1_2_and_3_ranks_sleeping_or_polling() 
         }
     }
 }
+
+#[test]
+fn rank_0_counts_every_ranks_chunks_when_progress_is_watched() {
+    for ranks in 1..=3 {
+        let run = mpiexec(ranks, &["progress"], Duration::from_secs(120));
+        assert_every_rank_ok(&run, ranks);
+    }
+}
+
+#[test]
+fn a_failure_under_watched_progress_is_the_same_error_everywhere() {
+    for ranks in [2, 3] {
+        let run = mpiexec(ranks, &["progress-callback-error"], Duration::from_secs(60));
+        assert_same_error_everywhere(&run, ranks, "deliberate failure on rank");
+    }
+}

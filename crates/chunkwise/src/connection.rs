@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::memory::MemoryBudget;
 use crate::pipeline::PipelineOptions;
+use crate::progress::Progress;
 use crate::store::{
     check_dataset_name, check_shared, Coordination, DatasetHandle, DatasetMeta, Store,
 };
@@ -22,6 +23,7 @@ pub struct Connection {
     timers: Arc<Timers>,
     pipeline: PipelineOptions,
     budget: Option<Arc<MemoryBudget>>,
+    progress: Arc<Progress>,
 }
 
 impl Connection {
@@ -38,6 +40,7 @@ impl Connection {
             timers: Arc::new(Timers::new()),
             pipeline: PipelineOptions::default(),
             budget: None,
+            progress: Arc::new(Progress::new()),
         })
     }
 
@@ -55,6 +58,12 @@ impl Connection {
     /// bytes) for chunk I/O, `compute` for user callbacks, `barrier` for waiting on other ranks.
     pub fn timers(&self) -> &Arc<Timers> {
         &self.timers
+    }
+
+    /// What the running operation has done so far (shared by clones of this connection), for
+    /// a progress bar; see [`crate::progress`].
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
     }
 
     /// This connection with other read-ahead and timeout bounds for collective operations.

@@ -194,7 +194,7 @@ impl Dataset {
             }
         }
         let mut out = ArrayD::from_elem(IxDyn(&region.shape()), self.fill::<T>());
-        self.read_region_into(region, out.view_mut())?;
+        self.read_region_into(region, out.view_mut(), None)?;
         Ok(out)
     }
 
@@ -211,6 +211,28 @@ impl Dataset {
         self.check_type::<T>()?;
         let resolved = self.resolve(selection)?;
         let mut out = budget.alloc_array::<T>(&resolved.output_shape())?;
+        let region = &resolved.region;
+        let progress = self.connection.progress();
+        progress.begin(
+            format!("read \"{}\"", self.name()),
+            self.meta().layout.chunks_touched(region) as u64,
+            (region.len() * T::DTYPE.size()) as u64,
+        );
+        let read = self.read_in_slabs(budget, selection, &resolved, &mut out, progress);
+        progress.end(read.is_ok());
+        read.map(|()| out)
+    }
+
+    /// The body of [`Dataset::read_in`]: `out` filled slab by slab, each chunk read counted in
+    /// `progress`.
+    fn read_in_slabs<T: Element>(
+        &self,
+        budget: &std::sync::Arc<crate::memory::MemoryBudget>,
+        selection: &Selection,
+        resolved: &Resolved,
+        out: &mut crate::memory::BudgetArray<T>,
+        progress: &crate::progress::Progress,
+    ) -> Result<()> {
         let region = &resolved.region;
         // A mapped array is filled in slabs of whole chunk rows along the first axis, releasing
         // the resident pages after each, so memory stays near a quarter of the budget.
@@ -242,10 +264,10 @@ impl Dataset {
                 (region.with_axis0_rows(first_row, rows), rows_view)
             };
             rows_view.fill(self.fill::<T>());
-            self.read_region_into(&slab, rows_view)?;
+            self.read_region_into(&slab, rows_view, Some(progress))?;
             out.release_resident();
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Copies the stored elements of `region` into `out` (of the region's shape); elements of
@@ -254,6 +276,7 @@ impl Dataset {
         &self,
         region: &Region,
         mut out: ndarray::ArrayViewMutD<'_, T>,
+        progress: Option<&crate::progress::Progress>,
     ) -> Result<()> {
         for part in self.meta().layout.chunk_parts(region) {
             if let Some(data) = self.read_stored_region(&part.chunk, &part.in_chunk)? {
@@ -275,6 +298,9 @@ impl Dataset {
                         }
                     })?;
                 crate::array::copy_into(part.in_output.view_mut_of(&mut out), block);
+            }
+            if let Some(progress) = progress {
+                progress.add(1, (part.in_chunk.len() * T::DTYPE.size()) as u64);
             }
         }
         Ok(())
@@ -407,8 +433,27 @@ impl Dataset {
         put: impl Fn(&ChunkPart, ArrayViewMutD<'_, T>),
     ) -> Result<()> {
         let layout = &self.meta().layout;
-        let fill = self.fill::<T>();
         self.check_chunk_buffers("writing", 2)?;
+        let progress = self.connection.progress();
+        progress.begin(
+            format!("write \"{}\"", self.name()),
+            layout.chunks_touched(region) as u64,
+            (region.len() * T::DTYPE.size()) as u64,
+        );
+        let written = self.modify_parts(region, put);
+        progress.end(written.is_ok());
+        written
+    }
+
+    /// [`Dataset::modify_region`] without the checks, each chunk counted in the progress.
+    fn modify_parts<T: Element>(
+        &self,
+        region: &Region,
+        put: impl Fn(&ChunkPart, ArrayViewMutD<'_, T>),
+    ) -> Result<()> {
+        let layout = &self.meta().layout;
+        let fill = self.fill::<T>();
+        let progress = self.connection.progress();
         for part in layout.chunk_parts(region) {
             let valid_shape = layout.chunk_valid_shape(&part.chunk);
             if part.in_chunk.is_full(&valid_shape) {
@@ -427,6 +472,7 @@ impl Dataset {
                     Ok(T::into_chunk(into_c_vec(full)))
                 })?;
             }
+            progress.add(1, (part.in_chunk.len() * T::DTYPE.size()) as u64);
         }
         Ok(())
     }

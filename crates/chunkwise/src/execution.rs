@@ -91,7 +91,7 @@ impl Dataset {
     pub(crate) fn pipeline_slabs<I: Send, C: Send>(
         &self,
         operation: &str,
-        sizes: impl Fn(usize) -> BlockSizes,
+        sizes: impl Fn(usize) -> BlockSizes + Sync,
         cache: Option<&ChunkCache>,
         split: Option<usize>,
         read: impl Fn(&Slab) -> Result<I> + Sync,
@@ -103,9 +103,41 @@ impl Dataset {
         // The lists of this rank's chunks and slabs (the index of each) must fit first.
         let per_item = (std::mem::size_of::<Slab>() + 16 * layout.ndim()) as u64;
         let scope = engine.operation(layout.num_chunks());
-        if let Err(error) = self.check_item_lists(per_item) {
-            return finish_collective(engine, &scope, Err(error), Some(self.connection.timers()));
+        let name = format!("{operation} of dataset \"{}\"", self.name());
+        let progress = self.connection.progress();
+        progress.begin(
+            format!("{operation} \"{}\"", self.name()),
+            layout.num_chunks() as u64,
+            (layout.len() * self.meta().dtype.size()) as u64,
+        );
+        let local = engine.report_while(progress, &|| {
+            self.check_item_lists(per_item)?;
+            self.run_slabs(&scope, &name, &sizes, cache, split, &read, &compute, &write)
+        });
+        if let Some(budget) = self.connection.memory_budget() {
+            crate::memory::release_free_heap_beyond(crate::memory::free_heap_kept(budget));
         }
+        let agreed = finish_collective(engine, &scope, local, Some(self.connection.timers()));
+        progress.end(agreed.is_ok());
+        agreed
+    }
+
+    /// This rank's share of [`Dataset::pipeline_slabs`]: its slabs through the pipeline (or one
+    /// after another), each written block counted in the connection's progress.
+    #[allow(clippy::too_many_arguments)]
+    fn run_slabs<I: Send, C: Send>(
+        &self,
+        scope: &crate::engine::Operation,
+        name: &str,
+        sizes: &(impl Fn(usize) -> BlockSizes + Sync),
+        cache: Option<&ChunkCache>,
+        split: Option<usize>,
+        read: &(impl Fn(&Slab) -> Result<I> + Sync),
+        compute: &(impl Fn(&Slab, I) -> Result<C> + Sync),
+        write: &(impl Fn(&Slab, C) -> Result<()> + Sync),
+    ) -> Result<()> {
+        let layout = &self.meta().layout;
+        let engine = self.engine();
         let mine = engine.local_items(layout.num_chunks());
         let options = self.connection.pipeline_options();
         let threads = scope.workers;
@@ -121,12 +153,11 @@ impl Dataset {
             None => 1,
         };
         let pipelined = engine.overlaps_io();
-        let name = format!("{operation} of dataset \"{}\"", self.name());
         let fit = |pieces: usize| {
             let slabs = slabs(layout, &mine, pieces);
             let sizes = sizes(most_planes(layout, &slabs));
             let plan = plan(
-                &name,
+                name,
                 options,
                 self.connection.memory_budget(),
                 threads,
@@ -148,7 +179,7 @@ impl Dataset {
             (slabs, sizes, planned) = fit(pieces);
         }
         let items: Vec<usize> = (0..slabs.len()).collect();
-        let local = planned.and_then(|plan| {
+        planned.and_then(|plan| {
             if let Some(cache) = cache {
                 cache.set_budget(plan.options.cache_bytes);
             }
@@ -174,9 +205,16 @@ impl Dataset {
                 let _watch = watch("computation", slab);
                 compute(slab, block)
             };
+            let progress = self.connection.progress();
+            let element = self.meta().dtype.size() as u64;
             let write = |slab: &Slab, done| {
                 let _watch = watch("write", slab);
-                write(slab, done)
+                write(slab, done)?;
+                progress.add(
+                    u64::from(slab.completes_chunk(layout)),
+                    slab.bounds(layout).len() as u64 * element,
+                );
+                Ok(())
             };
             if pipelined {
                 run_pipeline(
@@ -202,11 +240,7 @@ impl Dataset {
                     })
                 })
             }
-        });
-        if let Some(budget) = self.connection.memory_budget() {
-            crate::memory::release_free_heap_beyond(crate::memory::free_heap_kept(budget));
-        }
-        finish_collective(engine, &scope, local, Some(self.connection.timers()))
+        })
     }
 
     /// Checks that lists of this rank's share of the chunks, `per_item` bytes a chunk, fit the

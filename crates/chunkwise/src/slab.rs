@@ -38,6 +38,15 @@ impl Slab {
             .with_axis0_rows(self.planes.start, self.planes.len())
     }
 
+    /// Whether the slab holds the last planes of its chunk (counted as the chunk done).
+    pub(crate) fn completes_chunk(&self, layout: &Layout) -> bool {
+        let bounds = layout.chunk_bounds(&self.chunk);
+        bounds
+            .shape()
+            .first()
+            .is_none_or(|&planes| self.planes.end >= planes)
+    }
+
     /// The shape of the stored elements the slab's write covers: its planes — for the last
     /// slab also the chunk's padding planes — each a whole stored plane.
     pub(crate) fn stored_shape(&self, layout: &Layout) -> Vec<usize> {

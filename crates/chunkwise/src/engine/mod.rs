@@ -20,6 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::timers::Timers;
 
 /// How work items `0..n` are dealt to ranks.
@@ -109,6 +110,9 @@ impl FromStr for IdleWait {
 
 /// A task run by [`Engine::for_each_local`]: gets the position of its item.
 pub type Task<'a> = dyn Fn(usize) -> Result<()> + Sync + 'a;
+
+/// This rank's share of an operation, run by [`Engine::report_while`].
+pub type Work<'a> = dyn Fn() -> Result<()> + Sync + 'a;
 
 /// Who does which work item.
 ///
@@ -209,6 +213,19 @@ pub trait Engine: Send + Sync + Debug {
     /// A communication error.
     fn barrier(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Runs `work`, this rank's share of a collective operation, while its counts in
+    /// `progress` reach rank 0's when the progress is watched ([`Progress::watch`]), so that
+    /// rank 0 can show every rank's chunks. Single-process engines just run `work`. In a
+    /// multi-process engine every rank calls it for the same operations, and rank 0 returns
+    /// only once every rank's `work` has returned.
+    ///
+    /// # Errors
+    /// What `work` returned.
+    fn report_while(&self, progress: &Progress, work: &Work<'_>) -> Result<()> {
+        let _ = progress;
+        work()
     }
 
     /// Whether collective operations run this rank's chunks through the read-ahead pipeline
