@@ -102,7 +102,8 @@ uid2=$(awk -F'\t' '$1 == 2 {print $4}' "$OUT/cells/sweep.txt")
 failing=$(GAUSSIAN_BENCH_FAIL_CELLS=2 CELL_MODE=force submit_and_wait --array=2 "$repo/slurm/sweep-array.sbatch")
 [[ $(task_state "$failing" 2) == FAILED ]] || fail "the failing task ended $(task_state "$failing" 2)"
 [[ -f $OUT/cells/$uid2.failed ]] || fail "no $uid2.failed"
-status=$("$bin/gaussian-bench" status "$OUT")
+# status exits non-zero while a cell has failed.
+if status=$("$bin/gaussian-bench" status "$OUT"); then fail "status exited 0 with a failed cell"; fi
 grep -qE "^ +2 +48 +16 +failed +${failing}_2 +$work/gaussian-bench-${failing}_2.out" <<<"$status" ||
   fail "status does not show cell 2 failed in job ${failing}_2 with its log: $status"
 grep -q "3 done, 1 failed, 0 missing" <<<"$status" || fail "status after the failure: $status"

@@ -40,8 +40,9 @@ pub struct Global {
     #[arg(long, global = true)]
     pub checksums: bool,
 
-    /// Who processes the chunks of collective operations (import, demo). The hdf5 backend is
-    /// needed with more than one MPI rank.
+    /// Who processes the chunks of collective operations (import, filter, demo): one thread,
+    /// a thread pool, or MPI ranks (under mpiexec; the store must be shared between processes,
+    /// so not ram).
     #[arg(long, value_enum, default_value_t = EngineKind::Threads, global = true)]
     pub engine: EngineKind,
 
@@ -89,13 +90,22 @@ pub enum Backend {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the datasets of the store.
-    Ls,
+    /// List the datasets of the store (and outputs of jobs that did not finish).
+    Ls {
+        /// One JSON document: {"store": {"location", "backend"}, "datasets": [...],
+        /// "incomplete": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
 
-    /// Show a dataset: shape, dtype, chunk shape, grid, fill value, chunks present, bytes.
+    /// Show a dataset: shape, dtype, chunk shape and grid, fill value, chunks present, logical
+    /// and stored bytes, and the store.
     Info {
         /// Dataset name.
         name: String,
+        /// One JSON document (fields in the README).
+        #[arg(long)]
+        json: bool,
     },
 
     /// Create an empty dataset (every element reads as the fill value until written).
@@ -227,5 +237,10 @@ pub enum FilterCommand {
 pub enum ConfigCommand {
     /// Print every setting, its value and where it came from (default, file or environment),
     /// and the memory budget (max_memory × memory_usage).
-    Show,
+    Show {
+        /// One JSON document: {"settings": {KEY: {"value", "source"}}, "memory_budget":
+        /// {"bytes", "max_memory", "memory_usage"}}.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -51,8 +51,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let cli::Command::Config(cli::ConfigCommand::Show) = cli.command {
-        return match commands::config_show(&config) {
+    if let cli::Command::Config(cli::ConfigCommand::Show { json }) = cli.command {
+        return match commands::config_show(&config, json) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("chunkwise: error: {error:#}");
@@ -84,7 +84,8 @@ fn main() -> ExitCode {
         cli.global.progress
     };
     let display = chunkwise_frontend::ProgressDisplay::start(&conn, mode);
-    let result = commands::run(&conn, &config, cli.command);
+    let result = connect::location(&cli.global, &config)
+        .and_then(|location| commands::run(&conn, &config, &location, cli.command));
     drop(display);
     chunkwise_frontend::exit_code("chunkwise", conn.engine().as_ref(), result)
 }

@@ -950,3 +950,93 @@ fn a_progress_bar_shows_on_a_terminal_and_nowhere_else() {
     );
     assert!(shown.contains("120/120 chunks"), "{shown}");
 }
+
+#[test]
+fn json_output_parses_and_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("source.h5"));
+    ok(
+        d,
+        &[
+            "import",
+            "source.h5:/group/data",
+            "vol",
+            "--chunks",
+            "8,16,16",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "create", "ints", "--shape", "5,6", "--dtype", "i64", "--fill", "-3",
+        ],
+    );
+    ok(d, &["create", "nans", "--shape", "4", "--fill", "nan"]);
+
+    let listing: serde_json::Value = serde_json::from_str(&ok(d, &["ls", "--json"])).unwrap();
+    assert_eq!(
+        listing["datasets"],
+        serde_json::json!(["ints", "nans", "vol"])
+    );
+    assert_eq!(listing["incomplete"], serde_json::json!([]));
+    assert_eq!(listing["store"]["backend"], "dosna");
+    let location = format!("dosna:{}", d.join("chunkwise-data").display());
+    assert_eq!(listing["store"]["location"], location.as_str());
+
+    let info: serde_json::Value = serde_json::from_str(&ok(d, &["info", "vol", "--json"])).unwrap();
+    let expected = serde_json::json!({
+        "name": "vol",
+        "shape": [20, 30, 41],
+        "dtype": "f32",
+        "numpy_dtype": "<f4",
+        "chunk_shape": [8, 16, 16],
+        "chunk_grid": [3, 2, 3],
+        "fill_value": 0.0,
+        "chunks_present": 18,
+        "chunks_total": 18,
+        "logical_bytes": 20 * 30 * 41 * 4,
+        "stored_bytes": 18 * 8 * 16 * 16 * 4,
+        "store": {"location": location, "backend": "dosna"},
+    });
+    assert_eq!(info, expected);
+    let ints: serde_json::Value =
+        serde_json::from_str(&ok(d, &["info", "ints", "--json"])).unwrap();
+    assert_eq!(ints["fill_value"], -3);
+    assert_eq!(ints["chunks_present"], 0);
+    let nans: serde_json::Value =
+        serde_json::from_str(&ok(d, &["info", "nans", "--json"])).unwrap();
+    assert_eq!(nans["fill_value"], "nan");
+    // The text form shows the grid, the bytes and the store too.
+    let text = ok(d, &["info", "vol"]);
+    assert!(text.contains("chunk grid:  (3, 2, 3)"), "{text}");
+    assert!(
+        text.contains("bytes:       98400 logical, 147456 stored"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("store:       {location} (dosna backend)")),
+        "{text}"
+    );
+
+    let config: serde_json::Value =
+        serde_json::from_str(&ok(d, &["config", "show", "--json"])).unwrap();
+    assert_eq!(config["settings"]["io.read_ahead"]["source"], "default");
+    assert!(config["settings"]["io.read_ahead"]["value"].is_number());
+    assert_eq!(
+        config["settings"]["store.location"]["value"],
+        serde_json::Value::Null
+    );
+    assert!(config["memory_budget"]["bytes"].as_u64().unwrap() > 0);
+    let configured = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .env("CHUNKWISE_ENGINE__THREADS", "3")
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    let configured: serde_json::Value = serde_json::from_slice(&configured.stdout).unwrap();
+    assert_eq!(configured["settings"]["engine.threads"]["value"], 3.0);
+    assert_eq!(
+        configured["settings"]["engine.threads"]["source"],
+        "environment CHUNKWISE_ENGINE__THREADS"
+    );
+}

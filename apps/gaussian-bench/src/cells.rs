@@ -202,7 +202,21 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// `--list-cells`: one line per cell, `K DS CS UID` (rank 0).
 pub fn list(options: &Options, conn: &Connection) -> Result<()> {
-    if conn.is_root() {
+    if conn.is_root() && options.json {
+        let cells: Vec<serde_json::Value> = cells(options)
+            .into_iter()
+            .map(|cell| {
+                serde_json::json!({
+                    "cell": cell.index,
+                    "data_size": cell.ds,
+                    "chunk_size": cell.cs,
+                    "uid": uid(options, cell, conn.size()),
+                })
+            })
+            .collect();
+        let document = serde_json::json!({ "ranks": conn.size(), "cells": cells });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else if conn.is_root() {
         let mut stdout = std::io::stdout().lock();
         for cell in cells(options) {
             let uid = uid(options, cell, conn.size());

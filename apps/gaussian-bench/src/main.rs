@@ -134,7 +134,7 @@ pub(crate) fn measure(
     conn: &Connection,
 ) -> Result<Option<(RunInfo, Results)>> {
     let root = conn.is_root();
-    let mode = Boundary::parse(&options.mode, 0.0)?;
+    let mode = Boundary::parse(options.mode.as_str(), 0.0)?;
     let cells = cells::cells(options).len();
     let progress = (root && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new((cells * options.ntest) as u64);
@@ -275,7 +275,7 @@ fn main() -> ExitCode {
         // merge and status read files only: no engine, no store.
         let outcome = match command {
             Command::Merge { out } => merge::merge(out, &cells::cells_dir(out)),
-            Command::Status { out } => status::status(out),
+            Command::Status { out, json } => status::status(out, *json),
         };
         return match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -73,9 +73,9 @@ pub struct Options {
     /// Kernel radius in sigmas: radius = int(truncate·sigma + 0.5).
     #[arg(long, default_value_t = 4.0)]
     pub truncate: f64,
-    /// Values beyond the array: reflect, mirror, nearest, constant or wrap.
-    #[arg(long, default_value = "reflect")]
-    pub mode: String,
+    /// Values beyond the array (scipy.ndimage's modes; constant pads with 0).
+    #[arg(long, value_enum, default_value_t = Mode::Reflect)]
+    pub mode: Mode,
     /// Element type of the data.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
@@ -110,6 +110,10 @@ pub struct Options {
     /// launcher as the run (without one, for 1 rank).
     #[arg(long, conflicts_with = "cell")]
     pub list_cells: bool,
+    /// With --list-cells: one JSON document, {"ranks": N, "cells": [{"cell", "data_size",
+    /// "chunk_size", "uid"}]}.
+    #[arg(long, requires = "list_cells")]
+    pub json: bool,
     /// Run only cell K of the sweep (numbered by --list-cells) and write its figures to
     /// <out>/cells/<uid>.h5 (atomically). For job arrays: `--cell $SLURM_ARRAY_TASK_ID`.
     /// A failed cell leaves <uid>.failed with the error, the job id and the log file.
@@ -133,9 +137,14 @@ pub enum Command {
         out: PathBuf,
     },
     /// List the sweep's cells as done, failed or missing, with the job id and log file of each.
+    /// Exits with status 1 when a cell failed or is missing.
     Status {
         /// The --out directory of the cell runs.
         out: PathBuf,
+        /// One JSON document: {"cells_dir", "cells": [{"cell", "data_size", "chunk_size",
+        /// "uid", "state", "job", "log", "error"}], "done", "failed", "missing"}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -159,6 +168,40 @@ impl Backend {
             Backend::Hdf5 => "hdf5",
             Backend::Ram => "ram",
         }
+    }
+}
+
+/// Boundary modes, as scipy.ndimage names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// d c b a | a b c d | d c b a
+    Reflect,
+    /// d c b | a b c d | c b a
+    Mirror,
+    /// a a a | a b c d | d d d
+    Nearest,
+    /// 0 0 0 | a b c d | 0 0 0
+    Constant,
+    /// b c d | a b c d | a b c
+    Wrap,
+}
+
+impl Mode {
+    /// scipy's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Reflect => "reflect",
+            Mode::Mirror => "mirror",
+            Mode::Nearest => "nearest",
+            Mode::Constant => "constant",
+            Mode::Wrap => "wrap",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

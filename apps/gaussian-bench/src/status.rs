@@ -45,9 +45,24 @@ pub fn uids_in(dir: &Path) -> Result<Vec<String>> {
     Ok(uids)
 }
 
+/// One cell's line of `status`.
+struct Row {
+    cell: Option<usize>,
+    ds: Option<usize>,
+    cs: Option<usize>,
+    uid: String,
+    state: &'static str,
+    job: String,
+    log: String,
+    error: String,
+}
+
 /// `gaussian-bench status <out>`: every cell of the sweep (and any other cell file found) as
-/// done, failed or missing, with its job and log.
-pub fn status(out: &Path) -> Result<()> {
+/// done, failed or missing, with its job and log, as a table or one JSON document.
+///
+/// # Errors
+/// When a cell failed or is missing (after printing), or the directory cannot be read.
+pub fn status(out: &Path, as_json: bool) -> Result<()> {
     let dir = cells_dir(out);
     if !dir.is_dir() {
         bail!(
@@ -57,22 +72,95 @@ pub fn status(out: &Path) -> Result<()> {
         );
     }
     let listed = sweep_listing(&dir)?;
-    let mut rows: Vec<(String, String, String, String)> = listed
+    // (cell, data size, chunk size, uid); cell files not in the listing have only the uid.
+    type Listed = (Option<usize>, Option<usize>, Option<usize>, String);
+    let mut cells: Vec<Listed> = listed
         .iter()
-        .map(|(k, ds, cs, uid)| (k.to_string(), ds.to_string(), cs.to_string(), uid.clone()))
+        .map(|(k, ds, cs, uid)| (Some(*k), Some(*ds), Some(*cs), uid.clone()))
         .collect();
     for uid in uids_in(&dir)? {
         if !listed.iter().any(|(_, _, _, u)| *u == uid) {
-            rows.push(("-".into(), "-".into(), "-".into(), uid));
+            cells.push((None, None, None, uid));
         }
     }
+    let mut rows = Vec::with_capacity(cells.len());
+    for (cell, ds, cs, uid) in cells {
+        let (state, job, log, error) = match state(&dir, &uid)? {
+            State::Done { job, log } => ("done", job, log, String::new()),
+            State::Failed { job, log, error } => ("failed", job, log, error),
+            State::Missing => ("missing", String::new(), String::new(), String::new()),
+        };
+        rows.push(Row {
+            cell,
+            ds,
+            cs,
+            uid,
+            state,
+            job,
+            log,
+            error,
+        });
+    }
+    let count = |state: &str| rows.iter().filter(|r| r.state == state).count();
+    let (done, failed, missing) = (count("done"), count("failed"), count("missing"));
+    if as_json {
+        print_json(&dir, &rows, (done, failed, missing))?;
+    } else {
+        print_table(&dir, &rows, (done, failed, missing))?;
+    }
+    if failed + missing > 0 {
+        bail!(
+            "{failed} cell(s) failed and {missing} missing of {} in {}",
+            rows.len(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn print_json(
+    dir: &Path,
+    rows: &[Row],
+    (done, failed, missing): (usize, usize, usize),
+) -> Result<()> {
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let cells: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({
+                "cell": row.cell,
+                "data_size": row.ds,
+                "chunk_size": row.cs,
+                "uid": row.uid,
+                "state": row.state,
+                "job": text(&row.job),
+                "log": text(&row.log),
+                "error": text(&row.error),
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "cells_dir": dir.display().to_string(),
+        "cells": cells,
+        "done": done,
+        "failed": failed,
+        "missing": missing,
+    });
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
+}
+
+fn print_table(
+    dir: &Path,
+    rows: &[Row],
+    (done, failed, missing): (usize, usize, usize),
+) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
         "{:>4} {:>6} {:>6}  {:<8} {:<14} {:<40} uid",
         "cell", "data", "chunk", "state", "job", "log"
     )?;
-    let (mut done, mut failed, mut missing) = (0, 0, 0);
     let dash = |s: &str| {
         if s.is_empty() {
             "-".to_string()
@@ -80,29 +168,21 @@ pub fn status(out: &Path) -> Result<()> {
             s.to_string()
         }
     };
-    for (k, ds, cs, uid) in rows {
-        let (name, job, log, error) = match state(&dir, &uid)? {
-            State::Done { job, log } => {
-                done += 1;
-                ("done", job, log, String::new())
-            }
-            State::Failed { job, log, error } => {
-                failed += 1;
-                ("failed", job, log, error)
-            }
-            State::Missing => {
-                missing += 1;
-                ("missing", String::new(), String::new(), String::new())
-            }
-        };
+    let number = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
+    for row in rows {
         writeln!(
             stdout,
-            "{k:>4} {ds:>6} {cs:>6}  {name:<8} {:<14} {:<40} {uid}",
-            dash(&job),
-            dash(&log)
+            "{:>4} {:>6} {:>6}  {:<8} {:<14} {:<40} {}",
+            number(row.cell),
+            number(row.ds),
+            number(row.cs),
+            row.state,
+            dash(&row.job),
+            dash(&row.log),
+            row.uid
         )?;
-        if !error.is_empty() {
-            writeln!(stdout, "{:>22}error: {error}", "")?;
+        if !row.error.is_empty() {
+            writeln!(stdout, "{:>22}error: {}", "", row.error)?;
         }
     }
     writeln!(

@@ -605,6 +605,19 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     );
     let uid = |k: usize| cells[k][3].clone();
     assert!(uid(1).starts_with("ds=32,cs=16,sigma=1.5-"), "{}", uid(1));
+    // The same listing as JSON.
+    let listing = bench(d, &with(&sweep, &["--list-cells", "--json"]));
+    assert_eq!(listing.code, 0, "{}", listing.stderr);
+    let document: serde_json::Value = serde_json::from_str(&listing.stdout).unwrap();
+    assert_eq!(document["ranks"], 1);
+    let listed = document["cells"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    for (k, cell) in listed.iter().enumerate() {
+        assert_eq!(cell["cell"], k);
+        assert_eq!(cell["data_size"].to_string(), cells[k][1]);
+        assert_eq!(cell["chunk_size"].to_string(), cells[k][2]);
+        assert_eq!(cell["uid"], cells[k][3].as_str());
+    }
 
     // Cell 1 fails on purpose: <uid>.failed, non-zero exit, nothing else written.
     let failed = Command::new(env!("CARGO_BIN_EXE_gaussian-bench"))
@@ -645,7 +658,34 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     );
 
     let status = bench_plain(d, &["status", "out"]);
-    assert_eq!(status.code, 0, "{}", status.stderr);
+    // A failed cell makes status fail, after the table.
+    assert_eq!(status.code, 1, "{}", status.stderr);
+    assert!(
+        status
+            .stderr
+            .contains("1 cell(s) failed and 0 missing of 3"),
+        "{}",
+        status.stderr
+    );
+    let json = bench_plain(d, &["status", "out", "--json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (&document["done"], &document["failed"], &document["missing"]),
+        (&2.into(), &1.into(), &0.into())
+    );
+    let failed_cell = &document["cells"][1];
+    assert_eq!(failed_cell["cell"], 1);
+    assert_eq!(failed_cell["data_size"], 32);
+    assert_eq!(failed_cell["chunk_size"], 16);
+    assert_eq!(failed_cell["uid"], uid(1).as_str());
+    assert_eq!(failed_cell["state"], "failed");
+    assert_eq!(failed_cell["job"], "4242");
+    assert_eq!(failed_cell["log"], "/logs/4242.out");
+    assert!(failed_cell["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("failed on purpose")));
+    assert_eq!(document["cells"][0]["error"], serde_json::Value::Null);
     let state_of = |k: usize| {
         status
             .stdout
@@ -695,6 +735,14 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
         .modified()
         .unwrap();
     assert_eq!(before, after, "a done cell was rerun");
+    // Every cell done: status succeeds.
+    let status = bench_plain(d, &["status", "out"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("3 done, 0 failed, 0 missing"),
+        "{}",
+        status.stdout
+    );
     let forced = bench(d, &with(&sweep, &["--cell", "0", "--cell-mode", "force"]));
     assert!(forced.stdout.contains("cell 0 done"), "{}", forced.stdout);
 

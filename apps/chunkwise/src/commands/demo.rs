@@ -20,7 +20,14 @@ fn chunk_values(seed: u64, flat: usize, shape: &[usize]) -> ArrayD<f32> {
 }
 
 /// Runs the demo.
-pub fn demo(conn: &Connection, name: &str, shape: &str, chunks: &str, seed: u64) -> Result<()> {
+pub fn demo(
+    conn: &Connection,
+    location: &chunkwise_frontend::StoreLocation,
+    name: &str,
+    shape: &str,
+    chunks: &str,
+    seed: u64,
+) -> Result<()> {
     let (shape, chunks) = agree(conn, parse_shapes(shape, chunks))?;
     on_root(conn, || {
         if conn.has_dataset(name)? {
@@ -96,7 +103,8 @@ pub fn demo(conn: &Connection, name: &str, shape: &str, chunks: &str, seed: u64)
             print!("{}", report.table());
         }
         println!();
-        super::info::print_info(conn, name)
+        super::info::print_info(&conn.dataset(name)?.info()?, conn, location);
+        Ok(())
     })
 }
 

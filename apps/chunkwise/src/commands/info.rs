@@ -1,20 +1,32 @@
-//! `ls` and `info`.
+//! `ls` and `info`, as text or as one JSON document (`--json`, field names in the README).
 
 use anyhow::Result;
 use chunkwise::error::fmt_tuple;
-use chunkwise::Connection;
+use chunkwise::{Connection, DatasetInfo, Scalar};
+use serde_json::{json, Value};
 
-use chunkwise_frontend::on_root;
+use chunkwise_frontend::{on_root, StoreLocation};
 
-/// Prints one dataset name per line (rank 0).
-pub fn ls(conn: &Connection) -> Result<()> {
+/// Prints the store's datasets (rank 0): one name per line, or JSON.
+pub fn ls(conn: &Connection, location: &StoreLocation, as_json: bool) -> Result<()> {
     on_root(conn, || {
-        for name in conn.list_datasets()? {
-            println!("{name}");
-        }
+        let datasets = conn.list_datasets()?;
         // Outputs of jobs that did not finish: never opened as datasets, shown so they can be
         // rerun or removed.
-        for name in conn.list_incomplete()? {
+        let incomplete = conn.list_incomplete()?;
+        if as_json {
+            let document = json!({
+                "store": store_json(conn, location),
+                "datasets": datasets,
+                "incomplete": incomplete,
+            });
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            return Ok(());
+        }
+        for name in datasets {
+            println!("{name}");
+        }
+        for name in incomplete {
             println!(
                 "{name} (incomplete: its job did not finish; rerun it, or chunkwise rm {name})"
             );
@@ -24,13 +36,21 @@ pub fn ls(conn: &Connection) -> Result<()> {
 }
 
 /// Prints a dataset's summary (rank 0).
-pub fn info(conn: &Connection, name: &str) -> Result<()> {
-    on_root(conn, || print_info(conn, name))
+pub fn info(conn: &Connection, location: &StoreLocation, name: &str, as_json: bool) -> Result<()> {
+    on_root(conn, || {
+        let info = conn.dataset(name)?.info()?;
+        if as_json {
+            let document = info_json(&info, store_json(conn, location));
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        } else {
+            print_info(&info, conn, location);
+        }
+        Ok(())
+    })
 }
 
-/// Prints a dataset's summary from this rank.
-pub fn print_info(conn: &Connection, name: &str) -> Result<()> {
-    let info = conn.dataset(name)?.info()?;
+/// A dataset's summary as text.
+pub fn print_info(info: &DatasetInfo, conn: &Connection, location: &StoreLocation) {
     println!("name:        {}", info.name);
     println!("shape:       {}", fmt_tuple(&info.shape));
     println!("dtype:       {} ({})", info.dtype, info.dtype.numpy_name());
@@ -45,5 +65,64 @@ pub fn print_info(conn: &Connection, name: &str) -> Result<()> {
         "bytes:       {} logical, {} stored",
         info.logical_bytes, info.stored_bytes
     );
-    Ok(())
+    println!(
+        "store:       {} ({} backend)",
+        absolute(location),
+        conn.store().backend()
+    );
+}
+
+/// The `store` object of the JSON documents.
+fn store_json(conn: &Connection, location: &StoreLocation) -> Value {
+    json!({
+        "location": absolute(location),
+        "backend": conn.store().backend(),
+    })
+}
+
+/// The JSON document of `info --json`.
+fn info_json(info: &DatasetInfo, store: Value) -> Value {
+    json!({
+        "name": info.name,
+        "shape": info.shape,
+        "dtype": info.dtype.to_string(),
+        "numpy_dtype": info.dtype.numpy_name(),
+        "chunk_shape": info.chunk_shape,
+        "chunk_grid": info.grid,
+        "fill_value": scalar_json(&info.fill_value),
+        "chunks_present": info.chunks_present,
+        "chunks_total": info.chunks_total,
+        "logical_bytes": info.logical_bytes,
+        "stored_bytes": info.stored_bytes,
+        "store": store,
+    })
+}
+
+/// A value as a JSON number (integers exactly), or `"nan"`, `"inf"`, `"-inf"`, which JSON
+/// numbers cannot hold.
+pub fn scalar_json(value: &Scalar) -> Value {
+    let text = value.to_string();
+    if value.dtype().is_float() {
+        match text.parse::<f64>() {
+            Ok(x) if x.is_finite() => json!(x),
+            _ => json!(text.to_lowercase()),
+        }
+    } else if let Ok(n) = text.parse::<i64>() {
+        json!(n)
+    } else if let Ok(n) = text.parse::<u64>() {
+        json!(n)
+    } else {
+        json!(text)
+    }
+}
+
+/// The location with an absolute path, as other processes (a job on another node) would use it.
+fn absolute(location: &StoreLocation) -> String {
+    match location {
+        StoreLocation::Dosna(path) => {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            StoreLocation::Dosna(path).to_string()
+        }
+        other => other.to_string(),
+    }
 }

@@ -11,14 +11,45 @@ mod info;
 mod write;
 
 use anyhow::Result;
+use chunkwise::config::SettingValue;
 use chunkwise::Connection;
+use chunkwise_frontend::StoreLocation;
 
 use crate::cli::Command;
 
 /// `config show`: every setting with its source, and the memory budget (no engine needed).
-pub fn config_show(config: &chunkwise::config::Config) -> Result<()> {
-    print!("{}", config.show());
+pub fn config_show(config: &chunkwise::config::Config, as_json: bool) -> Result<()> {
     let budget = config.budget_bytes()?;
+    if as_json {
+        let settings: serde_json::Map<String, serde_json::Value> = config
+            .settings()
+            .into_iter()
+            .map(|setting| {
+                let value = match setting.value {
+                    SettingValue::Null => serde_json::Value::Null,
+                    SettingValue::Bool(b) => b.into(),
+                    SettingValue::Number(n) => n.into(),
+                    SettingValue::Text(t) => t.into(),
+                };
+                let source = setting.source.to_string();
+                (
+                    setting.key.to_string(),
+                    serde_json::json!({ "value": value, "source": source }),
+                )
+            })
+            .collect();
+        let document = serde_json::json!({
+            "settings": settings,
+            "memory_budget": {
+                "bytes": budget,
+                "max_memory": config.max_memory_bytes()?,
+                "memory_usage": config.memory_usage,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(());
+    }
+    print!("{}", config.show());
     println!(
         "memory budget: {budget} bytes ({:.2} GiB) = max_memory {} × memory_usage {}",
         budget as f64 / (1u64 << 30) as f64,
@@ -29,10 +60,15 @@ pub fn config_show(config: &chunkwise::config::Config) -> Result<()> {
 }
 
 /// Runs the command on this rank.
-pub fn run(conn: &Connection, config: &chunkwise::config::Config, command: Command) -> Result<()> {
+pub fn run(
+    conn: &Connection,
+    config: &chunkwise::config::Config,
+    location: &StoreLocation,
+    command: Command,
+) -> Result<()> {
     match command {
-        Command::Ls => info::ls(conn),
-        Command::Info { name } => info::info(conn, &name),
+        Command::Ls { json } => info::ls(conn, location, json),
+        Command::Info { name, json } => info::info(conn, location, &name, json),
         Command::Create {
             name,
             shape,
@@ -65,6 +101,6 @@ pub fn run(conn: &Connection, config: &chunkwise::config::Config, command: Comma
             shape,
             chunks,
             seed,
-        } => demo::demo(conn, &name, &shape, &chunks, seed),
+        } => demo::demo(conn, location, &name, &shape, &chunks, seed),
     }
 }

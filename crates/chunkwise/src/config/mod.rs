@@ -62,6 +62,37 @@ impl fmt::Display for Source {
     }
 }
 
+/// One setting of [`Config::settings`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// `section.key`, as in the file.
+    pub key: &'static str,
+    pub value: SettingValue,
+    /// Where the value came from.
+    pub source: Source,
+}
+
+/// The value of a [`Setting`]: sizes in bytes and durations in seconds are numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingValue {
+    /// Not set (the setting's own default applies, e.g. all memory).
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+impl fmt::Display for SettingValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingValue::Null => f.write_str("null"),
+            SettingValue::Bool(b) => write!(f, "{b}"),
+            SettingValue::Number(n) => write!(f, "{n}"),
+            SettingValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -438,55 +469,61 @@ impl Config {
         self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
     }
 
-    /// One line per key: `section.key = value   (source)`.
-    pub fn show(&self) -> String {
-        let bytes = |b: Option<u64>| b.map_or("null".to_string(), |b| b.to_string());
+    /// Every setting in effect: its key, value and source, in the order of `show`.
+    pub fn settings(&self) -> Vec<Setting> {
+        use SettingValue::{Bool, Null, Number, Text};
+        let bytes = |b: Option<u64>| b.map_or(Null, |b| Number(b as f64));
+        let text = |t: Option<String>| t.map_or(Null, Text);
         let rows = [
-            ("resources.memory_usage", self.memory_usage.to_string()),
+            ("resources.memory_usage", Number(self.memory_usage)),
             ("resources.max_memory", bytes(self.max_memory)),
             ("resources.max_temp_storage", bytes(self.max_temp_storage)),
             (
                 "resources.temp_dir",
-                self.temp_dir
-                    .as_ref()
-                    .map_or("null".into(), |p| p.display().to_string()),
+                text(self.temp_dir.as_ref().map(|p| p.display().to_string())),
             ),
             (
                 "engine.threads",
-                self.threads.map_or("null".into(), |t| t.to_string()),
+                self.threads.map_or(Null, |t| Number(t as f64)),
             ),
-            (
-                "store.location",
-                self.store_location.clone().unwrap_or_else(|| "null".into()),
-            ),
+            ("store.location", text(self.store_location.clone())),
             (
                 "engine.partition",
-                format!("{:?}", self.partition).to_lowercase(),
+                Text(format!("{:?}", self.partition).to_lowercase()),
             ),
             (
                 "engine.peer_timeout",
-                self.peer_timeout
-                    .map_or("null".into(), |t| t.as_secs_f64().to_string()),
+                self.peer_timeout.map_or(Null, |t| Number(t.as_secs_f64())),
             ),
             (
                 "engine.idle_wait",
-                format!("{:?}", self.idle_wait).to_lowercase(),
+                Text(format!("{:?}", self.idle_wait).to_lowercase()),
             ),
-            ("io.read_ahead", self.read_ahead.to_string()),
+            ("io.read_ahead", Number(self.read_ahead as f64)),
             ("io.min_slab", bytes(self.min_slab)),
-            ("io.write_behind", self.write_behind.to_string()),
-            (
-                "io.stage_timeout",
-                self.stage_timeout.as_secs_f64().to_string(),
-            ),
+            ("io.write_behind", Bool(self.write_behind)),
+            ("io.stage_timeout", Number(self.stage_timeout.as_secs_f64())),
         ];
-        rows.iter()
-            .map(|(key, value)| {
-                let source = self
-                    .sources
-                    .get(key)
-                    .map_or("default".to_string(), |s| s.to_string());
-                format!("{key:<28} = {value:<20} ({source})\n")
+        rows.into_iter()
+            .map(|(key, value)| Setting {
+                key,
+                value,
+                source: self.sources.get(key).cloned().unwrap_or(Source::Default),
+            })
+            .collect()
+    }
+
+    /// One line per key: `section.key = value   (source)`.
+    pub fn show(&self) -> String {
+        self.settings()
+            .iter()
+            .map(|setting| {
+                format!(
+                    "{:<28} = {:<20} ({})\n",
+                    setting.key,
+                    setting.value.to_string(),
+                    setting.source
+                )
             })
             .collect()
     }
