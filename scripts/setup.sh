@@ -23,3 +23,13 @@ fi
 # Make the HDF5 flavour explicit so hdf5-metno-sys always links the same library.
 export HDF5_DIR=${HDF5_DIR:-/usr/lib/x86_64-linux-gnu/hdf5/openmpi}
 cargo build --release --workspace --quiet
+
+# Shell completions and man pages of the chunkwise command, for the current user (generated
+# from the command's own definitions, so they match the build).
+share=${XDG_DATA_HOME:-$HOME/.local/share}
+mkdir -p "$share/bash-completion/completions" "$share/zsh/site-functions" "$share/man/man1" \
+  "${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions"
+target/release/chunkwise completions bash >"$share/bash-completion/completions/chunkwise"
+target/release/chunkwise completions zsh >"$share/zsh/site-functions/_chunkwise"
+target/release/chunkwise completions fish >"${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions/chunkwise.fish"
+target/release/chunkwise man "$share/man/man1" >/dev/null

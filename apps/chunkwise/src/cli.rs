@@ -187,6 +187,21 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell, e.g.
+    /// `chunkwise completions bash > ~/.local/share/bash-completion/completions/chunkwise`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Write man pages (chunkwise.1 and one per command, chunkwise-import.1, …) into a
+    /// directory, e.g. `chunkwise man ~/.local/share/man/man1`.
+    Man {
+        /// Where the pages go (made if missing).
+        dir: PathBuf,
+    },
+
     /// A short demonstration: create a dataset, load seeded random data chunk by chunk, apply
     /// x*2+1 to every chunk, check the result, print its info.
     Demo {

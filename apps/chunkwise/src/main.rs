@@ -39,6 +39,23 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    // Generated from the definitions above: no configuration, store or engine needed.
+    match &cli.command {
+        cli::Command::Completions { shell } => {
+            commands::docs::completions(*shell);
+            return ExitCode::SUCCESS;
+        }
+        cli::Command::Man { dir } => {
+            return match commands::docs::man(dir) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("chunkwise: error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     // SIGINT/SIGTERM/SIGHUP fail the running operation, which then cleans up as on any error.
     if let Err(error) = chunkwise::interrupt::install() {
         eprintln!("chunkwise: error: {error}");

@@ -1040,3 +1040,74 @@ fn json_output_parses_and_has_the_documented_fields() {
         "environment CHUNKWISE_ENGINE__THREADS"
     );
 }
+
+#[test]
+fn bash_completes_commands_and_options_from_the_generated_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = ok(dir.path(), &["completions", "bash"]);
+    let path = dir.path().join("chunkwise.bash");
+    std::fs::write(&path, &script).unwrap();
+    // The script parses, and its function completes a command and an option value.
+    let complete = |words: &str, current: usize| -> String {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={current}; \
+             _chunkwise chunkwise \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; \
+             echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        );
+        let output = Command::new("bash")
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    assert_eq!(complete("chunkwise fil", 1), "filter");
+    let engines = complete("chunkwise import --engine ''", 3);
+    assert_eq!(engines, "sequential threads mpi");
+    let options = complete("chunkwise import --chu", 2);
+    assert_eq!(options, "--chunks");
+    // Every shell clap knows gets a script.
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(ok(dir.path(), &["completions", shell]).contains("chunkwise"));
+    }
+    let unknown = chunkwise(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn man_pages_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["man", "pages"]);
+    let page = std::fs::read_to_string(dir.path().join("pages/chunkwise-import.1")).unwrap();
+    assert!(page.contains(".TH chunkwise-import 1"), "{page}");
+    assert!(page.contains("\\-\\-chunks"), "{page}");
+    for command in [
+        "ls",
+        "info",
+        "create",
+        "rm",
+        "import",
+        "export",
+        "write",
+        "filter-gaussian",
+        "config-show",
+    ] {
+        assert!(
+            dir.path()
+                .join(format!("pages/chunkwise-{command}.1"))
+                .is_file(),
+            "{command}"
+        );
+    }
+    assert!(dir.path().join("pages/chunkwise.1").is_file());
+}

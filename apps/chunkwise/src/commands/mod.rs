@@ -4,6 +4,7 @@
 
 mod create;
 mod demo;
+pub mod docs;
 mod export;
 mod filter;
 mod import;
@@ -95,7 +96,9 @@ pub fn run(
             value,
         } => write::write(conn, &name, &select, from.as_deref(), value.as_deref()),
         Command::Filter(filter) => filter::filter(conn, filter),
-        Command::Config(_) => unreachable!("config commands run in main, before the engine starts"),
+        Command::Config(_) | Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("run in main, before the engine starts")
+        }
         Command::Demo {
             name,
             shape,
