@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use chunkwise_frontend::{EngineKind, ProgressMode};
+pub use chunkwise_frontend::{BoundaryMode, EngineKind, PartitionKind, ProgressMode};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// chunkwise: N-dimensional datasets stored as grids of chunks, processed in parallel.
@@ -70,14 +70,6 @@ pub struct Global {
     /// CHUNKWISE_<SECTION>__<KEY> variables override it. See `chunkwise config show`.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PartitionKind {
-    /// Chunk i goes to rank i % size.
-    Cyclic,
-    /// Each rank gets one contiguous run of chunks.
-    Block,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,9 +228,9 @@ pub enum FilterCommand {
         /// Kernel radius in sigmas: radius = int(truncate·sigma + 0.5).
         #[arg(long, default_value_t = 4.0)]
         truncate: f64,
-        /// Values beyond the array: reflect, mirror, nearest, constant or wrap.
-        #[arg(long, default_value = "reflect")]
-        mode: String,
+        /// Values beyond the array (scipy.ndimage's modes).
+        #[arg(long, value_enum, default_value_t = BoundaryMode::Reflect)]
+        mode: BoundaryMode,
         /// The constant of --mode constant.
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         cval: f64,

@@ -7,7 +7,7 @@ use chunkwise::config::Config;
 use chunkwise::{Connection, Engine, Partition};
 use chunkwise_frontend::{EngineChoice, StoreLocation, StoreOptions};
 
-use crate::cli::{Backend, Global, PartitionKind};
+use crate::cli::{Backend, Global};
 
 /// Where the store is: `--store`, else the configuration's `store.location`, else
 /// `./chunkwise-data`; `--backend ram` (the older spelling) means `ram`.
@@ -54,10 +54,7 @@ pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
     let choice = EngineChoice {
         kind: global.engine,
         threads: global.threads,
-        partition: global.partition.map(|p| match p {
-            PartitionKind::Cyclic => Partition::Cyclic,
-            PartitionKind::Block => Partition::Block,
-        }),
+        partition: global.partition.map(Partition::from),
     };
     chunkwise_frontend::engine(choice, config)
 }

@@ -15,7 +15,7 @@ mod parse;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::CommandFactory;
 
 /// Freed chunk buffers are kept for the next chunk (within the budget's room), instead of
 /// being faulted in again page by page.
@@ -34,11 +34,8 @@ fn main() -> ExitCode {
     // A closed pipe (`chunkwise ls | head -1`) ends the process quietly, as with other tools.
     // SAFETY: restoring the default action of SIGPIPE before any thread is started.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let matches = negatives_are_values(cli::Cli::command()).get_matches();
-    let cli = match cli::Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(error) => error.exit(),
-    };
+    let cli: cli::Cli =
+        chunkwise_frontend::parse_args("chunkwise", negatives_are_values(cli::Cli::command()));
     // Generated from the definitions above: no configuration, store or engine needed.
     match &cli.command {
         cli::Command::Completions { shell } => {

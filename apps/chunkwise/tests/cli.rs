@@ -696,7 +696,7 @@ fn filter_gaussian_equals_the_in_memory_filter() {
         &[
             "filter", "gaussian", "vol", "x", "--sigma", "1", "--mode", "edge",
         ],
-        "mode = edge",
+        "invalid value 'edge' for '--mode <MODE>'; expected one of reflect, mirror, nearest, constant, wrap",
     );
     fails(
         d,

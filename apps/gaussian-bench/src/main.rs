@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chunkwise::config::{Config, Source};
-use chunkwise::{Boundary, Connection, Engine, Partition, RamStore, Store};
+use chunkwise::{Connection, Engine, Partition, RamStore, Store};
 use chunkwise_frontend::{StoreLocation, StoreOptions};
-use clap::Parser;
+use clap::CommandFactory;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::options::{Command, Dtype, Options};
@@ -134,7 +134,7 @@ pub(crate) fn measure(
     conn: &Connection,
 ) -> Result<Option<(RunInfo, Results)>> {
     let root = conn.is_root();
-    let mode = Boundary::parse(options.mode.as_str(), 0.0)?;
+    let mode = options.mode.boundary(0.0);
     let cells = cells::cells(options).len();
     let progress = (root && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new((cells * options.ntest) as u64);
@@ -270,7 +270,7 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
 static ALLOCATOR: chunkwise::tuning::KeepLargeBlocks = chunkwise::tuning::KeepLargeBlocks;
 
 fn main() -> ExitCode {
-    let options = Options::parse();
+    let options: Options = chunkwise_frontend::parse_args("gaussian-bench", Options::command());
     if let Some(command) = &options.command {
         // merge and status read files only: no engine, no store.
         let outcome = match command {
@@ -296,7 +296,7 @@ fn main() -> ExitCode {
     }
     let config = match Config::load(options.config.as_deref()) {
         Ok(config) => with_tmp(
-            with_partition(config, options.partition),
+            with_partition(config, options.partition.map(Partition::from)),
             options.tmp.as_deref(),
         ),
         Err(error) => {

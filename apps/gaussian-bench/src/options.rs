@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use chunkwise_frontend::EngineKind;
+pub use chunkwise_frontend::{BoundaryMode, EngineKind, PartitionKind};
 use clap::{Parser, ValueEnum};
 
 /// The chunkwise 3D Gaussian convolution benchmark.
@@ -39,8 +39,8 @@ pub struct Options {
     /// How the mpi engine deals chunks to ranks: block (neighbouring chunks on one rank, so a
     /// rank reads only the halo planes of the chunks of other ranks) or cyclic (chunk k to rank
     /// k mod N) [default: engine.partition of the configuration if it sets one, else block].
-    #[arg(long, value_name = "cyclic|block")]
-    pub partition: Option<chunkwise::Partition>,
+    #[arg(long, value_enum)]
+    pub partition: Option<PartitionKind>,
     /// Worker threads (per rank with mpi) [default: the node's cores shared among its ranks].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -74,8 +74,8 @@ pub struct Options {
     #[arg(long, default_value_t = 4.0)]
     pub truncate: f64,
     /// Values beyond the array (scipy.ndimage's modes; constant pads with 0).
-    #[arg(long, value_enum, default_value_t = Mode::Reflect)]
-    pub mode: Mode,
+    #[arg(long, value_enum, default_value_t = BoundaryMode::Reflect)]
+    pub mode: BoundaryMode,
     /// Element type of the data.
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
@@ -168,40 +168,6 @@ impl Backend {
             Backend::Hdf5 => "hdf5",
             Backend::Ram => "ram",
         }
-    }
-}
-
-/// Boundary modes, as scipy.ndimage names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// d c b a | a b c d | d c b a
-    Reflect,
-    /// d c b | a b c d | c b a
-    Mirror,
-    /// a a a | a b c d | d d d
-    Nearest,
-    /// 0 0 0 | a b c d | 0 0 0
-    Constant,
-    /// b c d | a b c d | a b c
-    Wrap,
-}
-
-impl Mode {
-    /// scipy's name of the mode.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Reflect => "reflect",
-            Mode::Mirror => "mirror",
-            Mode::Nearest => "nearest",
-            Mode::Constant => "constant",
-            Mode::Wrap => "wrap",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -345,9 +345,12 @@ fn bad_options_are_refused() {
         (vec!["--data-sizes", "0"], "size 0"),
         (
             vec!["--mode", "edge", "--data-sizes", "8", "--chunk-sizes", "8"],
-            "mode = edge",
+            "invalid value 'edge' for '--mode <MODE>'; expected one of reflect, mirror",
         ),
-        (vec!["--partition", "diagonal"], "cyclic or block"),
+        (
+            vec!["--partition", "diagonal"],
+            "invalid value 'diagonal' for '--partition <PARTITION>'; expected one of cyclic, block",
+        ),
         // Sizes whose datasets cannot fit the store (were an allocation abort).
         (
             vec!["--data-sizes", "100000", "--ntest", "1"],

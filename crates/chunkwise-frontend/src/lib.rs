@@ -5,13 +5,15 @@
 //! ranks in step and print each failure once.
 
 pub mod agree;
+pub mod choices;
 pub mod connect;
 pub mod location;
 pub mod progress;
 pub mod report;
 
 pub use agree::{agree, is_agreed, on_root, AgreedFailure};
+pub use choices::{BoundaryMode, PartitionKind};
 pub use connect::{connect, engine, EngineChoice, EngineKind};
 pub use location::{StoreLocation, StoreOptions};
 pub use progress::{ProgressDisplay, ProgressMode};
-pub use report::exit_code;
+pub use report::{exit_code, parse_args, usage_error_line};

@@ -40,3 +40,76 @@ pub fn exit_code(program: &str, engine: &dyn Engine, outcome: anyhow::Result<()>
         None => ExitCode::FAILURE,
     }
 }
+
+/// Parses the command line into `T`; a usage error (an unknown option, a bad value) is printed
+/// as one line `PROGRAM: error: … ; expected one of …` and the process exits with status 2, as
+/// clap does; `--help` and `--version` print and exit 0.
+pub fn parse_args<T: clap::FromArgMatches>(program: &str, command: clap::Command) -> T {
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| T::from_arg_matches(&matches));
+    match parsed {
+        Ok(value) => value,
+        Err(error) => match usage_error_line(program, &error) {
+            Some(line) => {
+                eprintln!("{line}");
+                std::process::exit(2);
+            }
+            None => error.exit(),
+        },
+    }
+}
+
+/// The one-line form of a usage error; `None` for `--help` and `--version`, which are not
+/// errors.
+pub fn usage_error_line(program: &str, error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let expected = match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) if !values.is_empty() => {
+            format!("; expected one of {}", values.join(", "))
+        }
+        _ => String::new(),
+    };
+    Some(format!(
+        "{program}: error: {first}{expected} (see {program} --help)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Args {
+        #[arg(long, value_enum)]
+        mode: crate::BoundaryMode,
+    }
+
+    #[test]
+    fn a_bad_value_is_one_line_naming_it_and_the_choices() {
+        use clap::CommandFactory;
+        let error = Args::command()
+            .try_get_matches_from(["prog", "--mode", "edge"])
+            .unwrap_err();
+        let line = usage_error_line("prog", &error).unwrap();
+        assert_eq!(
+            line,
+            "prog: error: invalid value 'edge' for '--mode <MODE>'; expected one of reflect, mirror, nearest, constant, wrap (see prog --help)"
+        );
+        let help = Args::command()
+            .try_get_matches_from(["prog", "--help"])
+            .unwrap_err();
+        assert_eq!(usage_error_line("prog", &help), None);
+    }
+}

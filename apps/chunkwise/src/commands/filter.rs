@@ -1,7 +1,7 @@
 //! `filter gaussian`: the exact chunked Gaussian of chunkwise-ndimage on a stored dataset.
 
 use anyhow::{bail, Result};
-use chunkwise::{Boundary, Connection};
+use chunkwise::Connection;
 use chunkwise_ndimage::{gaussian_filter1d_dataset, gaussian_filter_dataset, Sigma};
 
 use crate::cli::FilterCommand;
@@ -19,7 +19,8 @@ pub fn filter(conn: &Connection, command: FilterCommand) -> Result<()> {
             cval,
             axis,
         } => {
-            let (sigma, mode) = agree(conn, parse(&sigma, &mode, cval, axis))?;
+            let sigma = agree(conn, parse(&sigma, axis))?;
+            let mode = mode.boundary(cval);
             let input = conn.dataset(&source)?;
             match (axis, sigma) {
                 (Some(axis), Sigma::Scalar(s)) => {
@@ -37,7 +38,7 @@ pub fn filter(conn: &Connection, command: FilterCommand) -> Result<()> {
     }
 }
 
-fn parse(sigma: &str, mode: &str, cval: f64, axis: Option<usize>) -> Result<(Sigma, Boundary)> {
+fn parse(sigma: &str, axis: Option<usize>) -> Result<Sigma> {
     let values = sigma
         .split(',')
         .map(|part| {
@@ -56,5 +57,5 @@ fn parse(sigma: &str, mode: &str, cval: f64, axis: Option<usize>) -> Result<(Sig
         }
         _ => Sigma::PerAxis(values),
     };
-    Ok((sigma, Boundary::parse(mode, cval)?))
+    Ok(sigma)
 }
