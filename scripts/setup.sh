@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Open MPI and the parallel HDF5 build (the MPI engine and the hdf5 backend link them);
 # hdf5-tools for h5dump in the interop tests; libclang for mpi-sys' bindgen; DejaVu for plot labels.
-packages=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libclang-dev pkg-config fonts-dejavu-core)
+packages=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libclang-dev pkg-config fonts-dejavu-core python3-venv bsdutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

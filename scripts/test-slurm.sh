@@ -76,7 +76,7 @@ check_result() {
   zeros=$(awk '$1 <= 0' <<<"$times" | wc -l)
   [[ $zeros == 0 ]] || fail "$zeros times of /hdf5/2 are not > 0: $(tr '\n' ' ' <<<"$times")"
   local verify
-  verify=$(values "$file" /hdf5/2_verify)
+  verify=$(values "$file" /chunkwise/hdf5/2/verify)
   [[ $(sort -u <<<"$verify") == 0 ]] || fail "verification differences: $(tr '\n' ' ' <<<"$verify")"
 }
 

@@ -20,6 +20,9 @@ if cargo tree -p chunkwise --prefix none | grep -Ei '^(hdf5|zarrs|object_store|c
   echo "test.sh: FAIL: the core crate depends on a storage library (above)" >&2
   exit 1
 fi
+echo "== the Python environment of the reference checks (h5py, numpy, scipy: scripts/python-env.sh)"
+CHUNKWISE_PYTHON=$(scripts/python-env.sh)
+export CHUNKWISE_PYTHON
 echo "== cargo test"
 # With the fault injection the failure-path tests need (here and in test-slurm.sh, which runs
 # the binary this builds); shipped builds (scripts/run.sh, cargo build) have none.

@@ -3,7 +3,7 @@
 //! Cells are grouped by backend and number of ranks, as a full run's figures are
 //! (`/<backend>/<nprocs>`); within a group the data and chunk sizes of the cells found and of
 //! the sweep's listing (`cells/sweep.txt`) make the axes (sorted), and combinations without a
-//! cell stay 0 (verification NaN), as skipped combinations of a full run do. Cells of one
+//! cell are NaN (not measured), as skipped combinations of a full run are. Cells of one
 //! group must agree on everything else that shapes the figures (ntest, sigma, truncate, mode,
 //! dtype, seed, the data generator, the program version), else the merge refuses. result.h5
 //! is written under a temporary name and renamed into place.
@@ -20,6 +20,16 @@ use crate::results::{self, Results, RunInfo};
 /// The cells of one `/<backend>/<nprocs>`.
 struct Group {
     cells: Vec<(RunInfo, Results)>,
+}
+
+/// A number compared bit for bit (so NaN equals NaN) and shown as a number.
+#[derive(PartialEq)]
+struct Exactly(u64);
+
+impl std::fmt::Debug for Exactly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", f64::from_bits(self.0))
+    }
 }
 
 /// Checks that every cell of a group agrees with the first on `what`.
@@ -48,11 +58,11 @@ fn same<T: PartialEq + std::fmt::Debug>(
 }
 
 /// The merged figures and description of one group; the axes hold the sizes of the cells and
-/// of `listed` (the sweep's cells), so cells not run yet stay 0.
+/// of `listed` (the sweep's cells), so cells not run yet are NaN.
 fn merged(group: &Group, listed: &[(usize, usize)]) -> Result<(RunInfo, Results)> {
     same(group, "ntest", |_, r| r.ntest)?;
-    same(group, "sigma", |i, _| i.sigma.to_bits())?;
-    same(group, "truncate", |i, _| i.truncate.to_bits())?;
+    same(group, "sigma", |i, _| Exactly(i.sigma.to_bits()))?;
+    same(group, "truncate", |i, _| Exactly(i.truncate.to_bits()))?;
     same(group, "mode", |i, _| i.mode.clone())?;
     same(group, "dtype", |i, _| i.dtype.clone())?;
     same(group, "seed", |i, _| i.seed)?;

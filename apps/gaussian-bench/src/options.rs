@@ -64,7 +64,7 @@ pub struct Options {
     /// Edge lengths of the cubic datasets.
     #[arg(long, num_args = 1.., value_name = "DS", default_values_t = [128, 256, 512])]
     pub data_sizes: Vec<usize>,
-    /// Edge lengths of the cubic chunks (combinations with CS > DS are skipped and stay 0).
+    /// Edge lengths of the cubic chunks (combinations with CS > DS are skipped: NaN in result.h5).
     #[arg(long, num_args = 1.., value_name = "CS", default_values_t = [24, 36, 48, 60, 72, 96, 128])]
     pub chunk_sizes: Vec<usize>,
     /// Gaussian sigma, the same on every axis.
@@ -131,7 +131,7 @@ pub struct Options {
 pub enum Command {
     /// Build <out>/result.h5 (DosNa's layout, as a full run writes it) and the plots from
     /// every finished cell in <out>/cells. Cells of different ranks or backends go to their own
-    /// /<backend>/<nprocs> datasets; missing cells stay 0. Replaces an earlier result.h5.
+    /// /<backend>/<nprocs> datasets; missing cells are NaN. Replaces an earlier result.h5.
     Merge {
         /// The --out directory of the cell runs.
         out: PathBuf,

@@ -84,7 +84,12 @@ fn draw(path: &Path, title: &str, kind: usize, results: &Results) -> Result<()> 
                 .index_axis(Axis(0), kind)
                 .iter()
                 .map(|&t| t as f64)
+                .filter(|t| !t.is_nan())
                 .collect();
+            // Not measured (a cell that has not run).
+            if times.is_empty() {
+                continue;
+            }
             let low = times.iter().copied().fold(f64::INFINITY, f64::min);
             let high = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             points.push((cs as f64, low, median(&mut times), high));

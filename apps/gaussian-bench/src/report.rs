@@ -4,13 +4,24 @@ use ndarray::Axis;
 
 use crate::results::Results;
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median of the measured values (NaN: not measured); NaN when none was.
+fn median(values: Vec<f64>) -> f64 {
+    let mut values: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
     values.sort_by(|a, b| a.total_cmp(b));
     let n = values.len();
     match n {
         0 => f64::NAN,
         _ if n % 2 == 1 => values[n / 2],
         _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Seconds with 4 decimals, `-` when not measured.
+fn seconds(value: f64) -> String {
+    if value.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{value:.4}")
     }
 }
 
@@ -53,13 +64,13 @@ pub fn summary(results: &Results) -> String {
                     .collect(),
             );
             out.push_str(&format!(
-                "{:>6} {:>6} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>12} {:>12}\n",
+                "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12}\n",
                 ds,
                 cs,
-                med(0),
-                med(1),
-                med(2),
-                delete,
+                seconds(med(0)),
+                seconds(med(1)),
+                seconds(med(2)),
+                seconds(delete),
                 show(results.verify[[i, j, 0]]),
                 show(results.verify[[i, j, 1]])
             ));

@@ -1,21 +1,28 @@
 //! `<out>/result.h5`: the timings in DosNa's layout, and everything chunkwise adds beside them.
 //!
 //! ```text
-//! /<backend>/<nprocs>          float32 (n_data_sizes, n_chunk_sizes, 3, ntest): [..,0,:] load,
-//!                              [..,1,:] 3D convolution, [..,2,:] three 1D convolutions (seconds;
-//!                              skipped combinations stay 0), with DosNa's axis attributes
-//! /<backend>/<nprocs>_delete   float32 (n_ds, n_cs, ntest): deleting the test's datasets
-//! /<backend>/<nprocs>_verify   float64 (n_ds, n_cs, 2): max |3D − 3×1D|, max |3D − in-memory
-//!                              gaussian_filter| (NaN where not checked)
-//! /<backend>/<nprocs>_timers   float64 (n_ds, n_cs, ntest, 3 phases, nprocs, 6): per rank and
-//!                              phase (load, 3D, 1D): read, compute, write, barrier seconds
-//!                              (summed over the rank's threads), bytes read, bytes written
-//! /<backend>/<nprocs>_run      group; attributes: engine, ranks, threads_per_rank, host,
-//!                              version, generator (of the input data), command, sigma,
-//!                              truncate, mode, dtype, seed, ntest, spare_files_mib and
-//!                              top_directory (the hdf5 store's options),
-//!                              configuration (every setting with its origin)
+//! /<backend>/<nprocs>   float32 (data size, chunk size, kind, test), seconds: kind 0 load, 1 the
+//!                       3D convolution, 2 three 1D convolutions; NaN where not measured (a
+//!                       chunk larger than the data, a cell of a sweep that has not run). As
+//!                       DosNa writes it: attributes axis0_label "Data Size", axis1_label
+//!                       "Chunk Size", axis2_label "Tests", axis3_label "# Tests", axis0_value
+//!                       and axis1_value (int64 sizes), axis2_value ([DATA, 3D, 1D], fixed-length
+//!                       S4), axis3_value (int64 0..ntest); plus units "seconds". So
+//!                       `for n in f['hdf5']: int(n)` lists the numbers of ranks, as with DosNa.
+//! /chunkwise/<backend>/<nprocs>/        group: the run (attributes: format, backend, engine,
+//!                       ranks, threads_per_rank, host, version, generator, command, sigma,
+//!                       truncate, mode, dtype, seed, ntest, spare_files_mib, top_directory,
+//!                       configuration; a cell's cell_uid, cell_index, job, log)
+//!     delete            float32 (data size, chunk size, test), seconds: deleting a test's datasets
+//!     verify            float64 (data size, chunk size, check), the data's units: max |3D − 3×1D|
+//!                       and max |3D − in-memory gaussian_filter| (NaN where not checked)
+//!     timer_seconds     float64 (data size, chunk size, test, phase, rank, figure), seconds:
+//!                       per rank and phase (load, 3D, 1D), read, compute, write and barrier time
+//!                       summed over the rank's threads
+//!     timer_bytes       float64 (…, figure), bytes: bytes read, bytes written
 //! ```
+//! Every chunkwise dataset names its axes like DosNa's (axisK_label, axisK_value) and its
+//! units (units).
 
 use std::path::Path;
 
@@ -40,16 +47,6 @@ pub struct Results {
     pub timers: ArrayD<f64>,
 }
 
-/// Names of the six per-rank timer figures, in order.
-pub const TIMER_FIGURES: [&str; 6] = [
-    "read_s",
-    "compute_s",
-    "write_s",
-    "barrier_s",
-    "read_bytes",
-    "write_bytes",
-];
-
 impl Results {
     pub fn new(data_sizes: &[usize], chunk_sizes: &[usize], ntest: usize, ranks: usize) -> Self {
         let (d, c) = (data_sizes.len(), chunk_sizes.len());
@@ -58,10 +55,11 @@ impl Results {
             chunk_sizes: chunk_sizes.to_vec(),
             ntest,
             ranks,
-            times: ArrayD::zeros(IxDyn(&[d, c, 3, ntest])),
-            delete: ArrayD::zeros(IxDyn(&[d, c, ntest])),
+            // NaN until measured: a cell that did not run is not a time of 0.
+            times: ArrayD::from_elem(IxDyn(&[d, c, 3, ntest]), f32::NAN),
+            delete: ArrayD::from_elem(IxDyn(&[d, c, ntest]), f32::NAN),
             verify: ArrayD::from_elem(IxDyn(&[d, c, 2]), f64::NAN),
-            timers: ArrayD::zeros(IxDyn(&[d, c, ntest, 3, ranks, 6])),
+            timers: ArrayD::from_elem(IxDyn(&[d, c, ntest, 3, ranks, 6]), f64::NAN),
         }
     }
 }
@@ -161,8 +159,16 @@ pub fn write(out: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     Ok(replaced)
 }
 
+/// The version of the layout in the module docs, stored as the run group's `format`.
+pub const FORMAT: &str = "chunkwise gaussian-bench results 2";
+
+/// Names of the per-rank timer figures: four in seconds, then two in bytes (the last axis of
+/// [`Results::timers`]).
+const SECONDS_FIGURES: [&str; 4] = ["read", "compute", "write", "barrier"];
+const BYTES_FIGURES: [&str; 2] = ["read", "write"];
+
 /// Writes the run's datasets into the HDF5 file `file_path` (created if missing), replacing
-/// `/<backend>/<ranks>` and its companions. Returns whether they existed.
+/// `/<backend>/<ranks>` and `/chunkwise/<backend>/<ranks>`. Returns whether they existed.
 pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result<bool> {
     let file = if file_path.exists() {
         hdf5::File::open_rw(file_path)
@@ -170,24 +176,24 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
         hdf5::File::create(file_path)
     }
     .with_context(|| format!("cannot open {} for writing", file_path.display()))?;
-    let group = if file.link_exists(&info.backend) {
-        file.group(&info.backend)?
-    } else {
-        file.create_group(&info.backend)?
-    };
+    let group = group_in(&file, &info.backend)?;
     let base = info.ranks.to_string();
-    let names = [
+    let replaced = group.link_exists(&base);
+    // The companions of layout 1 sat beside the DosNa dataset; they go too.
+    for name in [
         base.clone(),
         format!("{base}_delete"),
         format!("{base}_verify"),
         format!("{base}_timers"),
         format!("{base}_run"),
-    ];
-    let replaced = group.link_exists(&base);
-    for name in &names {
-        if group.link_exists(name) {
-            group.unlink(name)?;
+    ] {
+        if group.link_exists(&name) {
+            group.unlink(&name)?;
         }
+    }
+    let ours = group_in(&group_in(&file, "chunkwise")?, &info.backend)?;
+    if ours.link_exists(&base) {
+        ours.unlink(&base)?;
     }
 
     let times = group
@@ -202,55 +208,74 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
         ("axis1_label", "Chunk Size"),
         ("axis2_label", "Tests"),
         ("axis3_label", "# Tests"),
+        ("units", "seconds"),
     ] {
-        times
-            .new_attr::<VarLenUnicode>()
-            .create(attr)?
-            .write_scalar(&text(value)?)?;
+        text_attr_to(&times, attr, value)?;
     }
-    times
-        .new_attr_builder()
-        .with_data(&arr1(&ds))
-        .create("axis0_value")?;
-    times
-        .new_attr_builder()
-        .with_data(&arr1(&cs))
-        .create("axis1_value")?;
-    let kinds = arr1(&[text("DATA")?, text("3D")?, text("1D")?]);
+    int_axis(&times, "axis0_value", &ds)?;
+    int_axis(&times, "axis1_value", &cs)?;
+    // DosNa's numpy array of b'DATA', b'3D', b'1D': fixed-length strings of 4 bytes (S4).
+    let kinds = arr1(&[fixed("DATA")?, fixed("3D")?, fixed("1D")?]);
     times
         .new_attr_builder()
         .with_data(&kinds)
         .create("axis2_value")?;
-    times
-        .new_attr_builder()
-        .with_data(&arr1(&tests))
-        .create("axis3_value")?;
+    int_axis(&times, "axis3_value", &tests)?;
 
-    group
+    let run = ours.create_group(&base)?;
+    let size_axes = |dataset: &hdf5::Dataset| -> Result<()> {
+        text_attr_to(dataset, "axis0_label", "Data Size")?;
+        int_axis(dataset, "axis0_value", &ds)?;
+        text_attr_to(dataset, "axis1_label", "Chunk Size")?;
+        int_axis(dataset, "axis1_value", &cs)
+    };
+    let delete = run
         .new_dataset_builder()
         .with_data(&results.delete)
-        .create(names[1].as_str())?;
-    group
+        .create("delete")?;
+    size_axes(&delete)?;
+    text_attr_to(&delete, "axis2_label", "Test")?;
+    int_axis(&delete, "axis2_value", &tests)?;
+    text_attr_to(&delete, "units", "seconds")?;
+
+    let verify = run
         .new_dataset_builder()
         .with_data(&results.verify)
-        .create(names[2].as_str())?;
-    let timers = group
-        .new_dataset_builder()
-        .with_data(&results.timers)
-        .create(names[3].as_str())?;
-    let figures = arr1(&TIMER_FIGURES.map(|f| text(f).unwrap_or_default()));
-    timers
-        .new_attr_builder()
-        .with_data(&figures)
-        .create("figures")?;
-    let phases = arr1(&[text("load")?, text("3D")?, text("1D")?]);
-    timers
-        .new_attr_builder()
-        .with_data(&phases)
-        .create("phases")?;
+        .create("verify")?;
+    size_axes(&verify)?;
+    text_attr_to(&verify, "axis2_label", "Check")?;
+    text_axis(
+        &verify,
+        "axis2_value",
+        &["max |3D - 3x1D|", "max |3D - reference|"],
+    )?;
+    text_attr_to(&verify, "units", "the data's units (NaN: not checked)")?;
 
-    let run = group.create_group(&names[4])?;
+    let ranks: Vec<i64> = (0..results.ranks as i64).collect();
+    let figures = results.timers.shape()[5];
+    for (name, range, names, units) in [
+        ("timer_seconds", 0..4, &SECONDS_FIGURES[..], "seconds"),
+        ("timer_bytes", 4..figures, &BYTES_FIGURES[..], "bytes"),
+    ] {
+        let part = results.timers.slice(ndarray::s![.., .., .., .., .., range]);
+        let timers = run
+            .new_dataset_builder()
+            .with_data(&part.as_standard_layout())
+            .create(name)?;
+        size_axes(&timers)?;
+        text_attr_to(&timers, "axis2_label", "Test")?;
+        int_axis(&timers, "axis2_value", &tests)?;
+        text_attr_to(&timers, "axis3_label", "Phase")?;
+        text_axis(&timers, "axis3_value", &["load", "3D", "1D"])?;
+        text_attr_to(&timers, "axis4_label", "Rank")?;
+        int_axis(&timers, "axis4_value", &ranks)?;
+        text_attr_to(&timers, "axis5_label", "Figure")?;
+        text_axis(&timers, "axis5_value", names)?;
+        text_attr_to(&timers, "units", units)?;
+    }
+
     for (attr, value) in [
+        ("format", FORMAT),
         ("backend", info.backend.as_str()),
         ("engine", info.engine.as_str()),
         ("host", info.host.as_str()),
@@ -261,9 +286,7 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
         ("dtype", info.dtype.as_str()),
         ("configuration", info.configuration.as_str()),
     ] {
-        run.new_attr::<VarLenUnicode>()
-            .create(attr)?
-            .write_scalar(&text(value)?)?;
+        text_attr_to(&run, attr, value)?;
     }
     run.new_attr::<i64>()
         .create("ranks")?
@@ -299,9 +322,7 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
             ("job", cell.job.as_str()),
             ("log", cell.log.as_str()),
         ] {
-            run.new_attr::<VarLenUnicode>()
-                .create(attr)?
-                .write_scalar(&text(value)?)?;
+            text_attr_to(&run, attr, value)?;
         }
         run.new_attr::<i64>()
             .create("cell_index")?
@@ -311,12 +332,56 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
     Ok(replaced)
 }
 
+/// The group `name` of `parent`, made if missing.
+fn group_in(parent: &hdf5::Group, name: &str) -> Result<hdf5::Group> {
+    Ok(if parent.link_exists(name) {
+        parent.group(name)?
+    } else {
+        parent.create_group(name)?
+    })
+}
+
+fn text_attr_to(location: &hdf5::Location, name: &str, value: &str) -> Result<()> {
+    location
+        .new_attr::<VarLenUnicode>()
+        .create(name)?
+        .write_scalar(&text(value)?)?;
+    Ok(())
+}
+
+fn int_axis(location: &hdf5::Location, name: &str, values: &[i64]) -> Result<()> {
+    location
+        .new_attr_builder()
+        .with_data(&arr1(values))
+        .create(name)?;
+    Ok(())
+}
+
+fn text_axis(location: &hdf5::Location, name: &str, values: &[&str]) -> Result<()> {
+    let values = values.iter().map(|v| text(v)).collect::<Result<Vec<_>>>()?;
+    location
+        .new_attr_builder()
+        .with_data(&arr1(&values))
+        .create(name)?;
+    Ok(())
+}
+
+/// A fixed-length ASCII string of 4 bytes, as numpy's `S4`.
+fn fixed(value: &str) -> Result<hdf5::types::FixedAscii<4>> {
+    hdf5::types::FixedAscii::<4>::from_ascii(value).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// The one run a file written by [`write_file`] holds (a cell file): its description and
 /// figures.
 pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
     let context = || format!("cannot read {}", file_path.display());
     let file = hdf5::File::open(file_path).with_context(context)?;
-    let backends = file.member_names().with_context(context)?;
+    let backends: Vec<String> = file
+        .member_names()
+        .with_context(context)?
+        .into_iter()
+        .filter(|name| name != "chunkwise")
+        .collect();
     let [backend] = backends.as_slice() else {
         bail!(
             "{} holds {} backends; expected one run",
@@ -338,6 +403,18 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         );
     };
     let base = ranks.to_string();
+    let ours = format!("chunkwise/{backend}/{base}");
+    if !file.link_exists("chunkwise")
+        || !file.group("chunkwise")?.link_exists(backend)
+        || !file
+            .group(&format!("chunkwise/{backend}"))?
+            .link_exists(&base)
+    {
+        bail!(
+            "{} has no /{ours}: it was written by an older gaussian-bench (layout 1); rerun its cell",
+            file_path.display()
+        );
+    }
     let times = group.dataset(&base).with_context(context)?;
     let axis = |name: &str| -> Result<Vec<usize>> {
         Ok(times
@@ -347,7 +424,7 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
             .map(|v| v as usize)
             .collect())
     };
-    let run = group.group(&format!("{base}_run"))?;
+    let run = file.group(&ours)?;
     let text_attr = |name: &str| -> Result<String> {
         Ok(run
             .attr(name)?
@@ -355,8 +432,16 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
             .as_str()
             .to_string())
     };
+    let has = |name: &str| -> Result<bool> { Ok(run.attr_names()?.iter().any(|n| n == name)) };
+    let format = text_attr("format")?;
+    if format != FORMAT {
+        bail!(
+            "{} is in the format {format:?}; this gaussian-bench reads {FORMAT:?}",
+            file_path.display()
+        );
+    }
     let int_attr = |name: &str| -> Result<i64> { Ok(run.attr(name)?.read_scalar::<i64>()?) };
-    let cell = if run.attr_names()?.iter().any(|n| n == "cell_uid") {
+    let cell = if has("cell_uid")? {
         Some(CellRecord {
             index: int_attr("cell_index")? as usize,
             uid: text_attr("cell_uid")?,
@@ -379,36 +464,30 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         dtype: text_attr("dtype")?,
         seed: run.attr("seed")?.read_scalar::<u64>()?,
         version: text_attr("version")?,
-        generator: match run.attr_names()?.iter().any(|n| n == "generator") {
-            true => text_attr("generator")?,
-            false => String::new(),
-        },
-        spare_files_mib: match run.attr_names()?.iter().any(|n| n == "spare_files_mib") {
+        generator: text_attr("generator")?,
+        spare_files_mib: match has("spare_files_mib")? {
             true => Some(run.attr("spare_files_mib")?.read_scalar::<u64>()?),
             false => None,
         },
-        top_directory: match run.attr_names()?.iter().any(|n| n == "top_directory") {
+        top_directory: match has("top_directory")? {
             true => Some(run.attr("top_directory")?.read_scalar::<u8>()? != 0),
             false => None,
         },
         configuration: text_attr("configuration")?,
         cell,
     };
+    let seconds = run.dataset("timer_seconds")?.read_dyn::<f64>()?;
+    let bytes = run.dataset("timer_bytes")?.read_dyn::<f64>()?;
+    let timers = ndarray::concatenate(ndarray::Axis(5), &[seconds.view(), bytes.view()])?;
     let results = Results {
         data_sizes: axis("axis0_value")?,
         chunk_sizes: axis("axis1_value")?,
         ntest: int_attr("ntest")? as usize,
         ranks: *ranks,
         times: times.read_dyn::<f32>()?,
-        delete: group
-            .dataset(&format!("{base}_delete"))?
-            .read_dyn::<f32>()?,
-        verify: group
-            .dataset(&format!("{base}_verify"))?
-            .read_dyn::<f64>()?,
-        timers: group
-            .dataset(&format!("{base}_timers"))?
-            .read_dyn::<f64>()?,
+        delete: run.dataset("delete")?.read_dyn::<f32>()?,
+        verify: run.dataset("verify")?.read_dyn::<f64>()?,
+        timers,
     };
     Ok((info, results))
 }

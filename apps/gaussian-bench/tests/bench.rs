@@ -117,10 +117,11 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
             .unwrap(),
         vec![16, 40, 64]
     );
+    // Fixed-length strings of 4 bytes, as DosNa's numpy S4 array.
     let kinds: Vec<String> = times
         .attr("axis2_value")
         .unwrap()
-        .read_raw::<VarLenUnicode>()
+        .read_raw::<hdf5::types::FixedAscii<4>>()
         .unwrap()
         .iter()
         .map(|s| s.to_string())
@@ -136,7 +137,7 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
     );
 
     let values = times.read_dyn::<f32>().unwrap();
-    // Ran: (32,16), (48,16), (48,40); skipped (CS > DS) stay 0.
+    // Ran: (32,16), (48,16), (48,40); skipped (CS > DS) are NaN (not measured).
     for (i, j, ran) in [
         (0, 0, true),
         (0, 1, false),
@@ -148,12 +149,18 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
         for k in 0..3 {
             for t in 0..2 {
                 let v = values[[i, j, k, t]];
-                assert_eq!(v > 0.0, ran, "cell ({i}, {j}) kind {k} test {t}: {v}");
+                assert_eq!(!v.is_nan(), ran, "cell ({i}, {j}) kind {k} test {t}: {v}");
+                assert!(v.is_nan() || v > 0.0, "{v}");
             }
         }
     }
+    // Only the DosNa dataset is in /hdf5, so `for n in f['hdf5']: int(n)` works.
+    assert_eq!(
+        file.group("/hdf5").unwrap().member_names().unwrap(),
+        vec!["1"]
+    );
     let verify = file
-        .dataset("/hdf5/1_verify")
+        .dataset("/chunkwise/hdf5/1/verify")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
@@ -166,16 +173,22 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
         );
     }
     assert!(verify[[0, 1, 0]].is_nan());
-    let timers = file
-        .dataset("/hdf5/1_timers")
-        .unwrap()
-        .read_dyn::<f64>()
-        .unwrap();
-    assert_eq!(timers.shape(), &[2, 3, 2, 3, 1, 6]);
+    let seconds = file.dataset("/chunkwise/hdf5/1/timer_seconds").unwrap();
+    assert_eq!(text_attr(&seconds, "units"), "seconds");
+    let seconds = seconds.read_dyn::<f64>().unwrap();
+    let bytes = file.dataset("/chunkwise/hdf5/1/timer_bytes").unwrap();
+    assert_eq!(text_attr(&bytes, "units"), "bytes");
+    let bytes = bytes.read_dyn::<f64>().unwrap();
+    assert_eq!(seconds.shape(), &[2, 3, 2, 3, 1, 4]);
+    assert_eq!(bytes.shape(), &[2, 3, 2, 3, 1, 2]);
     // 3D phase of (48, 40): wrote 8 chunks of 40³ f32 = 2 048 000 bytes.
-    assert_eq!(timers[[1, 1, 0, 1, 0, 5]], 8.0 * 40.0 * 40.0 * 40.0 * 4.0);
-    assert!(timers[[1, 1, 0, 1, 0, 1]] > 0.0, "compute time recorded");
-    let run_group = file.group("/hdf5/1_run").unwrap();
+    assert_eq!(bytes[[1, 1, 0, 1, 0, 1]], 8.0 * 40.0 * 40.0 * 40.0 * 4.0);
+    assert!(seconds[[1, 1, 0, 1, 0, 1]] > 0.0, "compute time recorded");
+    let run_group = file.group("/chunkwise/hdf5/1").unwrap();
+    assert_eq!(
+        text_attr(&run_group, "format"),
+        "chunkwise gaussian-bench results 2"
+    );
     assert_eq!(text_attr(&run_group, "engine"), "threads");
     assert_eq!(
         run_group
@@ -199,7 +212,7 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
     let top = run_group.attr("top_directory").unwrap();
     assert_eq!(top.read_scalar::<u8>().unwrap(), 1);
     assert!(
-        file.dataset("/hdf5/1_delete")
+        file.dataset("/chunkwise/hdf5/1/delete")
             .unwrap()
             .read_dyn::<f32>()
             .unwrap()[[1, 1, 0]]
@@ -417,19 +430,19 @@ fn runs_under_mpi_with_per_rank_timers() {
     let file = open_h5(d.join("out/result.h5")).unwrap();
     assert_eq!(file.dataset("/hdf5/2").unwrap().shape(), vec![1, 3, 3, 2]);
     let timers = file
-        .dataset("/hdf5/2_timers")
+        .dataset("/chunkwise/hdf5/2/timer_bytes")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
-    assert_eq!(timers.shape(), &[1, 3, 2, 3, 2, 6]);
+    assert_eq!(timers.shape(), &[1, 3, 2, 3, 2, 2]);
     // Both ranks wrote chunks in the 3D phase: 27 chunks of 16³ in two blocks (14 and 13).
-    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 0, 0, 1, rank, 5]]).collect();
+    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 0, 0, 1, rank, 1]]).collect();
     assert_eq!(written, vec![14.0 * 16384.0, 13.0 * 16384.0]);
     // One chunk of 40³: rank 0 writes all of it (in slabs), rank 1 nothing.
-    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 2, 0, 1, rank, 5]]).collect();
+    let written: Vec<f64> = (0..2).map(|rank| timers[[0, 2, 0, 1, rank, 1]]).collect();
     assert_eq!(written, vec![40.0 * 40.0 * 40.0 * 4.0, 0.0]);
     // Block is gaussian-bench's partition unless told otherwise, and the result says so.
-    let configuration = text_attr(&file.group("/hdf5/2_run").unwrap(), "configuration");
+    let configuration = text_attr(&file.group("/chunkwise/hdf5/2").unwrap(), "configuration");
     assert!(
         configuration.lines().any(|l| l.contains("engine.partition")
             && l.contains("block")
@@ -459,7 +472,7 @@ fn runs_under_mpi_with_per_rank_timers() {
         .unwrap();
     assert!(per_rank.abs_diff(whole / 2) <= 1, "{per_rank} of {whole}");
     let verify = file
-        .dataset("/hdf5/2_verify")
+        .dataset("/chunkwise/hdf5/2/verify")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
@@ -500,7 +513,7 @@ fn a_small_memory_budget_maps_the_reference_and_keeps_results_exact() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let file = open_h5(d.join("out/result.h5")).unwrap();
     let verify = file
-        .dataset("/hdf5/1_verify")
+        .dataset("/chunkwise/hdf5/1/verify")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
@@ -512,7 +525,7 @@ fn a_small_memory_budget_maps_the_reference_and_keeps_results_exact() {
             "3D differs from the whole-array filter"
         );
     }
-    let configuration = text_attr(&file.group("/hdf5/1_run").unwrap(), "configuration");
+    let configuration = text_attr(&file.group("/chunkwise/hdf5/1").unwrap(), "configuration");
     assert!(
         configuration.contains("resources.max_memory")
             && configuration.contains("3145728")
@@ -756,7 +769,7 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
         out_of_range.stderr
     );
 
-    // Merge: DosNa's layout with the cells' figures in place; (24, 32) stays 0.
+    // Merge: DosNa's layout with the cells' figures in place; (24, 32) is NaN (no cell).
     let merged = bench_plain(d, &["merge", "out"]);
     assert_eq!(merged.code, 0, "{}", merged.stderr);
     assert!(
@@ -781,16 +794,16 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     assert!(values
         .slice(ndarray::s![0, 1, .., ..])
         .iter()
-        .all(|&v| v == 0.0));
+        .all(|&v| v.is_nan()));
     let verify = file
-        .dataset("/hdf5/1_verify")
+        .dataset("/chunkwise/hdf5/1/verify")
         .unwrap()
         .read_dyn::<f64>()
         .unwrap();
     assert_eq!(verify[[1, 1, 0]], 0.0);
     assert_eq!(verify[[1, 1, 1]], 0.0);
     assert!(d.join("out/plot_3d_hdf5_1.png").is_file());
-    let run = file.group("/hdf5/1_run").unwrap();
+    let run = file.group("/chunkwise/hdf5/1").unwrap();
     let generator = run.attr("generator").unwrap();
     let generator = generator
         .read_scalar::<hdf5::types::VarLenUnicode>()
@@ -801,7 +814,7 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     // A cell whose input came from another data generator is not merged with the others.
     {
         let cell = open_h5_rw(d.join(format!("out/cells/{}.h5", uid(1)))).unwrap();
-        let run = cell.group("/hdf5/1_run").unwrap();
+        let run = cell.group("/chunkwise/hdf5/1").unwrap();
         run.delete_attr("generator").unwrap();
         let other: hdf5::types::VarLenUnicode = "another generator".parse().unwrap();
         run.new_attr::<hdf5::types::VarLenUnicode>()
@@ -817,4 +830,26 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
         "{}",
         refused.stderr
     );
+}
+
+#[test]
+fn result_h5_reads_in_h5py_as_dosna_wrote_it_with_every_axis_and_unit_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = bench(d, &[&SWEEP[..], &["2", "--ntest", "2"]].concat());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let result = d.join("out/result.h5");
+    // 2 data sizes (32, 48), 3 chunk sizes (16, 40, 64), 2 tests.
+    let out = chunkwise_testkit::python::run(
+        include_str!("check_result.py"),
+        &[
+            result.as_os_str(),
+            "hdf5".as_ref(),
+            "1".as_ref(),
+            "2".as_ref(),
+            "3".as_ref(),
+            "2".as_ref(),
+        ],
+    );
+    assert_eq!(out.trim(), "ok");
 }

@@ -2,3 +2,4 @@
 //! with the options a workstation or CI runner needs, and finding the MPI scenario driver.
 
 pub mod launch;
+pub mod python;
