@@ -6,6 +6,7 @@
 
 mod cells;
 mod data;
+mod fonts;
 mod images;
 mod merge;
 mod options;

@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use ndarray::Array2;
 
 use crate::data;
-use crate::images::write_png;
+use crate::images::{write_image, ColourScale};
 use crate::options::Options;
 use crate::results::Results;
 
@@ -359,12 +359,29 @@ impl Sweep<'_> {
             let conv3d = centre_slice::<T>(conn, &names.conv3d, ds)?;
             let conv1d = centre_slice::<T>(conn, &names.conv1d, ds)?;
             let tag = format!("{ranks}-{ds}-{cs}");
-            write_png(&o.out.join(format!("input_{tag}.png")), input.view())?;
-            write_png(&o.out.join(format!("conv3d_{tag}.png")), conv3d.view())?;
-            write_png(&o.out.join(format!("conv3x1d_{tag}.png")), conv1d.view())?;
-            write_png(
+            let centre = ds / 2;
+            let shared = ColourScale::joint(&[input.view(), conv3d.view(), conv1d.view()]);
+            for (file, what, slice) in [
+                ("input", "input", &input),
+                ("conv3d", "3D Gaussian", &conv3d),
+                ("conv3x1d", "three 1D Gaussians", &conv1d),
+            ] {
+                write_image(
+                    &o.out.join(format!("{file}_{tag}.png")),
+                    &format!("{what}, z = {centre} of {ds}³, chunks {cs}³"),
+                    slice.view(),
+                    shared,
+                    None,
+                )?;
+            }
+            let difference = &conv3d - &conv1d;
+            let exact = difference.iter().all(|&v| v == 0.0);
+            write_image(
                 &o.out.join(format!("diff_{tag}.png")),
-                (&conv3d - &conv1d).view(),
+                &format!("3D − three 1D, z = {centre} of {ds}³, chunks {cs}³"),
+                difference.view(),
+                ColourScale::about_zero(difference.view()),
+                exact.then_some("0 everywhere: equal to the bit"),
             )?;
             Ok(diff)
         })?;

@@ -220,13 +220,20 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
     );
     drop(file);
 
+    // (width, height) of a PNG, from its IHDR chunk.
+    let png_size = |path: &std::path::Path| -> (u32, u32) {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
+        let number = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        (number(16), number(20))
+    };
     for name in ["input", "conv3d", "conv3x1d", "diff"] {
         for cell in ["32-16", "48-16", "48-40"] {
-            let png = d.join(format!("out/{name}_1-{cell}.png"));
+            // A 32² or 48² slice enlarged to at least 256 pixels, plus title and colour bar.
+            let (width, height) = png_size(&d.join(format!("out/{name}_1-{cell}.png")));
             assert!(
-                png.metadata().map(|m| m.len() > 0).unwrap_or(false),
-                "{}",
-                png.display()
+                width >= 256 + 100 && height >= 256 + 40,
+                "{name} {cell}: {width}×{height}"
             );
         }
     }
@@ -234,8 +241,9 @@ fn small_sweep_writes_dosna_results_and_exact_verification() {
         "plot_3d_hdf5_1.png",
         "plot_3x1d_hdf5_1.png",
         "plot_load_hdf5_1.png",
+        "plot_speedup_hdf5_1.png",
     ] {
-        assert!(d.join("out").join(plot).exists(), "{plot}");
+        assert_eq!(png_size(&d.join("out").join(plot)), (1100, 650), "{plot}");
     }
     // --keep: the last input of each data size and the outputs of every cell.
     let kept = DosnaStore::new(d.join("store")).list_datasets().unwrap();
