@@ -130,12 +130,41 @@ pub enum Command {
         source: String,
         /// Name of the new dataset.
         name: String,
-        /// Chunk shape, comma-separated [default: one chunk, the whole shape].
+        /// Chunk shape, comma-separated [default: the source's HDF5 chunks, else about 1 MiB
+        /// shaped like the array].
         #[arg(long, value_name = "N,N,…")]
         chunks: Option<String>,
         /// Fill value of the new dataset [default: 0].
         #[arg(long, allow_hyphen_values = true)]
         fill: Option<String>,
+    },
+
+    /// Copy a dataset into a new one, chunk by chunk in parallel: with other chunks, another
+    /// dtype or into another store. A conversion that can lose values (numpy's casting rules:
+    /// f64 → f32, signed → unsigned, float → integer, narrowing) is refused unless
+    /// --unsafe-cast.
+    Copy {
+        /// Dataset to copy.
+        source: String,
+        /// Name of the new dataset.
+        destination: String,
+        /// Chunk shape of the copy, comma-separated [default: the source's].
+        #[arg(long, value_name = "N,N,…")]
+        chunks: Option<String>,
+        /// Element type of the copy: u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 [default: the
+        /// source's].
+        #[arg(long)]
+        dtype: Option<String>,
+        /// Convert even when values can be lost, as numpy's astype does (integers wrap,
+        /// floats round toward zero; out-of-range floats saturate, NaN becomes 0).
+        #[arg(long)]
+        unsafe_cast: bool,
+        /// Fill value of the copy [default: the source's, converted].
+        #[arg(long, allow_hyphen_values = true)]
+        fill: Option<String>,
+        /// Store of the copy [default: the --store of the source].
+        #[arg(long, value_name = "LOCATION")]
+        to_store: Option<String>,
     },
 
     /// Write a dataset, or a selection of it, to an ordinary HDF5 file. Axes selected by an

@@ -58,3 +58,14 @@ pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
     };
     chunkwise_frontend::engine(choice, config)
 }
+
+/// Another store at `location`, on `conn`'s engine, with the same options and configuration
+/// (the destination of `copy --to-store`).
+///
+/// # Errors
+/// A location that does not parse, or a store the engine cannot use.
+pub fn connect_to(location: &str, conn: &Connection, config: &Config) -> Result<Connection> {
+    let location: StoreLocation = location.parse()?;
+    let store = location.open(StoreOptions::default());
+    chunkwise_frontend::connect(store, config, conn.engine().clone())
+}

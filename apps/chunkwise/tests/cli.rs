@@ -1111,3 +1111,110 @@ fn man_pages_cover_every_command() {
     }
     assert!(dir.path().join("pages/chunkwise.1").is_file());
 }
+
+#[test]
+fn import_keeps_the_sources_chunks_or_picks_about_a_mebibyte() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    {
+        let file = hdf5::File::create(d.join("src.h5")).unwrap();
+        file.new_dataset_builder()
+            .with_data(&volume())
+            .chunk((4, 8, 8))
+            .create("chunked")
+            .unwrap();
+        let large = Array3::<f32>::zeros((256, 256, 8));
+        file.new_dataset_builder()
+            .with_data(&large)
+            .create("contiguous")
+            .unwrap();
+    }
+    ok(d, &["import", "src.h5:/chunked", "a"]);
+    let info: serde_json::Value = serde_json::from_str(&ok(d, &["info", "a", "--json"])).unwrap();
+    assert_eq!(info["chunk_shape"], serde_json::json!([4, 8, 8]));
+    ok(d, &["import", "src.h5:/contiguous", "b"]);
+    let info: serde_json::Value = serde_json::from_str(&ok(d, &["info", "b", "--json"])).unwrap();
+    let chunk: Vec<u64> = info["chunk_shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let bytes = chunk.iter().product::<u64>() * 4;
+    assert!(
+        ((1 << 19)..=(1 << 21)).contains(&bytes) && chunk[0] > chunk[2],
+        "{chunk:?}"
+    );
+    assert!(info["chunks_total"].as_u64().unwrap() > 1);
+}
+
+#[test]
+fn copy_changes_chunks_dtype_and_store_with_numpys_casting_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("source.h5"));
+    // i16 values from -600 to 629.
+    ok(
+        d,
+        &[
+            "import",
+            "source.h5:/plane",
+            "plane",
+            "--chunks",
+            "7,9",
+            "--fill",
+            "-5",
+        ],
+    );
+    // Safe: i16 into f32 keeps every value; the fill converts too.
+    ok(
+        d,
+        &[
+            "copy", "plane", "as_f32", "--dtype", "f32", "--chunks", "30,41",
+        ],
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(d, &["info", "as_f32", "--json"])).unwrap();
+    assert_eq!(info["dtype"], "f32");
+    assert_eq!(info["chunk_shape"], serde_json::json!([30, 41]));
+    assert_eq!(info["fill_value"], -5.0);
+    ok(d, &["export", "as_f32", "f.h5:/x"]);
+    let original = read_h5::<i16>(&d.join("source.h5"), "plane");
+    assert_eq!(
+        read_h5::<f32>(&d.join("f.h5"), "x"),
+        original.mapv(f32::from)
+    );
+    // Lossy: refused on one line naming both types, nothing made.
+    fails(
+        d,
+        &["copy", "plane", "small", "--dtype", "u8"],
+        "--dtype u8: i16 into u8 can lose values (numpy's casting rules)",
+    );
+    assert!(!ok(d, &["ls"]).contains("small"));
+    // Asked for: converted as numpy's astype (integers wrap), into another store.
+    ok(
+        d,
+        &[
+            "copy",
+            "plane",
+            "small",
+            "--dtype",
+            "u8",
+            "--unsafe-cast",
+            "--to-store",
+            "other",
+        ],
+    );
+    assert!(!ok(d, &["ls"]).contains("small"));
+    ok(d, &["--store", "other", "export", "small", "u.h5:/x"]);
+    assert_eq!(
+        read_h5::<u8>(&d.join("u.h5"), "x"),
+        original.mapv(|v| v as u8)
+    );
+    // A filter on integer data says how to convert it.
+    fails(
+        d,
+        &["filter", "gaussian", "plane", "g", "--sigma", "1"],
+        "convert it first: chunkwise copy plane plane_f32 --dtype f32",
+    );
+}

@@ -198,6 +198,19 @@ impl Dataset {
         Ok(out)
     }
 
+    /// The elements of `region` in C order, in the dataset's dtype chosen at run time (for
+    /// code that handles every dtype alike, e.g. converting with [`ChunkData::cast`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::read_region`].
+    ///
+    /// [`ChunkData::cast`]: crate::ChunkData::cast
+    pub fn read_region_data(&self, region: &Region) -> Result<crate::ChunkData> {
+        crate::with_element_type!(self.dtype(), T => {
+            Ok(T::into_chunk(into_c_vec(self.read_region::<T>(region)?)))
+        })
+    }
+
     /// Reads a selection into an array of `budget`: in RAM while it fits the budget, else in a
     /// memory-mapped temporary file (integer-selected axes dropped, as [`Dataset::read`]).
     ///

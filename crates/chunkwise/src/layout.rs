@@ -97,6 +97,47 @@ impl Layout {
         Layout::new(shape, shape)
     }
 
+    /// A chunk shape of about `target_bytes` (elements of `element_bytes`) shaped like the
+    /// array: every axis scaled by the same factor, none longer than the array nor shorter
+    /// than 1. An array smaller than the target is one chunk.
+    pub fn suggest_chunk_shape(
+        shape: &[usize],
+        element_bytes: usize,
+        target_bytes: usize,
+    ) -> Vec<usize> {
+        let elements: f64 = shape.iter().map(|&n| n.max(1) as f64).product();
+        let target = (target_bytes / element_bytes.max(1)).max(1) as f64;
+        if elements <= target || shape.is_empty() {
+            return shape.iter().map(|&n| n.max(1)).collect();
+        }
+        // Axes shorter than the common scale need take whole; the others share the rest.
+        let mut chunk: Vec<Option<usize>> = vec![None; shape.len()];
+        loop {
+            let fixed: f64 = chunk.iter().flatten().map(|&n| n as f64).product();
+            let free: Vec<usize> = (0..shape.len()).filter(|&i| chunk[i].is_none()).collect();
+            if free.is_empty() {
+                break;
+            }
+            let free_elements: f64 = free.iter().map(|&i| shape[i].max(1) as f64).product();
+            let factor = ((target / fixed) / free_elements).powf(1.0 / free.len() as f64);
+            let mut settled = false;
+            for &i in &free {
+                let n = shape[i].max(1);
+                if (n as f64 * factor).round() >= n as f64 {
+                    chunk[i] = Some(n);
+                    settled = true;
+                }
+            }
+            if !settled {
+                for &i in &free {
+                    let n = shape[i].max(1);
+                    chunk[i] = Some(((n as f64 * factor).round() as usize).clamp(1, n));
+                }
+            }
+        }
+        chunk.into_iter().map(|c| c.unwrap_or(1)).collect()
+    }
+
     /// The dataset shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -592,5 +633,36 @@ mod tests {
             }
         }
         assert!(seen.iter().flatten().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn suggested_chunks_are_about_the_target_and_shaped_like_the_array() {
+        let mib = 1 << 20;
+        assert_eq!(
+            Layout::suggest_chunk_shape(&[512, 512, 512], 4, mib),
+            vec![64, 64, 64]
+        );
+        assert_eq!(
+            Layout::suggest_chunk_shape(&[100, 100], 4, mib),
+            vec![100, 100]
+        );
+        // A stack of a few large images: chunks of one plane, square in the others.
+        let chunk = Layout::suggest_chunk_shape(&[4, 4096, 4096], 4, mib);
+        assert!(chunk[0] == 1 && chunk[1] == chunk[2], "{chunk:?}");
+        let bytes = chunk.iter().product::<usize>() * 4;
+        assert!((mib / 2..=2 * mib).contains(&bytes), "{chunk:?}: {bytes}");
+        // An axis the common factor would make longer than the array is taken whole.
+        assert_eq!(
+            Layout::suggest_chunk_shape(&[2, 350, 350], 8, mib),
+            vec![2, 256, 256]
+        );
+        let chunk = Layout::suggest_chunk_shape(&[2000, 1000, 500], 8, mib);
+        let bytes = chunk.iter().product::<usize>() * 8;
+        assert!((mib / 2..=2 * mib).contains(&bytes), "{chunk:?}: {bytes}");
+        assert!(chunk[0] > chunk[1] && chunk[1] > chunk[2], "{chunk:?}");
+        assert_eq!(
+            Layout::suggest_chunk_shape(&[10_000_000], 1, mib),
+            vec![mib]
+        );
     }
 }

@@ -24,6 +24,7 @@ mod array;
 #[cfg(feature = "tuning")]
 mod block_pool;
 pub mod boundary;
+pub mod cast;
 pub mod chunk;
 mod chunk_cache;
 pub mod config;

@@ -22,6 +22,9 @@ pub fn filter(conn: &Connection, command: FilterCommand) -> Result<()> {
             let sigma = agree(conn, parse(&sigma, axis))?;
             let mode = mode.boundary(cval);
             let input = conn.dataset(&source)?;
+            if !input.dtype().is_float() {
+                bail!("{}", convert_first(&source, input.dtype()));
+            }
             match (axis, sigma) {
                 (Some(axis), Sigma::Scalar(s)) => {
                     gaussian_filter1d_dataset(&input, &destination, s, axis, mode, truncate)?;
@@ -58,4 +61,19 @@ fn parse(sigma: &str, axis: Option<usize>) -> Result<Sigma> {
         _ => Sigma::PerAxis(values),
     };
     Ok(sigma)
+}
+
+/// The refusal of a filter on integer data, with the command that converts it.
+fn convert_first(name: &str, dtype: chunkwise::DType) -> String {
+    use chunkwise::cast::can_cast_safely;
+    use chunkwise::DType;
+    let float = if can_cast_safely(dtype, DType::F32) {
+        DType::F32
+    } else {
+        DType::F64
+    };
+    format!(
+        "dataset \"{name}\" holds {dtype}, and the Gaussian filters work on f32 and f64 data; \
+         convert it first: chunkwise copy {name} {name}_{float} --dtype {float}"
+    )
 }

@@ -34,6 +34,9 @@ pub fn import(
     Ok(())
 }
 
+/// The size of the chunks `import` picks for a source that is not chunked.
+const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+
 /// The source dataset and the metadata of the dataset made from it.
 fn open_source(
     source: &str,
@@ -49,7 +52,12 @@ fn open_source(
     }
     let chunks = match chunks {
         Some(text) => parse::shape("--chunks", text)?,
-        None => shape.clone(),
+        // The source's own chunking when it has one, else about 1 MiB shaped like the array
+        // (never one chunk the size of a large array, which no rank could hold).
+        None => match dataset.chunk() {
+            Some(chunks) if chunks.len() == shape.len() => chunks,
+            _ => Layout::suggest_chunk_shape(&shape, dtype.size(), DEFAULT_CHUNK_BYTES),
+        },
     };
     let fill = match fill {
         Some(text) => Scalar::parse(dtype, text)?,

@@ -2,6 +2,7 @@
 //! [`chunkwise_frontend::agree`]): collective API calls on every rank, local steps agreed on, and work that
 //! must happen once (printing, plain reads and writes) on rank 0.
 
+mod copy;
 mod create;
 mod demo;
 pub mod docs;
@@ -84,6 +85,31 @@ pub fn run(
             chunks,
             fill,
         } => import::import(conn, &source, &name, chunks.as_deref(), fill.as_deref()),
+        Command::Copy {
+            source,
+            destination,
+            chunks,
+            dtype,
+            unsafe_cast,
+            fill,
+            to_store,
+        } => {
+            let request = copy::CopyRequest {
+                source: &source,
+                destination: &destination,
+                chunks: chunks.as_deref(),
+                dtype: dtype.as_deref(),
+                fill: fill.as_deref(),
+                unsafe_cast,
+            };
+            match to_store {
+                Some(location) => {
+                    let target = crate::connect::connect_to(&location, conn, config)?;
+                    copy::copy(conn, &target, &request)
+                }
+                None => copy::copy(conn, conn, &request),
+            }
+        }
         Command::Export {
             name,
             destination,
