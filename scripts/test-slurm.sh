@@ -7,7 +7,10 @@
 #  3. resubmits the whole array with CELL_MODE=retry: only cell 2 runs again (the others are
 #     skipped and their files untouched), and the merged result.h5 is complete again;
 #  4. submits slurm/gaussian-bench.sbatch (one job, whole sweep) and checks its result.h5;
-#  5. the same with LAUNCHER=mpiexec.
+#  5. the same with LAUNCHER=mpiexec;
+#  6. submits an array with slurm/submit.sh, held, replaces target/release/gaussian-bench by a
+#     failing program ("a rebuild"), releases the array: it runs the snapshot and succeeds, and
+#     its cells record the build from before the "rebuild".
 # Fails (non-zero) on any difference, and when SLURM cannot be installed or started.
 #
 #   scripts/test-slurm.sh            (needs a release build: scripts/setup.sh)
@@ -143,5 +146,40 @@ grep -q "JobId=$viaexec .*JobState=COMPLETED" "$slurm_dir/jobcomp.log" || fail "
 grep -q "2 rank(s)" "$work/gaussian-bench-$viaexec.out" || fail "the mpiexec job did not run 2 ranks"
 check_result
 
+echo "test-slurm: 6. a snapshot: a rebuild while an array waits changes nothing it runs"
+unset LAUNCHER
+export OUT=$work/out-snapshot CHUNKWISE_JOBS=$work/jobs
+real_build=$("$bin/gaussian-bench" --version)
+held=$("$repo/slurm/submit.sh" --parsable --hold --array=0-1 "$repo/slurm/sweep-array.sbatch") ||
+  fail "slurm/submit.sh refused"
+held=${held%%;*}
+# "Rebuild" while the array is held: the binary in target/release becomes one that fails.
+mv "$bin/gaussian-bench" "$bin/gaussian-bench.before-rebuild"
+restore() {
+  if [[ -f $bin/gaussian-bench.before-rebuild ]]; then
+    mv -f "$bin/gaussian-bench.before-rebuild" "$bin/gaussian-bench"
+  fi
+}
+trap 'restore; cleanup' EXIT
+printf '#!/bin/sh\necho "a rebuilt gaussian-bench ran" >&2\nexit 7\n' >"$bin/gaussian-bench"
+chmod +x "$bin/gaussian-bench"
+scontrol release "$held" || fail "scontrol release $held"
+for _ in $(seq 1 600); do
+  [[ -z $(timeout 10 squeue -h -j "$held" 2>/dev/null) ]] && break
+  sleep 0.5
+done
+restore
+for k in 0 1; do
+  [[ $(task_state "$held" "$k") == COMPLETED ]] || fail "snapshot task ${held}_$k: $(task_state "$held" "$k")"
+  grep -q "a rebuilt gaussian-bench ran" "$work/gaussian-bench-${held}_$k.out" &&
+    fail "task ${held}_$k ran the rebuilt binary"
+done
+# The cells record the build that made them: the snapshot's, which is the one before the rebuild.
+for cell in "$OUT"/cells/*.h5; do
+  build=$(h5dump -a /chunkwise/hdf5/2/build "$cell" | grep -oP '\(0\): "\K[^"]+' | head -1)
+  [[ "$real_build" == *"(build $build)"* ]] || fail "$cell was made by build $build, expected $real_build"
+done
+[[ $(ls "$OUT"/cells/*.h5 | wc -l) == 2 ]] || fail "the snapshot array made $(ls "$OUT"/cells/*.h5 | wc -l) cells, expected 2"
+
 cd / && rm -rf "$work"
-echo "test-slurm: passed (array ${array}, failure ${failing}, retry ${retry}, one job ${single}, mpiexec ${viaexec})"
+echo "test-slurm: passed (array ${array}, failure ${failing}, retry ${retry}, one job ${single}, mpiexec ${viaexec}, snapshot ${held})"

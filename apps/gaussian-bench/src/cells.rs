@@ -48,10 +48,10 @@ pub fn cells(options: &Options) -> Vec<Cell> {
     cells
 }
 
-/// The uid of `cell` run with `options` on `ranks` ranks.
+/// The uid of `cell` run with `options` on `ranks` ranks by this build (see [`crate::build_id`]).
 pub fn uid(options: &Options, cell: Cell, ranks: usize) -> String {
     let canonical = format!(
-        "ds={};cs={};sigma={};truncate={};mode={};dtype={:?};seed={};ntest={};backend={};ranks={}",
+        "ds={};cs={};sigma={};truncate={};mode={};dtype={:?};seed={};ntest={};backend={};ranks={};build={}",
         cell.ds,
         cell.cs,
         options.sigma,
@@ -61,7 +61,8 @@ pub fn uid(options: &Options, cell: Cell, ranks: usize) -> String {
         options.seed,
         options.ntest,
         options.backend.name(),
-        ranks
+        ranks,
+        crate::build_id::build_id()
     );
     let digest = Sha256::digest(canonical.as_bytes());
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();

@@ -4,6 +4,7 @@
 // The doc comments of the options are the `--help` text (clap), where `<out>` names a value.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod build_id;
 mod cells;
 mod data;
 mod fonts;
@@ -175,6 +176,7 @@ pub(crate) fn measure(
             dtype: format!("{:?}", options.dtype).to_lowercase(),
             seed: options.seed,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            build: build_id::build_id().to_string(),
             generator: data::GENERATOR.to_string(),
             spare_files_mib: Some(options.spare_files),
             top_directory: Some(!options.no_top_directory),
@@ -271,7 +273,17 @@ fn run(options: &Options, config: &Config, conn: &Connection) -> Result<()> {
 static ALLOCATOR: chunkwise::tuning::KeepLargeBlocks = chunkwise::tuning::KeepLargeBlocks;
 
 fn main() -> ExitCode {
-    let options: Options = chunkwise_frontend::parse_args("gaussian-bench", Options::command());
+    // --version names the build (git commit and binary hash), as result.h5 records it.
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (build {})",
+            env!("CARGO_PKG_VERSION"),
+            build_id::build_id()
+        )
+        .into_boxed_str(),
+    );
+    let options: Options =
+        chunkwise_frontend::parse_args("gaussian-bench", Options::command().version(version));
     if let Some(command) = &options.command {
         // merge and status read files only: no engine, no store.
         let outcome = match command {

@@ -5,7 +5,7 @@
 //! the sweep's listing (`cells/sweep.txt`) make the axes (sorted), and combinations without a
 //! cell are NaN (not measured), as skipped combinations of a full run are. Cells of one
 //! group must agree on everything else that shapes the figures (ntest, sigma, truncate, mode,
-//! dtype, seed, the data generator, the program version), else the merge refuses. result.h5
+//! dtype, seed, the data generator, the program version and build), else the merge refuses. result.h5
 //! is written under a temporary name and renamed into place.
 
 use std::collections::BTreeMap;
@@ -68,6 +68,9 @@ fn merged(group: &Group, listed: &[(usize, usize)]) -> Result<(RunInfo, Results)
     same(group, "seed", |i, _| i.seed)?;
     same(group, "data generator", |i, _| i.generator.clone())?;
     same(group, "program version", |i, _| i.version.clone())?;
+    same(group, "build (git commit and binary hash)", |i, _| {
+        i.build.clone()
+    })?;
     let mut data_sizes: Vec<usize> = group
         .cells
         .iter()

@@ -819,6 +819,40 @@ fn cells_run_one_by_one_skip_when_done_retry_when_failed_and_merge() {
     assert!(generator.as_str().contains("splitmix64"), "{generator}");
     drop(file);
 
+    // A cell of another build (git commit or binary) is not merged with the others.
+    let set_text = |uid: &str, name: &str, value: &str| {
+        let cell = open_h5_rw(d.join(format!("out/cells/{uid}.h5"))).unwrap();
+        let run = cell.group("/chunkwise/hdf5/1").unwrap();
+        let old = text_attr(&run, name);
+        run.delete_attr(name).unwrap();
+        let value: hdf5::types::VarLenUnicode = value.parse().unwrap();
+        run.new_attr::<hdf5::types::VarLenUnicode>()
+            .create(name)
+            .unwrap()
+            .write_scalar(&value)
+            .unwrap();
+        old
+    };
+    let build = set_text(&uid(1), "build", "0123456789ab-another");
+    let refused = bench_plain(d, &["merge", "out"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("build (git commit and binary hash)")
+            && refused.stderr.contains("0123456789ab-another"),
+        "{}",
+        refused.stderr
+    );
+    set_text(&uid(1), "build", &build);
+    // The build is the one --version names.
+    let version = bench_plain(d, &["--version"]);
+    assert!(
+        version.stdout.contains(&format!("(build {build})")),
+        "{} {build}",
+        version.stdout
+    );
+
     // A cell whose input came from another data generator is not merged with the others.
     {
         let cell = open_h5_rw(d.join(format!("out/cells/{}.h5", uid(1)))).unwrap();
