@@ -31,4 +31,6 @@ echo "== faults: kills, signals, concurrent writers, a full tmpfs (scripts/test-
 scripts/test-faults.sh
 echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"
 scripts/test-slurm.sh
+echo "== the user guide's commands (scripts/test-guide.sh)"
+scripts/test-guide.sh
 echo "== all tests passed"
