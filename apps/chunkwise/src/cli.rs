@@ -25,8 +25,9 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Where the datasets live: dosna:DIR (a directory of HDF5 files in DosNa's layout, made on
-    /// the first `create`), ram (in memory for the life of one command, useful with `demo`), or a
-    /// plain DIR (dosna) [default: store.location of the configuration, else ./chunkwise-data].
+    /// the first `create`), zarr:DIR (a Zarr V3 group, each dataset an array), ram (in memory
+    /// for the life of one command, useful with `demo`), or a plain DIR (dosna) [default:
+    /// store.location of the configuration, else ./chunkwise-data].
     #[arg(long, value_name = "LOCATION", global = true)]
     pub store: Option<String>,
 

@@ -1218,3 +1218,91 @@ fn copy_changes_chunks_dtype_and_store_with_numpys_casting_rules() {
         "convert it first: chunkwise copy plane plane_f32 --dtype f32",
     );
 }
+
+#[test]
+fn a_zarr_store_works_for_every_command_and_zarr_python_reads_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("source.h5"));
+    let zarr = ["--store", "zarr:group.zarr"];
+    let run = |store: &[&str], args: &[&str]| ok(d, &[store, args].concat());
+    run(
+        &zarr,
+        &[
+            "import",
+            "source.h5:/group/data",
+            "vol",
+            "--chunks",
+            "8,16,16",
+        ],
+    );
+    run(
+        &zarr,
+        &["filter", "gaussian", "vol", "smooth", "--sigma", "1.5"],
+    );
+    run(
+        &zarr,
+        &["write", "vol", "--select", "0, :, :", "--value", "2.5"],
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&run(&zarr, &["info", "smooth", "--json"])).unwrap();
+    assert_eq!(info["store"]["backend"], "zarr");
+    assert_eq!(info["chunk_shape"], serde_json::json!([8, 16, 16]));
+    // The same filter on the DosNa directory store gives the same numbers.
+    ok(
+        d,
+        &[
+            "import",
+            "source.h5:/group/data",
+            "vol",
+            "--chunks",
+            "8,16,16",
+        ],
+    );
+    ok(
+        d,
+        &["filter", "gaussian", "vol", "smooth", "--sigma", "1.5"],
+    );
+    run(&zarr, &["export", "smooth", "z.h5:/x"]);
+    ok(d, &["export", "smooth", "d.h5:/x"]);
+    assert_eq!(
+        read_h5::<f32>(&d.join("z.h5"), "x"),
+        read_h5::<f32>(&d.join("d.h5"), "x")
+    );
+    // Copies go both ways between the stores.
+    ok(
+        d,
+        &[
+            "copy",
+            "smooth",
+            "from_dosna",
+            "--to-store",
+            "zarr:group.zarr",
+        ],
+    );
+    run(
+        &zarr,
+        &[
+            "copy",
+            "vol",
+            "from_zarr",
+            "--to-store",
+            "dosna:chunkwise-data",
+        ],
+    );
+    let listing = run(&zarr, &["ls"]);
+    assert_eq!(listing, "from_dosna\nsmooth\nvol\n");
+    // zarr-python opens chunkwise's arrays and reads the same values.
+    let script = r#"
+import sys
+import h5py, numpy as np, zarr
+group = zarr.open_group(sys.argv[1] + "/group.zarr", mode="r")
+expected = h5py.File(sys.argv[1] + "/d.h5", "r")["x"][...]
+assert np.array_equal(group["smooth"][...], expected)
+assert np.array_equal(group["from_dosna"][...], expected)
+assert (group["vol"][0] == 2.5).all()
+print("ok")
+"#;
+    let out = chunkwise_testkit::python::run(script, &[d.as_os_str()]);
+    assert_eq!(out.trim(), "ok");
+}

@@ -293,3 +293,68 @@ fn rank_0_shows_every_ranks_chunks_when_asked() {
         assert!(!run.stderr.contains("chunks"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn filter_on_a_zarr_store_under_mpi_equals_the_threads_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = hdf5::File::create(d.join("v.h5")).unwrap();
+    file.new_dataset_builder()
+        .with_data(&volume())
+        .create("v")
+        .unwrap();
+    file.close().unwrap();
+    let zarr = ["--store", "zarr:g.zarr"];
+    ok(
+        d,
+        2,
+        &[
+            &zarr[..],
+            &["import", "v.h5:/v", "vol", "--chunks", "5,6,7"],
+        ]
+        .concat(),
+    );
+    ok(
+        d,
+        2,
+        &[
+            &zarr[..],
+            &["filter", "gaussian", "vol", "mpi", "--sigma", "1"],
+        ]
+        .concat(),
+    );
+    let threads = std::process::Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .current_dir(d)
+        .args(zarr)
+        .args(["filter", "gaussian", "vol", "threads", "--sigma", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        threads.status.success(),
+        "{}",
+        String::from_utf8_lossy(&threads.stderr)
+    );
+    for name in ["mpi", "threads"] {
+        let export = std::process::Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+            .current_dir(d)
+            .env("HDF5_USE_FILE_LOCKING", "FALSE")
+            .args(zarr)
+            .args(["export", name, &format!("{name}.h5:/x")])
+            .output()
+            .unwrap();
+        assert!(
+            export.status.success(),
+            "{}",
+            String::from_utf8_lossy(&export.stderr)
+        );
+    }
+    let read = |name: &str| -> ArrayD<f64> {
+        hdf5::File::open(d.join(format!("{name}.h5")))
+            .unwrap()
+            .dataset("x")
+            .unwrap()
+            .read_dyn::<f64>()
+            .unwrap()
+    };
+    assert_eq!(read("mpi"), read("threads"));
+}

@@ -111,6 +111,10 @@ fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Resul
                 Some(StoreLocation::Ram) => anyhow::bail!(
                     "--store ram: the ram store is chosen with --backend ram; expected --store dosna:DIR or DIR"
                 ),
+                Some(StoreLocation::Zarr(dir)) => anyhow::bail!(
+                    "--store zarr:{}: the hdf5 backend runs on a DosNa directory; expected --store dosna:DIR or DIR",
+                    dir.display()
+                ),
                 None => match &options.tmp {
                     Some(tmp) => tmp.join("gaussian-bench-store"),
                     None => std::env::temp_dir().join("gaussian-bench-store"),

@@ -12,7 +12,7 @@
 //! it left is removed by the next store opened on the directory; hidden names (starting with `.`)
 //! are never listed. One file per chunk also means ranks and threads never share a file, which
 //! serial HDF5 requires. Changes of one chunk are ordered by byte-range locks in one hidden lock
-//! file of the store, `<root>/.chunkwise-locks` (see the `chunk_locks` module), so no
+//! file of the store, `<root>/.chunkwise-locks` (see `chunkwise::store::support::lock_chunk`), so no
 //! acknowledged write is lost.
 //!
 //! A dataset begun as an output (`begin_dataset`) keeps its attributes in a hidden
@@ -38,7 +38,6 @@
 //! header (see the `template` module), so the common case needs no HDF5 call; files of any other
 //! structure go through the library, whose calls the `hdf5` crate serialises.
 
-mod chunk_locks;
 mod chunk_writer;
 pub mod h5;
 mod meta_files;
@@ -61,7 +60,9 @@ use chunkwise::dtype::{ChunkData, DType, Element};
 use chunkwise::error::{fmt_tuple, Error, Result};
 use chunkwise::layout::Layout;
 use chunkwise::region::Region;
-use chunkwise::store::support::{check_chunk_data, check_run_pieces, read_run_from_whole_chunk};
+use chunkwise::store::support::{
+    self, check_chunk_data, check_run_pieces, read_run_from_whole_chunk,
+};
 use chunkwise::store::{
     check_dataset_name, BufferedChunkWriter, Capabilities, ChunkRead, ChunkUpdates, ChunkWrite,
     ChunkWriter, Coordination, DatasetHandle, DatasetMeta, Store,
@@ -104,7 +105,7 @@ fn chunk_of_file_name(name: &str) -> Option<Vec<usize>> {
 }
 
 /// Renames the finished chunk file `temp` to `path`, the chunk `flat` of dataset `name` of the
-/// store in `root`, under the chunk's shared lock (see the `chunk_locks` module). On error
+/// store in `root`, under the chunk's shared lock (see `support::lock_chunk`). On error
 /// `temp` is removed.
 ///
 /// # Errors
@@ -117,7 +118,7 @@ fn rename_chunk_into_place(
     path: &Path,
 ) -> Result<()> {
     let renamed =
-        chunk_locks::lock_chunk(root, name, flat, false).and_then(|_lock| fs::rename(temp, path));
+        support::lock_chunk(root, name, flat, false).and_then(|_lock| fs::rename(temp, path));
     renamed.map_err(|e| {
         let _ = fs::remove_file(temp);
         missing_dataset_or(root, name, Error::io(path, e))
@@ -932,8 +933,8 @@ impl DosnaStore {
         self.require_dataset(name)?;
         // The chunk's exclusive lock from the read to the rename: updates run one after
         // another, and blind writes land before the read or after the rename.
-        let _lock = chunk_locks::lock_chunk(&self.root, name, meta.layout.chunk_flat(chunk), true)
-            .map_err(|e| Error::io(self.root.join(chunk_locks::LOCK_FILE), e))?;
+        let _lock = support::lock_chunk(&self.root, name, meta.layout.chunk_flat(chunk), true)
+            .map_err(|e| Error::io(self.root.join(support::LOCK_FILE), e))?;
         let updated = self
             .read_chunk_of(name, meta, chunk)
             .and_then(&mut *update)?;
@@ -945,7 +946,7 @@ impl DosnaStore {
         meta.layout.check_chunk(chunk)?;
         let path = self.chunk_path(name, chunk);
         let flat = meta.layout.chunk_flat(chunk);
-        let removed = chunk_locks::lock_chunk(&self.root, name, flat, false)
+        let removed = support::lock_chunk(&self.root, name, flat, false)
             .and_then(|_lock| fs::remove_file(&path));
         match removed {
             Ok(()) => Ok(true),

@@ -1,6 +1,6 @@
-//! Where a store lives, as users write it: `dosna:/path`, `ram`, or a plain directory path (the
-//! DosNa directory store, the default). Later backends add their schemes here (`zarr:/path`,
-//! `s3://bucket/prefix`, `rados://pool`); until then they are refused by name.
+//! Where a store lives, as users write it: `dosna:/path`, `zarr:/path`, `ram`, or a plain
+//! directory path (the DosNa directory store, the default). Later backends add their schemes
+//! here (`s3://bucket/prefix`, `rados://pool`); until then they are refused by name.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -9,20 +9,23 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chunkwise::{RamStore, Store};
 use chunkwise_dosna::DosnaStore;
+use chunkwise_zarr::ZarrStore;
 
 /// A store's location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// The DosNa directory store in this directory (`dosna:PATH`, or a plain path).
     Dosna(PathBuf),
+    /// A Zarr V3 group in this directory, its arrays the datasets (`zarr:PATH`).
+    Zarr(PathBuf),
     /// The ram store: datasets live as long as the process (`ram`).
     Ram,
 }
 
 /// Schemes of backends chunkwise names but does not have yet.
-const PLANNED: [&str; 5] = ["zarr", "s3", "rados", "ceph", "hdf5"];
+const PLANNED: [&str; 4] = ["s3", "rados", "ceph", "hdf5"];
 
-const EXPECTED: &str = "expected dosna:PATH, ram, or a directory path";
+const EXPECTED: &str = "expected dosna:PATH, zarr:PATH, ram, or a directory path";
 
 impl FromStr for StoreLocation {
     type Err = anyhow::Error;
@@ -53,6 +56,13 @@ impl FromStr for StoreLocation {
                 }
                 Ok(StoreLocation::Dosna(PathBuf::from(path)))
             }
+            "zarr" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    bail!("store location {text:?} has no directory; expected zarr:PATH");
+                }
+                Ok(StoreLocation::Zarr(PathBuf::from(path)))
+            }
             "ram" => bail!("store location {text:?}: the ram store takes no path; expected ram"),
             planned if PLANNED.contains(&planned) => bail!(
                 "store location {text:?}: the {planned} backend is not available yet; {EXPECTED}"
@@ -66,6 +76,7 @@ impl std::fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreLocation::Dosna(path) => write!(f, "dosna:{}", path.display()),
+            StoreLocation::Zarr(path) => write!(f, "zarr:{}", path.display()),
             StoreLocation::Ram => f.write_str("ram"),
         }
     }
@@ -98,6 +109,7 @@ impl StoreLocation {
     pub fn backend(&self) -> &'static str {
         match self {
             StoreLocation::Dosna(_) => "dosna",
+            StoreLocation::Zarr(_) => "zarr",
             StoreLocation::Ram => "ram",
         }
     }
@@ -111,6 +123,7 @@ impl StoreLocation {
                     .with_spare_files(options.spare_file_bytes)
                     .with_top_directory(options.top_directory),
             ),
+            StoreLocation::Zarr(path) => Arc::new(ZarrStore::new(path)),
             StoreLocation::Ram => Arc::new(RamStore::new()),
         }
     }
@@ -143,16 +156,21 @@ mod tests {
         assert_eq!(parse("/abs/a:b"), StoreLocation::Dosna("/abs/a:b".into()));
         assert_eq!(parse("Data:1"), StoreLocation::Dosna("Data:1".into()));
         assert_eq!(parse("dosna:/x").to_string(), "dosna:/x");
+        assert_eq!(
+            parse("zarr:/d/x.zarr"),
+            StoreLocation::Zarr("/d/x.zarr".into())
+        );
+        assert_eq!(parse("zarr:x.zarr").to_string(), "zarr:x.zarr");
     }
 
     #[test]
     fn planned_unknown_and_empty_locations_are_refused_by_name() {
         for (text, expected) in [
-            ("zarr:/data/x.zarr", "the zarr backend is not available yet"),
             ("s3://bucket/prefix", "the s3 backend is not available yet"),
             ("rados://pool", "the rados backend is not available yet"),
             ("ftp://host/x", "unknown scheme \"ftp\""),
             ("dosna:", "has no directory"),
+            ("zarr:", "has no directory"),
             ("ram:/x", "takes no path"),
             ("", "is empty"),
         ] {

@@ -244,7 +244,7 @@ impl Engine for MpiEngine {
     }
 
     /// When `progress` is watched, `work` runs on a helper thread while this (owner) thread
-    /// reports to rank 0, or on rank 0 records the reports (see [`crate::reports`]).
+    /// reports to rank 0, or on rank 0 records the reports (see the `reports` module).
     fn report_while(&self, progress: &Progress, work: &Work<'_>) -> Result<()> {
         if self.size == 1 || !progress.is_watched() {
             return work();

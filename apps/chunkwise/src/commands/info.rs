@@ -120,8 +120,12 @@ pub fn scalar_json(value: &Scalar) -> Value {
 fn absolute(location: &StoreLocation) -> String {
     match location {
         StoreLocation::Dosna(path) => {
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            StoreLocation::Dosna(path).to_string()
+            StoreLocation::Dosna(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
+                .to_string()
+        }
+        StoreLocation::Zarr(path) => {
+            StoreLocation::Zarr(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
+                .to_string()
         }
         other => other.to_string(),
     }

@@ -29,6 +29,7 @@
 //! - hidden working entries (temporary chunks, datasets being created or deleted) of a process
 //!   that died are removed by the next store opened on the same location.
 
+mod chunk_locks;
 mod chunk_writer;
 pub mod ram;
 pub mod support;

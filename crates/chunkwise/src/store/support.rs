@@ -6,6 +6,7 @@
 
 use std::mem::MaybeUninit;
 
+pub use super::chunk_locks::{lock_chunk, ChunkLock, LOCK_FILE};
 pub use super::chunk_writer::{check_part_dtype, Coverage};
 pub use crate::array::into_c_vec;
 pub use crate::dtype::element_bytes;

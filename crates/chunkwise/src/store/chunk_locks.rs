@@ -1,4 +1,4 @@
-//! Chunk locks: one hidden lock file per store, one byte of it per chunk.
+//! Chunk locks for stores of files: one hidden lock file per store, one byte of it per chunk.
 //!
 //! Every change of a chunk file takes the chunk's byte: a read-modify-write (`update_chunk`)
 //! exclusively from its read to its rename, a blind replacement (`write_chunk`, a committed
@@ -35,11 +35,11 @@ thread_local! {
 }
 
 /// Name of the lock file in the store's root.
-pub(super) const LOCK_FILE: &str = ".chunkwise-locks";
+pub const LOCK_FILE: &str = ".chunkwise-locks";
 
 /// A held chunk lock; dropping it releases the lock. It stays on the thread that took it.
 #[derive(Debug)]
-pub(super) struct ChunkLock {
+pub struct ChunkLock {
     file: Rc<File>,
     start: libc::off_t,
 }
@@ -117,7 +117,7 @@ fn lock_byte(name: &str, flat: usize) -> i64 {
 ///
 /// # Errors
 /// The I/O error of opening the lock file or of locking.
-pub(super) fn lock_chunk(
+pub fn lock_chunk(
     root: &Path,
     name: &str,
     flat: usize,

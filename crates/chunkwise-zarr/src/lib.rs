@@ -1,0 +1,267 @@
+//! Zarr V3 arrays as a chunkwise store, on the `zarrs` crate: a store is a Zarr group (a
+//! directory with a group `zarr.json`), a dataset an array in it (`<group>/<name>/zarr.json`,
+//! chunks under `<name>/c/i/j/k`), readable by zarr-python, TensorStore and napari unchanged.
+//!
+//! Guarantees, as the store trait states them:
+//! - a chunk write replaces the chunk's file atomically (a temporary file renamed over it): a
+//!   reader sees the old chunk or the new one, never half of one (see `atomic_fs`);
+//! - a sharded array's chunkwise chunk is a whole shard, so two writers never share a shard;
+//! - a dataset begun with `begin_dataset` keeps its `zarr.json` under another name
+//!   (`.chunkwise-incomplete.json`) until `finish_dataset` renames it into place: until then
+//!   neither chunkwise nor any Zarr reader opens it as an array;
+//! - `update_chunk` holds the chunk's exclusive lock from its read to its rename, and blind
+//!   writes take it shared around their rename (`chunkwise::store::support::lock_chunk`), so
+//!   no acknowledged write is lost to a concurrent update, between threads or processes;
+//! - a deleted dataset's directory is first renamed away, then removed: it disappears at once,
+//!   and a write through an old handle fails instead of bringing part of it back.
+
+mod atomic_fs;
+mod handle;
+mod metadata;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chunkwise::store::{
+    check_dataset_name, Capabilities, ChunkUpdates, Coordination, DatasetHandle, DatasetMeta, Store,
+};
+use chunkwise::{Error, Result};
+use serde_json::Value;
+use zarrs::array::Array;
+
+use crate::atomic_fs::{write_atomically, AtomicFs};
+use crate::handle::ZarrDataset;
+
+/// The name a begun dataset's `zarr.json` has until it is finished.
+const INCOMPLETE: &str = ".chunkwise-incomplete.json";
+
+/// The metadata file of a Zarr node.
+const ZARR_JSON: &str = "zarr.json";
+
+static DELETIONS: AtomicU64 = AtomicU64::new(0);
+
+/// A Zarr V3 group of arrays on the local file system.
+#[derive(Debug, Clone)]
+pub struct ZarrStore {
+    root: PathBuf,
+    codecs: Value,
+}
+
+impl ZarrStore {
+    /// The group in directory `root` (made, with its `zarr.json`, by the first dataset created
+    /// in it). New arrays are written uncompressed (the `bytes` codec, little-endian).
+    pub fn new(root: impl Into<PathBuf>) -> ZarrStore {
+        ZarrStore {
+            root: root.into(),
+            codecs: serde_json::json!([{"name": "bytes", "configuration": {"endian": "little"}}]),
+        }
+    }
+
+    /// The group's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn storage(&self) -> Result<Arc<AtomicFs>> {
+        AtomicFs::new(&self.root)
+            .map(Arc::new)
+            .map_err(|e| storage_error(&self.root, &e.to_string()))
+    }
+
+    /// Makes the group (its directory and `zarr.json`) when missing.
+    fn ensure_group(&self) -> Result<()> {
+        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join(ZARR_JSON);
+        if !path.exists() {
+            let text = metadata::group_json().to_string();
+            write_atomically(&self.root, &path, text.as_bytes())
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// A handle of array `name` with `meta` (no storage touched).
+    fn handle(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        let json = metadata::array_json(meta, &self.codecs);
+        let array_metadata = serde_json::from_value(json)
+            .map_err(|e| storage_error(&self.dir(name), &format!("array metadata: {e}")))?;
+        let array = Array::new_with_metadata(self.storage()?, &format!("/{name}"), array_metadata)
+            .map_err(|e| storage_error(&self.dir(name), &e.to_string()))?;
+        Ok(Arc::new(ZarrDataset::new(
+            name,
+            meta.clone(),
+            self.root.clone(),
+            array,
+        )))
+    }
+
+    /// Makes the directory of a new dataset and writes its metadata as `file`.
+    fn make(&self, name: &str, meta: &DatasetMeta, file: &str) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        self.ensure_group()?;
+        let dir = self.dir(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::DatasetExists(name.to_string()))
+            }
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+        let text = metadata::array_json(meta, &self.codecs).to_string();
+        let written = write_atomically(&dir, &dir.join(file), text.as_bytes())
+            .map_err(|e| Error::io(dir.join(file), e))
+            .and_then(|()| self.handle(name, meta));
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        written
+    }
+
+    fn is_complete(&self, name: &str) -> bool {
+        self.dir(name).join(ZARR_JSON).is_file()
+    }
+
+    fn is_incomplete(&self, name: &str) -> bool {
+        !self.is_complete(name) && self.dir(name).join(INCOMPLETE).is_file()
+    }
+
+    /// Names of the entries of the group that are datasets (complete or not).
+    fn entries(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+        let listing = match fs::read_dir(&self.root) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        let mut names = Vec::new();
+        for entry in listing {
+            let entry = entry.map_err(|e| Error::io(&self.root, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.path().is_dir() && keep(&name) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+impl Store for ZarrStore {
+    fn backend(&self) -> &'static str {
+        "zarr"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            shared_between_processes: true,
+            partial_reads: false,
+            partial_writes: false,
+            coordination: Coordination::Root,
+            chunk_updates: ChunkUpdates::SharedLocks,
+        }
+    }
+
+    fn create_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        // An incomplete dataset of the name (an interrupted job's output) is replaced.
+        if self.is_incomplete(name) {
+            self.delete_dataset(name)?;
+        }
+        self.make(name, meta, ZARR_JSON)
+    }
+
+    fn begin_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        if self.is_incomplete(name) {
+            self.delete_dataset(name)?;
+        }
+        self.make(name, meta, INCOMPLETE)
+    }
+
+    fn open_dataset(&self, name: &str) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        if !self.is_complete(name) {
+            return Err(if self.is_incomplete(name) {
+                Error::DatasetIncomplete(name.to_string())
+            } else {
+                Error::DatasetNotFound(name.to_string())
+            });
+        }
+        let array =
+            Array::open(self.storage()?, &format!("/{name}")).map_err(|e| Error::Corrupt {
+                path: self.dir(name).join(ZARR_JSON),
+                problem: e.to_string(),
+            })?;
+        let meta = metadata::dataset_meta(&self.dir(name), &array)?;
+        Ok(Arc::new(ZarrDataset::new(
+            name,
+            meta,
+            self.root.clone(),
+            array,
+        )))
+    }
+
+    fn attach_dataset(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
+        check_dataset_name(name)?;
+        self.handle(name, meta)
+    }
+
+    fn finish_dataset(&self, name: &str) -> Result<()> {
+        check_dataset_name(name)?;
+        if self.is_complete(name) {
+            return Ok(());
+        }
+        let dir = self.dir(name);
+        match fs::rename(dir.join(INCOMPLETE), dir.join(ZARR_JSON)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::DatasetNotFound(name.to_string()))
+            }
+            Err(e) => Err(Error::io(dir.join(INCOMPLETE), e)),
+        }
+    }
+
+    fn delete_dataset(&self, name: &str) -> Result<()> {
+        check_dataset_name(name)?;
+        let dir = self.dir(name);
+        if !dir.join(ZARR_JSON).is_file() && !dir.join(INCOMPLETE).is_file() {
+            return Err(Error::DatasetNotFound(name.to_string()));
+        }
+        // Renamed away first: the dataset is gone at once, whatever removing its files takes.
+        let away = self.root.join(format!(
+            ".chunkwise-deleting-{}-{}",
+            std::process::id(),
+            DELETIONS.fetch_add(1, Ordering::Relaxed)
+        ));
+        match fs::rename(&dir, &away) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::DatasetNotFound(name.to_string()))
+            }
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+        fs::remove_dir_all(&away).map_err(|e| Error::io(&away, e))
+    }
+
+    fn has_dataset(&self, name: &str) -> Result<bool> {
+        Ok(check_dataset_name(name).is_ok() && self.is_complete(name))
+    }
+
+    fn list_datasets(&self) -> Result<Vec<String>> {
+        self.entries(|name| self.is_complete(name))
+    }
+
+    fn list_incomplete(&self) -> Result<Vec<String>> {
+        self.entries(|name| self.is_incomplete(name))
+    }
+}
+
+/// A storage error of the group at `path`.
+fn storage_error(path: &Path, detail: &str) -> Error {
+    Error::io(path, std::io::Error::other(detail.to_string()))
+}
