@@ -36,6 +36,17 @@ pub struct Global {
     #[arg(long, value_enum, global = true)]
     pub backend: Option<Backend>,
 
+    /// Zarr stores: how new arrays' chunks are compressed: none, gzip[:LEVEL], zstd[:LEVEL] or
+    /// blosc[:CNAME[:CLEVEL[:SHUFFLE]]] (e.g. zstd:3, blosc:lz4:5:shuffle) [default: none].
+    #[arg(long, value_name = "CODEC", global = true)]
+    pub codec: Option<String>,
+
+    /// Zarr stores: write each chunk of new arrays as a shard of inner chunks of this shape
+    /// (which divides the chunk shape), e.g. --chunks 256,256,256 --shard-chunks 32,32,32: the
+    /// workers own whole shards, and readers fetch 32³ pieces.
+    #[arg(long, value_name = "N,N,…", global = true)]
+    pub shard_chunks: Option<String>,
+
     /// Write chunk files with HDF5's Fletcher-32 checksum, so that damaged chunks are detected
     /// when read (reads always verify checksums that files have). Slower to write.
     #[arg(long, global = true)]

@@ -36,11 +36,13 @@ pub fn location(global: &Global, config: &Config) -> Result<StoreLocation> {
 /// The store of the global options on `engine`, with the configuration's read-ahead and memory
 /// budget.
 pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
+    let location = location(global, config)?;
     let options = StoreOptions {
         checksums: global.checksums,
+        codecs: codecs(global, &location)?,
         ..StoreOptions::default()
     };
-    let store = location(global, config)?.open(options);
+    let store = location.open(options);
     chunkwise_frontend::connect(store, config, engine)
 }
 
@@ -68,4 +70,25 @@ pub fn connect_to(location: &str, conn: &Connection, config: &Config) -> Result<
     let location: StoreLocation = location.parse()?;
     let store = location.open(StoreOptions::default());
     chunkwise_frontend::connect(store, config, conn.engine().clone())
+}
+
+/// The Zarr codecs of `--codec` and `--shard-chunks`, refused for other stores.
+fn codecs(global: &Global, location: &StoreLocation) -> Result<chunkwise_zarr::Codecs> {
+    let asked = global.codec.is_some() || global.shard_chunks.is_some();
+    if asked && !matches!(location, StoreLocation::Zarr(_)) {
+        bail!(
+            "--codec and --shard-chunks apply to zarr stores; --store {location} is a {} store",
+            location.backend()
+        );
+    }
+    Ok(chunkwise_zarr::Codecs {
+        compression: match &global.codec {
+            Some(text) => text.parse()?,
+            None => chunkwise_zarr::Compression::None,
+        },
+        shard_chunks: match &global.shard_chunks {
+            Some(text) => Some(crate::parse::shape("--shard-chunks", text)?),
+            None => None,
+        },
+    })
 }

@@ -1306,3 +1306,87 @@ print("ok")
     let out = chunkwise_testkit::python::run(script, &[d.as_os_str()]);
     assert_eq!(out.trim(), "ok");
 }
+
+#[test]
+fn zarr_codecs_and_shards_are_chosen_on_the_command_line_and_shown_by_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_source(&d.join("source.h5"));
+    let zarr = ["--store", "zarr:z.zarr"];
+    let run = |extra: &[&str]| ok(d, &[&zarr[..], extra].concat());
+    run(&[
+        "--codec",
+        "zstd:3",
+        "import",
+        "source.h5:/group/data",
+        "packed",
+        "--chunks",
+        "10,15,41",
+    ]);
+    run(&[
+        "--codec",
+        "gzip",
+        "--shard-chunks",
+        "5,5,41",
+        "import",
+        "source.h5:/group/data",
+        "sharded",
+        "--chunks",
+        "10,15,41",
+    ]);
+    let packed: serde_json::Value =
+        serde_json::from_str(&run(&["info", "packed", "--json"])).unwrap();
+    assert_eq!(packed["codecs"], "bytes, zstd:3");
+    // Smooth data compresses: fewer bytes stored than the chunks hold.
+    let ratio = packed["compression_ratio"].as_f64().unwrap();
+    assert!(ratio > 1.2, "{packed}");
+    let sharded: serde_json::Value =
+        serde_json::from_str(&run(&["info", "sharded", "--json"])).unwrap();
+    assert_eq!(sharded["codecs"], "sharding (5×5×41 chunks: bytes, gzip:5)");
+    assert!(
+        run(&["info", "sharded"]).contains("codecs:      sharding (5×5×41 chunks: bytes, gzip:5)")
+    );
+    // The data survive both, and filters run on them.
+    run(&["filter", "gaussian", "sharded", "smooth", "--sigma", "1"]);
+    for name in ["packed", "sharded"] {
+        run(&["export", name, &format!("{name}.h5:/x")]);
+        assert_eq!(
+            read_h5::<f32>(&d.join(format!("{name}.h5")), "x"),
+            volume().into_dyn()
+        );
+    }
+    // Bad choices: one line naming the value; nothing made.
+    fails(
+        d,
+        &[
+            &zarr[..],
+            &["--codec", "lzma", "create", "x", "--shape", "4"],
+        ]
+        .concat(),
+        "invalid setting codec = lzma: unknown codec; expected none, gzip[:LEVEL]",
+    );
+    fails(
+        d,
+        &[
+            &zarr[..],
+            &[
+                "--shard-chunks",
+                "3",
+                "create",
+                "x",
+                "--shape",
+                "8",
+                "--chunks",
+                "4",
+            ],
+        ]
+        .concat(),
+        "shard chunks = (3,): expected a shape that divides the chunk (shard) shape (4,)",
+    );
+    fails(
+        d,
+        &["--codec", "zstd", "create", "x", "--shape", "4"],
+        "--codec and --shard-chunks apply to zarr stores",
+    );
+    assert!(!run(&["ls"]).contains('x'));
+}

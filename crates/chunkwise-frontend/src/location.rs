@@ -83,7 +83,7 @@ impl std::fmt::Display for StoreLocation {
 }
 
 /// Options of the stores that have them (the others ignore them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// DosNa: chunk files with HDF5's Fletcher-32 checksum.
     pub checksums: bool,
@@ -91,6 +91,8 @@ pub struct StoreOptions {
     pub spare_file_bytes: u64,
     /// DosNa: a root the store creates is marked an ext2/3/4 top directory (on by default).
     pub top_directory: bool,
+    /// Zarr: the codecs of new arrays (compressor, sharding).
+    pub codecs: chunkwise_zarr::Codecs,
 }
 
 impl Default for StoreOptions {
@@ -100,6 +102,7 @@ impl Default for StoreOptions {
             checksums: false,
             spare_file_bytes: 0,
             top_directory: true,
+            codecs: chunkwise_zarr::Codecs::default(),
         }
     }
 }
@@ -123,7 +126,7 @@ impl StoreLocation {
                     .with_spare_files(options.spare_file_bytes)
                     .with_top_directory(options.top_directory),
             ),
-            StoreLocation::Zarr(path) => Arc::new(ZarrStore::new(path)),
+            StoreLocation::Zarr(path) => Arc::new(ZarrStore::new(path).with_codecs(options.codecs)),
             StoreLocation::Ram => Arc::new(RamStore::new()),
         }
     }

@@ -133,6 +133,25 @@ impl ChunkRead for ZarrDataset {
         Ok(self.chunk_path(&indices).is_file())
     }
 
+    fn stored_bytes(&self) -> Result<Option<u64>> {
+        let mut total = 0;
+        for chunk in self.list_chunks()? {
+            let indices: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
+            let path = self.chunk_path(&indices);
+            total += std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
+        }
+        Ok(Some(total))
+    }
+
+    /// The codec names of the array's chain (sharding with its inner codecs), e.g.
+    /// `sharding_indexed(8×8 chunks: bytes, zstd)`.
+    fn encoding(&self) -> Option<String> {
+        let metadata = serde_json::to_value(self.array.metadata()).ok()?;
+        Some(describe(&metadata["codecs"]))
+    }
+
     fn list_chunks(&self) -> Result<Vec<Vec<usize>>> {
         self.check_exists()?;
         let mut chunks: Vec<Vec<usize>> = self
@@ -183,4 +202,43 @@ impl ChunkWrite for ZarrDataset {
             Err(e) => Err(Error::io(&path, e)),
         }
     }
+}
+
+/// A codec chain as text: names with their main setting.
+fn describe(codecs: &serde_json::Value) -> String {
+    let Some(list) = codecs.as_array() else {
+        return codecs.to_string();
+    };
+    list.iter()
+        .map(|codec| {
+            let name = codec["name"].as_str().unwrap_or("?");
+            let configuration = &codec["configuration"];
+            match name {
+                "sharding_indexed" => {
+                    let inner = configuration["chunk_shape"]
+                        .as_array()
+                        .map(|dims| {
+                            dims.iter()
+                                .map(|d| d.to_string())
+                                .collect::<Vec<_>>()
+                                .join("×")
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "sharding ({inner} chunks: {})",
+                        describe(&configuration["codecs"])
+                    )
+                }
+                "gzip" | "zstd" => format!("{name}:{}", configuration["level"]),
+                "blosc" => format!(
+                    "blosc:{}:{}:{}",
+                    configuration["cname"].as_str().unwrap_or("?"),
+                    configuration["clevel"],
+                    configuration["shuffle"].as_str().unwrap_or("?")
+                ),
+                other => other.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

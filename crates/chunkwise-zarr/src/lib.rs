@@ -16,8 +16,11 @@
 //!   and a write through an old handle fails instead of bringing part of it back.
 
 mod atomic_fs;
+mod codecs;
 mod handle;
 mod metadata;
+
+pub use codecs::{Codecs, Compression};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,7 +31,6 @@ use chunkwise::store::{
     check_dataset_name, Capabilities, ChunkUpdates, Coordination, DatasetHandle, DatasetMeta, Store,
 };
 use chunkwise::{Error, Result};
-use serde_json::Value;
 use zarrs::array::Array;
 
 use crate::atomic_fs::{write_atomically, AtomicFs};
@@ -46,7 +48,7 @@ static DELETIONS: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct ZarrStore {
     root: PathBuf,
-    codecs: Value,
+    codecs: Codecs,
 }
 
 impl ZarrStore {
@@ -55,8 +57,15 @@ impl ZarrStore {
     pub fn new(root: impl Into<PathBuf>) -> ZarrStore {
         ZarrStore {
             root: root.into(),
-            codecs: serde_json::json!([{"name": "bytes", "configuration": {"endian": "little"}}]),
+            codecs: Codecs::default(),
         }
+    }
+
+    /// This store writing new arrays with `codecs` (a compressor, and sharding); arrays that
+    /// exist keep their own.
+    pub fn with_codecs(mut self, codecs: Codecs) -> ZarrStore {
+        self.codecs = codecs;
+        self
     }
 
     /// The group's directory.
@@ -88,7 +97,7 @@ impl ZarrStore {
 
     /// A handle of array `name` with `meta` (no storage touched).
     fn handle(&self, name: &str, meta: &DatasetMeta) -> Result<DatasetHandle> {
-        let json = metadata::array_json(meta, &self.codecs);
+        let json = metadata::array_json(meta, &self.codecs.json(meta)?);
         let array_metadata = serde_json::from_value(json)
             .map_err(|e| storage_error(&self.dir(name), &format!("array metadata: {e}")))?;
         let array = Array::new_with_metadata(self.storage()?, &format!("/{name}"), array_metadata)
@@ -104,6 +113,7 @@ impl ZarrStore {
     /// Makes the directory of a new dataset and writes its metadata as `file`.
     fn make(&self, name: &str, meta: &DatasetMeta, file: &str) -> Result<DatasetHandle> {
         check_dataset_name(name)?;
+        let codecs = self.codecs.json(meta)?;
         self.ensure_group()?;
         let dir = self.dir(name);
         match fs::create_dir(&dir) {
@@ -113,7 +123,7 @@ impl ZarrStore {
             }
             Err(e) => return Err(Error::io(&dir, e)),
         }
-        let text = metadata::array_json(meta, &self.codecs).to_string();
+        let text = metadata::array_json(meta, &codecs).to_string();
         let written = write_atomically(&dir, &dir.join(file), text.as_bytes())
             .map_err(|e| Error::io(dir.join(file), e))
             .and_then(|()| self.handle(name, meta));

@@ -38,8 +38,11 @@ pub struct DatasetInfo {
     pub chunks_total: usize,
     /// Bytes of the whole array (shape × element size).
     pub logical_bytes: u64,
-    /// Bytes of the chunks present, as stored (full chunk shape, uncompressed).
+    /// Bytes of the chunks present, as stored: what the store reports (compressed chunks'
+    /// sizes), else the chunks' element bytes (full chunk shape).
     pub stored_bytes: u64,
+    /// How the store encodes chunks (codecs), when it says.
+    pub encoding: Option<String>,
 }
 
 impl Dataset {
@@ -133,7 +136,11 @@ impl Dataset {
             chunks_present: present,
             chunks_total: layout.num_chunks(),
             logical_bytes: (layout.len() * self.meta().dtype.size()) as u64,
-            stored_bytes: (present * self.meta().chunk_bytes()) as u64,
+            stored_bytes: match self.handle.stored_bytes()? {
+                Some(bytes) => bytes,
+                None => (present * self.meta().chunk_bytes()) as u64,
+            },
+            encoding: self.handle.encoding(),
         })
     }
 

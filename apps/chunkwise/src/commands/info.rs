@@ -61,10 +61,19 @@ pub fn print_info(info: &DatasetInfo, conn: &Connection, location: &StoreLocatio
         "chunks:      {} of {} present",
         info.chunks_present, info.chunks_total
     );
-    println!(
-        "bytes:       {} logical, {} stored",
-        info.logical_bytes, info.stored_bytes
-    );
+    if let Some(encoding) = &info.encoding {
+        println!("codecs:      {encoding}");
+    }
+    match ratio(info) {
+        Some(ratio) => println!(
+            "bytes:       {} logical, {} stored (ratio {ratio:.2}: the chunks' bytes over their stored size)",
+            info.logical_bytes, info.stored_bytes
+        ),
+        None => println!(
+            "bytes:       {} logical, {} stored",
+            info.logical_bytes, info.stored_bytes
+        ),
+    }
     println!(
         "store:       {} ({} backend)",
         absolute(location),
@@ -94,6 +103,8 @@ fn info_json(info: &DatasetInfo, store: Value) -> Value {
         "chunks_total": info.chunks_total,
         "logical_bytes": info.logical_bytes,
         "stored_bytes": info.stored_bytes,
+        "codecs": info.encoding,
+        "compression_ratio": ratio(info),
         "store": store,
     })
 }
@@ -129,4 +140,11 @@ fn absolute(location: &StoreLocation) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The present chunks' element bytes over their stored size; `None` without chunks.
+fn ratio(info: &DatasetInfo) -> Option<f64> {
+    let chunk_bytes = info.chunk_shape.iter().product::<usize>() * info.dtype.size();
+    let raw = (info.chunks_present * chunk_bytes) as f64;
+    (info.stored_bytes > 0).then(|| raw / info.stored_bytes as f64)
 }

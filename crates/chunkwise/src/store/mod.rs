@@ -272,6 +272,20 @@ pub trait ChunkRead: Send + Sync + Debug {
     /// # Errors
     /// [`Error::DatasetNotFound`], or a storage error.
     fn list_chunks(&self) -> Result<Vec<Vec<usize>>>;
+
+    /// Bytes the written chunks take in storage, when the store knows them (compressed chunks);
+    /// `None` (the default) counts them as their elements' bytes.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn stored_bytes(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// How the store encodes the chunks (e.g. `bytes, zstd:1`), when it has a choice.
+    fn encoding(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Writing and deleting one dataset's chunks (through its handle).
