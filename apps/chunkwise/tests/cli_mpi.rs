@@ -325,20 +325,12 @@ fn filter_on_zarr_under_mpi(zarr: &[&str]) {
     ok(
         d,
         2,
-        &[
-            &zarr[..],
-            &["import", "v.h5:/v", "vol", "--chunks", "5,6,7"],
-        ]
-        .concat(),
+        &[zarr, &["import", "v.h5:/v", "vol", "--chunks", "5,6,7"]].concat(),
     );
     ok(
         d,
         2,
-        &[
-            &zarr[..],
-            &["filter", "gaussian", "vol", "mpi", "--sigma", "1"],
-        ]
-        .concat(),
+        &[zarr, &["filter", "gaussian", "vol", "mpi", "--sigma", "1"]].concat(),
     );
     let threads = std::process::Command::new(env!("CARGO_BIN_EXE_chunkwise"))
         .current_dir(d)
