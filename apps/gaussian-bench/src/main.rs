@@ -101,6 +101,30 @@ fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
 
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match options.backend {
+        options::Backend::Zarr => {
+            let configured = match &config.store_location {
+                Some(text) => Some(text.parse::<StoreLocation>()?),
+                None => None,
+            };
+            let dir = match options.store.as_ref().or(configured.as_ref()) {
+                Some(StoreLocation::Zarr(dir) | StoreLocation::Dosna(dir)) => dir.clone(),
+                Some(StoreLocation::Ram) => anyhow::bail!(
+                    "--store ram: the ram store is chosen with --backend ram; expected --store zarr:DIR or DIR"
+                ),
+                None => match &options.tmp {
+                    Some(tmp) => tmp.join("gaussian-bench-store.zarr"),
+                    None => std::env::temp_dir().join("gaussian-bench-store.zarr"),
+                },
+            };
+            check_store_room(options, &dir)?;
+            StoreLocation::Zarr(dir).open(StoreOptions {
+                codecs: chunkwise_zarr::Codecs {
+                    compression: options.codec.parse()?,
+                    shard_chunks: None,
+                },
+                ..StoreOptions::default()
+            })
+        }
         options::Backend::Hdf5 => {
             let configured = match &config.store_location {
                 Some(text) => Some(text.parse::<StoreLocation>()?),
@@ -181,6 +205,7 @@ pub(crate) fn measure(
             seed: options.seed,
             version: env!("CARGO_PKG_VERSION").to_string(),
             build: build_id::build_id().to_string(),
+            codec: options.codec.clone(),
             generator: data::GENERATOR.to_string(),
             spare_files_mib: Some(options.spare_files),
             top_directory: Some(!options.no_top_directory),

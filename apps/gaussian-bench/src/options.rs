@@ -33,6 +33,10 @@ pub struct Options {
     /// Storage backend (ram only with one process).
     #[arg(long, value_enum, default_value_t = Backend::Hdf5)]
     pub backend: Backend,
+    /// With --backend zarr: how the arrays' chunks are compressed: none, gzip[:LEVEL],
+    /// zstd[:LEVEL] or blosc[:CNAME[:CLEVEL[:SHUFFLE]]] (recorded in result.h5: codec).
+    #[arg(long, value_name = "CODEC", default_value = "none")]
+    pub codec: String,
     /// Engine: sequential, threads, or mpi (under mpiexec).
     #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
     pub engine: EngineKind,
@@ -158,7 +162,11 @@ pub enum CellMode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
+    /// The DosNa directory store: a directory per dataset, an HDF5 file per chunk.
     Hdf5,
+    /// A Zarr V3 group: an array per dataset (--codec).
+    Zarr,
+    /// In memory (one process).
     Ram,
 }
 
@@ -166,6 +174,7 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Hdf5 => "hdf5",
+            Backend::Zarr => "zarr",
             Backend::Ram => "ram",
         }
     }
@@ -207,6 +216,14 @@ impl Options {
             anyhow::bail!("size {bad} in --data-sizes/--chunk-sizes; expected sizes ≥ 1");
         }
         anyhow::ensure!(self.ntest >= 1, "--ntest 0; expected at least 1 repetition");
+        if self.backend != Backend::Zarr && self.codec != "none" {
+            anyhow::bail!(
+                "--codec {} applies to --backend zarr; this run's backend is {}",
+                self.codec,
+                self.backend.name()
+            );
+        }
+        self.codec.parse::<chunkwise_zarr::Compression>()?;
         anyhow::ensure!(
             self.sigma.is_finite() && self.sigma > 0.0,
             "--sigma {}; expected a number > 0",

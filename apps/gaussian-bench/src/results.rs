@@ -10,7 +10,7 @@
 //!                       S4), axis3_value (int64 0..ntest); plus units "seconds". So
 //!                       `for n in f['hdf5']: int(n)` lists the numbers of ranks, as with DosNa.
 //! /chunkwise/<backend>/<nprocs>/        group: the run (attributes: format, backend, engine,
-//!                       ranks, threads_per_rank, host, version, build, generator, command, sigma,
+//!                       ranks, threads_per_rank, host, version, build, codec, generator, command, sigma,
 //!                       truncate, mode, dtype, seed, ntest, spare_files_mib, top_directory,
 //!                       configuration; a cell's cell_uid, cell_index, job, log)
 //!     delete            float32 (data size, chunk size, test), seconds: deleting a test's datasets
@@ -82,6 +82,8 @@ pub struct RunInfo {
     pub version: String,
     /// The build that made them (`crate::build_id`): git commit and a hash of the binary.
     pub build: String,
+    /// The codec of the zarr backend's arrays (`none` otherwise).
+    pub codec: String,
     /// The data generator (`data::GENERATOR`) of the input; empty for files written before it
     /// was recorded.
     pub generator: String,
@@ -283,6 +285,7 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
         ("host", info.host.as_str()),
         ("version", info.version.as_str()),
         ("build", info.build.as_str()),
+        ("codec", info.codec.as_str()),
         ("generator", info.generator.as_str()),
         ("command", info.command.as_str()),
         ("mode", info.mode.as_str()),
@@ -468,6 +471,7 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         seed: run.attr("seed")?.read_scalar::<u64>()?,
         version: text_attr("version")?,
         build: text_attr("build")?,
+        codec: text_attr("codec")?,
         generator: text_attr("generator")?,
         spare_files_mib: match has("spare_files_mib")? {
             true => Some(run.attr("spare_files_mib")?.read_scalar::<u64>()?),
