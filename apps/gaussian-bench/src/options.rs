@@ -33,8 +33,8 @@ pub struct Options {
     /// Storage backend (ram only with one process).
     #[arg(long, value_enum, default_value_t = Backend::Hdf5)]
     pub backend: Backend,
-    /// With --backend zarr: how the arrays' chunks are compressed: none, gzip[:LEVEL],
-    /// zstd[:LEVEL] or blosc[:CNAME[:CLEVEL[:SHUFFLE]]] (recorded in result.h5: codec).
+    /// With --backend zarr: how the arrays' chunks are compressed: none, gzip or gzip:LEVEL,
+    /// zstd or zstd:LEVEL, blosc or blosc:CNAME:CLEVEL:SHUFFLE (recorded in result.h5: codec).
     #[arg(long, value_name = "CODEC", default_value = "none")]
     pub codec: String,
     /// Engine: sequential, threads, or mpi (under mpiexec).
