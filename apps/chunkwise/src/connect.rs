@@ -39,7 +39,7 @@ pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Res
     let location = location(global, config)?;
     let options = StoreOptions {
         checksums: global.checksums,
-        codecs: codecs(global, &location)?,
+        codecs: codecs(global, config, &location)?,
         ..StoreOptions::default()
     };
     let store = location.open(options);
@@ -72,8 +72,14 @@ pub fn connect_to(location: &str, conn: &Connection, config: &Config) -> Result<
     chunkwise_frontend::connect(store, config, conn.engine().clone())
 }
 
-/// The Zarr codecs of `--codec` and `--shard-chunks`, refused for other stores.
-fn codecs(global: &Global, location: &StoreLocation) -> Result<chunkwise_zarr::Codecs> {
+/// The Zarr codecs of `--codec` and `--shard-chunks` (else the configuration's `store.codec`
+/// and `store.shard_chunks`); the flags are refused for other stores, the configuration keys
+/// left to the stores that use them.
+fn codecs(
+    global: &Global,
+    config: &Config,
+    location: &StoreLocation,
+) -> Result<chunkwise_zarr::Codecs> {
     let asked = global.codec.is_some() || global.shard_chunks.is_some();
     if asked && !matches!(location, StoreLocation::Zarr(_)) {
         bail!(
@@ -81,12 +87,17 @@ fn codecs(global: &Global, location: &StoreLocation) -> Result<chunkwise_zarr::C
             location.backend()
         );
     }
+    let codec = global.codec.as_ref().or(config.store_codec.as_ref());
+    let shard = global
+        .shard_chunks
+        .as_ref()
+        .or(config.store_shard_chunks.as_ref());
     Ok(chunkwise_zarr::Codecs {
-        compression: match &global.codec {
+        compression: match codec {
             Some(text) => text.parse()?,
             None => chunkwise_zarr::Compression::None,
         },
-        shard_chunks: match &global.shard_chunks {
+        shard_chunks: match shard {
             Some(text) => Some(crate::parse::shape("--shard-chunks", text)?),
             None => None,
         },

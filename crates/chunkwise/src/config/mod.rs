@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Every key chunkwise reads, as `section.key`.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 15] = [
     "resources.memory_usage",
     "resources.max_memory",
     "resources.max_temp_storage",
@@ -36,6 +36,8 @@ pub const KEYS: [&str; 13] = [
     "io.write_behind",
     "io.stage_timeout",
     "store.location",
+    "store.codec",
+    "store.shard_chunks",
 ];
 
 /// Where a value came from.
@@ -127,6 +129,10 @@ pub struct Config {
     /// Where the store lives, as applications read it (`dosna:/path`, `ram`, a directory
     /// path; the core does not interpret it); `None`: the application's default.
     pub store_location: Option<String>,
+    /// `store.codec`: how Zarr stores compress new arrays (text, as `--codec` takes it).
+    pub store_codec: Option<String>,
+    /// `store.shard_chunks`: the inner chunk shape of new Zarr arrays' shards (`N,N,…`).
+    pub store_shard_chunks: Option<String>,
     /// Where each key's value came from.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -321,6 +327,24 @@ impl Config {
                 ))
             }
         };
+        // Checked by the store that uses them (the front end parses them for Zarr stores).
+        let text_or_null = |key: &'static str, expected: &str| -> Result<Option<String>> {
+            let (value, source) = get(key);
+            match value {
+                Value::Null => Ok(None),
+                Value::String(text) if !text.is_empty() => Ok(Some(text.clone())),
+                Value::Number(n) => Ok(Some(n.to_string())),
+                _ => Err(invalid(key, value, source, expected)),
+            }
+        };
+        let store_codec = text_or_null(
+            "store.codec",
+            "expected a codec (none, gzip:LEVEL, zstd:LEVEL, blosc:CNAME:CLEVEL:SHUFFLE) or null",
+        )?;
+        let store_shard_chunks = text_or_null(
+            "store.shard_chunks",
+            "expected an inner chunk shape (N,N,…) or null",
+        )?;
         let (value, source) = get("engine.threads");
         let threads = match value {
             Value::Null => None,
@@ -408,6 +432,8 @@ impl Config {
             peer_timeout,
             idle_wait,
             store_location,
+            store_codec,
+            store_shard_chunks,
             sources: values.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -487,6 +513,8 @@ impl Config {
                 self.threads.map_or(Null, |t| Number(t as f64)),
             ),
             ("store.location", text(self.store_location.clone())),
+            ("store.codec", text(self.store_codec.clone())),
+            ("store.shard_chunks", text(self.store_shard_chunks.clone())),
             (
                 "engine.partition",
                 Text(format!("{:?}", self.partition).to_lowercase()),
