@@ -997,6 +997,8 @@ fn json_output_parses_and_has_the_documented_fields() {
         "chunks_total": 18,
         "logical_bytes": 20 * 30 * 41 * 4,
         "stored_bytes": 18 * 8 * 16 * 16 * 4,
+        "codecs": null,
+        "compression_ratio": 1.0,
         "store": {"location": location, "backend": "dosna"},
     });
     assert_eq!(info, expected);
