@@ -14,6 +14,7 @@ use ndarray::Axis;
 use plotters::coord::ranged1d::{KeyPointHint, Ranged, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::report::median;
 use crate::results::Results;
 
 /// Width and height of every plot, pixels.
@@ -93,16 +94,6 @@ fn measured(results: &Results, i: usize, j: usize, kind: usize) -> Vec<f64> {
         .map(|&t| t as f64)
         .filter(|t| t.is_finite())
         .collect()
-}
-
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-    }
 }
 
 fn time_series(results: &Results, kind: usize) -> Series {

@@ -4,15 +4,15 @@ use ndarray::Axis;
 
 use crate::results::Results;
 
-/// The median of the measured values (NaN: not measured); NaN when none was.
-fn median(values: Vec<f64>) -> f64 {
+/// The median of the measured values (NaN: not measured); `None` when none was.
+pub(crate) fn median(values: Vec<f64>) -> Option<f64> {
     let mut values: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
     values.sort_by(|a, b| a.total_cmp(b));
     let n = values.len();
     match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
 
@@ -53,6 +53,7 @@ pub fn summary(results: &Results) -> String {
                         .map(|&t| t as f64)
                         .collect(),
                 )
+                .unwrap_or(f64::NAN)
             };
             let delete = median(
                 results
@@ -62,7 +63,8 @@ pub fn summary(results: &Results) -> String {
                     .iter()
                     .map(|&t| t as f64)
                     .collect(),
-            );
+            )
+            .unwrap_or(f64::NAN);
             out.push_str(&format!(
                 "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12}\n",
                 ds,

@@ -43,7 +43,11 @@ pub(crate) fn run_reporting(
     let outcome = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                .unwrap_or_else(|payload| Err(Error::WorkerPanic(panic_text(&*payload))));
+                .unwrap_or_else(|payload| {
+                    Err(Error::WorkerPanic(chunkwise::engine::panic_message(
+                        &*payload,
+                    )))
+                });
             // The owner thread may have stopped listening only if it is unwinding itself.
             let _ = done_tx.send(());
             outcome
@@ -62,9 +66,11 @@ pub(crate) fn run_reporting(
                 send(reports, progress, false);
             }
         }
-        let outcome = worker
-            .join()
-            .unwrap_or_else(|payload| Err(Error::WorkerPanic(panic_text(&*payload))));
+        let outcome = worker.join().unwrap_or_else(|payload| {
+            Err(Error::WorkerPanic(chunkwise::engine::panic_message(
+                &*payload,
+            )))
+        });
         if rank != 0 {
             send(reports, progress, true);
         }
@@ -112,12 +118,4 @@ fn receive(reports: &SimpleCommunicator, progress: &Progress) -> usize {
         finals += usize::from(counts[2] == 1);
     }
     finals
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string())
 }
