@@ -51,7 +51,7 @@ pub fn cells(options: &Options) -> Vec<Cell> {
 /// The uid of `cell` run with `options` on `ranks` ranks by this build (see [`crate::build_id`]).
 pub fn uid(options: &Options, cell: Cell, ranks: usize) -> String {
     let canonical = format!(
-        "ds={};cs={};sigma={};truncate={};mode={};dtype={:?};seed={};ntest={};backend={};codec={};ranks={};build={}",
+        "ds={};cs={};sigma={};truncate={};mode={};dtype={:?};seed={};ntest={};backend={};codec={};shard={:?};ranks={};build={}",
         cell.ds,
         cell.cs,
         options.sigma,
@@ -62,6 +62,7 @@ pub fn uid(options: &Options, cell: Cell, ranks: usize) -> String {
         options.ntest,
         options.backend.name(),
         options.codec,
+        options.shard,
         ranks,
         crate::build_id::build_id()
     );

@@ -18,6 +18,7 @@ mod status;
 mod sweep;
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -99,31 +100,48 @@ fn check_store_room(options: &Options, dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The directory of the zarr backend's group: --store, else the configuration's, else one in
+/// the temp directory.
+fn zarr_dir(options: &Options, config: &Config) -> Result<PathBuf> {
+    let configured = match &config.store_location {
+        Some(text) => Some(text.parse::<StoreLocation>()?),
+        None => None,
+    };
+    Ok(match options.store.as_ref().or(configured.as_ref()) {
+        Some(StoreLocation::Zarr(dir) | StoreLocation::Dosna(dir)) => dir.clone(),
+        Some(StoreLocation::Ram) => anyhow::bail!(
+            "--store ram: the ram store is chosen with --backend ram; expected --store zarr:DIR or DIR"
+        ),
+        None => match &options.tmp {
+            Some(tmp) => tmp.join("gaussian-bench-store.zarr"),
+            None => std::env::temp_dir().join("gaussian-bench-store.zarr"),
+        },
+    })
+}
+
+/// The zarr backend's group writing new arrays with `--codec`, their chunks grouped into
+/// shards of `shard_chunks` when given.
+fn zarr_store(
+    options: &Options,
+    config: &Config,
+    shard_chunks: Option<Vec<usize>>,
+) -> Result<Arc<dyn Store>> {
+    Ok(
+        StoreLocation::Zarr(zarr_dir(options, config)?).open(StoreOptions {
+            codecs: chunkwise_zarr::Codecs {
+                compression: options.codec.parse()?,
+                shard_chunks,
+            },
+            ..StoreOptions::default()
+        }),
+    )
+}
+
 fn connect(options: &Options, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
     let store: Arc<dyn Store> = match options.backend {
         options::Backend::Zarr => {
-            let configured = match &config.store_location {
-                Some(text) => Some(text.parse::<StoreLocation>()?),
-                None => None,
-            };
-            let dir = match options.store.as_ref().or(configured.as_ref()) {
-                Some(StoreLocation::Zarr(dir) | StoreLocation::Dosna(dir)) => dir.clone(),
-                Some(StoreLocation::Ram) => anyhow::bail!(
-                    "--store ram: the ram store is chosen with --backend ram; expected --store zarr:DIR or DIR"
-                ),
-                None => match &options.tmp {
-                    Some(tmp) => tmp.join("gaussian-bench-store.zarr"),
-                    None => std::env::temp_dir().join("gaussian-bench-store.zarr"),
-                },
-            };
-            check_store_room(options, &dir)?;
-            StoreLocation::Zarr(dir).open(StoreOptions {
-                codecs: chunkwise_zarr::Codecs {
-                    compression: options.codec.parse()?,
-                    shard_chunks: None,
-                },
-                ..StoreOptions::default()
-            })
+            check_store_room(options, &zarr_dir(options, config)?)?;
+            zarr_store(options, config, None)?
         }
         options::Backend::Hdf5 => {
             let configured = match &config.store_location {
@@ -175,11 +193,13 @@ pub(crate) fn measure(
         }
         bar
     });
+    let sharded = |cs: usize| zarr_store(options, config, Some(vec![cs; 3]));
     let sweep = Sweep {
         options,
         conn,
         mode,
         progress: progress.clone(),
+        sharded_store: options.shard.is_some().then_some(&sharded as _),
     };
     let results = match options.dtype {
         Dtype::F32 => sweep.run::<f32>()?,
@@ -206,6 +226,7 @@ pub(crate) fn measure(
             version: env!("CARGO_PKG_VERSION").to_string(),
             build: build_id::build_id().to_string(),
             codec: options.codec.clone(),
+            shard: options.shard,
             generator: data::GENERATOR.to_string(),
             spare_files_mib: Some(options.spare_files),
             top_directory: Some(!options.no_top_directory),

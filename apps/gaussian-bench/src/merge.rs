@@ -71,6 +71,8 @@ fn merged(group: &Group, listed: &[(usize, usize)]) -> Result<(RunInfo, Results)
     same(group, "build (git commit and binary hash)", |i, _| {
         i.build.clone()
     })?;
+    same(group, "codec", |i, _| i.codec.clone())?;
+    same(group, "shard", |i, _| i.shard)?;
     let mut data_sizes: Vec<usize> = group
         .cells
         .iter()

@@ -37,6 +37,12 @@ pub struct Options {
     /// zstd or zstd:LEVEL, blosc or blosc:CNAME:CLEVEL:SHUFFLE (recorded in result.h5: codec).
     #[arg(long, value_name = "CODEC", default_value = "none")]
     pub codec: String,
+    /// With --backend zarr: group each cell's chunks into Zarr shards of N³ elements (the
+    /// smaller of N and the data size, rounded up to a multiple of the cell's chunk size): a
+    /// cell's chunks stay what readers fetch, the shard is the unit the workers write, one file
+    /// per shard (recorded in result.h5: shard).
+    #[arg(long, value_name = "N")]
+    pub shard: Option<usize>,
     /// Engine: sequential, threads, or mpi (under mpiexec).
     #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
     pub engine: EngineKind,
@@ -197,6 +203,13 @@ impl Dtype {
 }
 
 impl Options {
+    /// The side of the shards of the cell with data size `ds` and chunk size `cs` (`--shard`),
+    /// or `None` when chunks are not sharded.
+    pub fn shard_side(&self, ds: usize, cs: usize) -> Option<usize> {
+        self.shard
+            .map(|shard| shard.min(ds).max(cs).div_ceil(cs) * cs)
+    }
+
     /// Checks what clap cannot: sizes, sigma, ntest.
     pub fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -224,6 +237,14 @@ impl Options {
             );
         }
         self.codec.parse::<chunkwise_zarr::Compression>()?;
+        if let Some(shard) = self.shard {
+            anyhow::ensure!(
+                self.backend == Backend::Zarr,
+                "--shard {shard} applies to --backend zarr; this run's backend is {}",
+                self.backend.name()
+            );
+            anyhow::ensure!(shard >= 1, "--shard 0; expected a shard side ≥ 1");
+        }
         anyhow::ensure!(
             self.sigma.is_finite() && self.sigma > 0.0,
             "--sigma {}; expected a number > 0",

@@ -10,7 +10,8 @@
 //!                       S4), axis3_value (int64 0..ntest); plus units "seconds". So
 //!                       `for n in f['hdf5']: int(n)` lists the numbers of ranks, as with DosNa.
 //! /chunkwise/<backend>/<nprocs>/        group: the run (attributes: format, backend, engine,
-//!                       ranks, threads_per_rank, host, version, build, codec, generator, command, sigma,
+//!                       ranks, threads_per_rank, host, version, build, codec, shard (the
+//!                       zarr shards' side, 0: unsharded), generator, command, sigma,
 //!                       truncate, mode, dtype, seed, ntest, spare_files_mib, top_directory,
 //!                       configuration; a cell's cell_uid, cell_index, job, log)
 //!     delete            float32 (data size, chunk size, test), seconds: deleting a test's datasets
@@ -84,6 +85,8 @@ pub struct RunInfo {
     pub build: String,
     /// The codec of the zarr backend's arrays (`none` otherwise).
     pub codec: String,
+    /// The side of the zarr backend's shards (`--shard`), `None` when unsharded.
+    pub shard: Option<usize>,
     /// The data generator (`data::GENERATOR`) of the input; empty for files written before it
     /// was recorded.
     pub generator: String,
@@ -297,6 +300,10 @@ pub fn write_file(file_path: &Path, info: &RunInfo, results: &Results) -> Result
     run.new_attr::<i64>()
         .create("ranks")?
         .write_scalar(&(info.ranks as i64))?;
+    // 0: chunks not sharded.
+    run.new_attr::<i64>()
+        .create("shard")?
+        .write_scalar(&(info.shard.unwrap_or(0) as i64))?;
     run.new_attr::<i64>()
         .create("threads_per_rank")?
         .write_scalar(&(info.threads_per_rank as i64))?;
@@ -472,6 +479,10 @@ pub fn read_file(file_path: &Path) -> Result<(RunInfo, Results)> {
         version: text_attr("version")?,
         build: text_attr("build")?,
         codec: text_attr("codec")?,
+        shard: match has("shard")? {
+            true => Some(int_attr("shard")? as usize).filter(|&side| side > 0),
+            false => None,
+        },
         generator: text_attr("generator")?,
         spare_files_mib: match has("spare_files_mib")? {
             true => Some(run.attr("spare_files_mib")?.read_scalar::<u64>()?),

@@ -1,11 +1,11 @@
 //! The sweep: every (data size, chunk size) cell, `ntest` times load → 3D → 3×1D → delete, each
 //! timed from a barrier to a barrier; verification, images and per-rank timers on the way.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chunkwise::{Boundary, Connection, DatasetMeta, Layout, Selection, SliceItem};
+use chunkwise::{Boundary, Connection, DatasetMeta, Layout, Selection, SliceItem, Store};
 
 use chunkwise_ndimage::{
     gaussian_filter1d_dataset, gaussian_filter_dataset, gaussian_filter_into, FilterFloat,
@@ -208,6 +208,9 @@ pub struct Sweep<'a> {
     pub conn: &'a Connection,
     pub mode: Boundary,
     pub progress: Option<ProgressBar>,
+    /// With --shard: the store that writes new arrays as shards of inner chunks of the given
+    /// side (a cell's chunk size).
+    pub sharded_store: Option<&'a dyn Fn(usize) -> Result<Arc<dyn Store>>>,
 }
 
 impl Sweep<'_> {
@@ -227,23 +230,30 @@ impl Sweep<'_> {
                     continue;
                 }
                 let names = Names::new(ds, cs);
+                // Sharded, a cell's datasets are written by a connection whose arrays are
+                // shards of `side`³ holding the cell's chunks; everything else reads them as
+                // any array.
+                let (cell_conn, side) = match (self.sharded_store, o.shard_side(ds, cs)) {
+                    (Some(store), Some(side)) => (conn.with_store(store(cs)?)?, side),
+                    _ => (conn.clone(), cs),
+                };
                 for t in 0..o.ntest {
                     let last_test = t + 1 == o.ntest;
                     let meta = DatasetMeta::new(
-                        Layout::new(&[ds; 3], &[cs; 3])?,
+                        Layout::new(&[ds; 3], &[side; 3])?,
                         T::DTYPE,
                         T::ZERO.to_scalar(),
                     )?;
 
                     let (load, load_timers) = timed(conn, || {
-                        let input = conn.begin_dataset(&names.input, meta.clone())?;
+                        let input = cell_conn.begin_dataset(&names.input, meta.clone())?;
                         input.load_blocks_with::<T, _>(|bounds| {
                             Ok(data::block::<T>(o.seed, ds, bounds))
                         })?;
                         input.finish()?;
                         Ok(())
                     })?;
-                    let input = conn.dataset(&names.input)?;
+                    let input = cell_conn.dataset(&names.input)?;
                     let (conv3d, conv3d_timers) = timed(conn, || {
                         gaussian_filter_dataset(
                             &input,

@@ -955,3 +955,70 @@ print("ok")
         refused.stderr
     );
 }
+
+#[test]
+fn the_zarr_backend_shards_each_cells_chunks_and_records_the_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = bench_plain(
+        d,
+        &[
+            "--backend",
+            "zarr",
+            "--shard",
+            "16",
+            "--store",
+            "zarr:store.zarr",
+            "--out",
+            "out",
+            "--data-sizes",
+            "32",
+            "--chunk-sizes",
+            "8",
+            "32",
+            "--ntest",
+            "1",
+            "--keep",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let file = open_h5(d.join("out/result.h5")).unwrap();
+    let run_group = file.group("/chunkwise/zarr/1").unwrap();
+    assert_eq!(
+        run_group
+            .attr("shard")
+            .unwrap()
+            .read_scalar::<i64>()
+            .unwrap(),
+        16
+    );
+    let verify = run_group
+        .dataset("verify")
+        .unwrap()
+        .read_dyn::<f64>()
+        .unwrap();
+    assert!(verify.iter().all(|&v| v == 0.0), "{verify:?}");
+    // zarr-python sees shards of 16³ holding the cell's 8³ chunks (and, for the cell whose
+    // chunks are larger than the shard, one 32³ shard of one chunk), and the same numbers.
+    let script = r#"
+import sys
+import numpy as np, zarr
+group = zarr.open_group(sys.argv[1], mode="r")
+small, large = group["gaussian_3d_32_8"], group["gaussian_3d_32_32"]
+assert small.shards == (16, 16, 16) and small.chunks == (8, 8, 8), (small.shards, small.chunks)
+assert large.shards == (32, 32, 32) and large.chunks == (32, 32, 32), (large.shards, large.chunks)
+assert np.array_equal(small[...], group["gaussian_1d_32_8"][...])
+assert np.array_equal(small[...], large[...])
+print("ok")
+"#;
+    let out = chunkwise_testkit::python::run(script, &[d.join("store.zarr").as_os_str()]);
+    assert_eq!(out.trim(), "ok");
+    let refused = bench_plain(d, &["--shard", "16", "--data-sizes", "8"]);
+    assert!(
+        refused
+            .stderr
+            .contains("--shard 16 applies to --backend zarr"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -33,7 +33,8 @@ pub enum Compression {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Codecs {
     pub compression: Compression,
-    /// With sharding: the shape of the inner chunks of each shard (a chunkwise chunk).
+    /// With sharding: the shape of the inner chunks of each shard (a chunkwise chunk); one
+    /// number is that size on every axis.
     pub shard_chunks: Option<Vec<usize>>,
 }
 
@@ -155,6 +156,10 @@ impl Codecs {
             return Ok(Value::Array(chain));
         };
         let outer = meta.layout.chunk_shape();
+        let inner = match inner.as_slice() {
+            [side] => &vec![*side; outer.len()],
+            _ => inner,
+        };
         let fits = inner.len() == outer.len()
             && inner.iter().zip(outer).all(|(&i, &o)| i > 0 && o % i == 0);
         if !fits {

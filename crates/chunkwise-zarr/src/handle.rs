@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use chunkwise::store::support::{check_chunk_data, lock_chunk, LOCK_FILE};
+use chunkwise::store::support::{
+    check_chunk_data, extract_region, fmt_tuple, lock_chunk, LOCK_FILE,
+};
 use chunkwise::store::{ChunkRead, ChunkWrite, DatasetMeta};
-use chunkwise::{with_element_type, ChunkData, Element, Error, Result};
-use zarrs::array::{Array, CodecOptions};
+use chunkwise::{with_element_type, ChunkData, Element, Error, Region, Result};
+use zarrs::array::{Array, ArraySubset, CodecOptions};
 
 use crate::atomic_fs::AtomicFs;
 
@@ -126,6 +128,43 @@ impl ChunkRead for ZarrDataset {
         let indices = self.indices(chunk)?;
         self.check_exists()?;
         self.read(&indices)
+    }
+
+    /// A box (step 1) is decoded alone: a shard's index and the inner chunks it touches, or
+    /// the byte ranges of an uncompressed chunk; other regions are cut from the whole chunk.
+    fn read_chunk_region(&self, chunk: &[usize], region: &Region) -> Result<Option<ChunkData>> {
+        let indices = self.indices(chunk)?;
+        self.check_exists()?;
+        let shape = self.meta.layout.chunk_shape();
+        if !region.fits(shape) {
+            return Err(Error::ShapeMismatch {
+                context: format!("a region of chunk {chunk:?} of dataset \"{}\"", self.name),
+                expected: format!("a region inside {}", fmt_tuple(shape)),
+                got: format!("{region:?}"),
+            });
+        }
+        if region.is_full(shape) || region.axes().iter().any(|axis| axis.step != 1) {
+            return self
+                .read(&indices)?
+                .map(|data| extract_region(&self.meta, data, region))
+                .transpose();
+        }
+        if !self.chunk_path(&indices).is_file() {
+            return Ok(None);
+        }
+        let ranges: Vec<std::ops::Range<u64>> = region
+            .axes()
+            .iter()
+            .map(|axis| axis.start as u64..axis.end() as u64)
+            .collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        with_element_type!(self.meta.dtype, T => {
+            let values = self
+                .array
+                .retrieve_chunk_subset::<Vec<T>>(&indices, &subset)
+                .map_err(|e| self.chunk_error(&indices, e))?;
+            Ok(Some(T::into_chunk(values)))
+        })
     }
 
     fn has_chunk(&self, chunk: &[usize]) -> Result<bool> {

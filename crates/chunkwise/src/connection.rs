@@ -72,6 +72,19 @@ impl Connection {
         self
     }
 
+    /// The same engine, timers, progress, pipeline bounds and memory budget on another store
+    /// (for example the same directory opened with other write options).
+    ///
+    /// # Errors
+    /// As [`Connection::new`].
+    pub fn with_store(&self, store: Arc<dyn Store>) -> Result<Self> {
+        check_shared(store.as_ref(), self.engine.size())?;
+        Ok(Connection {
+            store,
+            ..self.clone()
+        })
+    }
+
     /// The read-ahead and timeout bounds of collective operations.
     pub fn pipeline_options(&self) -> PipelineOptions {
         self.pipeline
