@@ -132,6 +132,7 @@ fn zarr_store(
                 compression: options.codec.parse()?,
                 shard_chunks,
             },
+            top_directory: !options.no_top_directory,
             ..StoreOptions::default()
         }),
     )

@@ -30,8 +30,8 @@
 //! open files close-on-exec) inherits the lock and keeps the chunk locked after it is written.
 //!
 //! A root the store creates is marked as a top directory, so that ext2/3/4 spread the datasets
-//! over block groups ([`DosnaStore::with_top_directory`], on by default; see the
-//! `top_directory` module). Reusing the chunk files and directories of deleted datasets is an
+//! over block groups ([`DosnaStore::with_top_directory`], on by default; see
+//! `chunkwise::store::support::mark_top_directory`). Reusing the chunk files and directories of deleted datasets is an
 //! option, off by default ([`DosnaStore::with_spare_files`]).
 //!
 //! Chunk files are written and read through a per-(chunk shape, dtype) template of their
@@ -43,7 +43,6 @@ pub mod h5;
 mod meta_files;
 mod spare_files;
 mod template;
-mod top_directory;
 mod work_area;
 
 use std::collections::HashMap;
@@ -200,7 +199,7 @@ impl DosnaStore {
     /// Whether the root, when this store creates it, is marked a "top directory" for ext2/3/4
     /// (`chattr +T`, on by default), so that the file system spreads the datasets over its
     /// block groups: workflows that delete and create thousands of chunk files then find free
-    /// inodes at once (see the `top_directory` module). On by default because without it such
+    /// inodes at once (see `chunkwise::store::support::mark_top_directory`). On by default because without it such
     /// workloads can be several times slower (BENCHMARKS.md). Best effort; it changes where
     /// inodes go, never what is stored, and only on a directory the store creates.
     #[must_use]
@@ -391,7 +390,7 @@ impl DosnaStore {
         if !self.root.exists() {
             fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
             if self.top_directory {
-                top_directory::mark(&self.root);
+                chunkwise::store::support::mark_top_directory(&self.root);
             }
         }
         // Build the dataset under a hidden tagged name and rename it into place: a dataset
@@ -1146,5 +1145,40 @@ impl ChunkWrite for DosnaDataset {
 
     fn delete_chunk(&self, chunk: &[usize]) -> Result<bool> {
         self.store.delete_chunk_of(&self.name, &self.meta, chunk)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod top_directory_tests {
+    use super::*;
+    use chunkwise::store::support::mark_top_directory;
+    use chunkwise::{DType, Layout};
+
+    /// `FS_TOPDIR_FL` of linux/fs.h.
+    const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
+
+    fn has_flag(dir: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(file) = std::fs::File::open(dir) else {
+            return false;
+        };
+        let mut flags: libc::c_int = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one int to a live local.
+        let ok = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+        ok == 0 && flags & FS_TOPDIR_FL != 0
+    }
+
+    #[test]
+    fn the_store_marks_the_root_it_creates_unless_told_not_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let supported = mark_top_directory(dir.path());
+        let meta = DatasetMeta::zero_filled(Layout::new(&[2], &[2]).unwrap(), DType::U8);
+        let plain = DosnaStore::new(dir.path().join("plain")).with_top_directory(false);
+        plain.create_dataset("d", &meta).unwrap();
+        let marked = DosnaStore::new(dir.path().join("marked"));
+        marked.create_dataset("d", &meta).unwrap();
+        // A child of a top directory is not one itself: the flag is never inherited.
+        assert!(!has_flag(&dir.path().join("plain")));
+        assert_eq!(has_flag(&dir.path().join("marked")), supported);
     }
 }

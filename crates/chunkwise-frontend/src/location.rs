@@ -89,7 +89,8 @@ pub struct StoreOptions {
     pub checksums: bool,
     /// DosNa: bytes of deleted datasets' chunk files kept for reuse (0: none).
     pub spare_file_bytes: u64,
-    /// DosNa: a root the store creates is marked an ext2/3/4 top directory (on by default).
+    /// DosNa and Zarr: a root the store creates (and, for Zarr, each array directory) is marked
+    /// an ext2/3/4 top directory (on by default).
     pub top_directory: bool,
     /// Zarr: the codecs of new arrays (compressor, sharding).
     pub codecs: chunkwise_zarr::Codecs,
@@ -126,7 +127,11 @@ impl StoreLocation {
                     .with_spare_files(options.spare_file_bytes)
                     .with_top_directory(options.top_directory),
             ),
-            StoreLocation::Zarr(path) => Arc::new(ZarrStore::new(path).with_codecs(options.codecs)),
+            StoreLocation::Zarr(path) => Arc::new(
+                ZarrStore::new(path)
+                    .with_codecs(options.codecs)
+                    .with_top_directory(options.top_directory),
+            ),
             StoreLocation::Ram => Arc::new(RamStore::new()),
         }
     }

@@ -1,16 +1,29 @@
 //! One Zarr array's chunks through zarrs: the codec chain encodes and decodes, the storage
 //! (`atomic_fs`) writes each chunk file atomically.
+//!
+//! An array whose only codec is `bytes` (little-endian, on a little-endian machine) and that has
+//! no storage transformer keeps each chunk as a file of its elements as they lie in memory:
+//! those chunk files are written from the chunk's own buffer and read straight into place
+//! (`read_chunk_run_into`), as the DosNa store does, instead of through zarrs' encoded copies.
+//! Guarantees of that fast path:
+//! - the file is the one zarrs would write: the full (padded) chunk, C order, little-endian,
+//!   written atomically (temporary file and rename) as every other chunk;
+//! - a file of another length, or anything but a regular file, is an error naming it, never
+//!   read as elements.
 
+use std::fs::File;
+use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
 use chunkwise::store::support::{
-    check_chunk_data, extract_region, fmt_tuple, lock_chunk, LOCK_FILE,
+    check_chunk_data, check_run_pieces, element_bytes, extract_region, fmt_tuple, lock_chunk,
+    read_elements_at, read_run_from_whole_chunk, read_scattered_at, LOCK_FILE,
 };
 use chunkwise::store::{ChunkRead, ChunkWrite, DatasetMeta};
 use chunkwise::{with_element_type, ChunkData, Element, Error, Region, Result};
 use zarrs::array::{Array, ArraySubset, CodecOptions};
 
-use crate::atomic_fs::AtomicFs;
+use crate::atomic_fs::{write_atomically, AtomicFs};
 
 /// A dataset's handle: its name, metadata, and the zarrs array over the group's storage.
 pub(crate) struct ZarrDataset {
@@ -18,6 +31,8 @@ pub(crate) struct ZarrDataset {
     meta: DatasetMeta,
     root: PathBuf,
     array: Array<AtomicFs>,
+    /// Chunk files are the chunks' elements as they lie in memory (see the module docs).
+    raw: bool,
 }
 
 impl std::fmt::Debug for ZarrDataset {
@@ -36,12 +51,51 @@ impl ZarrDataset {
         root: PathBuf,
         array: Array<AtomicFs>,
     ) -> ZarrDataset {
+        let raw = raw_chunk_files(&array);
         ZarrDataset {
             name: name.to_string(),
             meta,
             root,
             array,
+            raw,
         }
+    }
+
+    /// The open chunk file of a raw array, checked to be a regular file of the chunk's bytes;
+    /// `None` when the chunk was never written.
+    fn open_raw(&self, indices: &[u64]) -> Result<Option<File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.chunk_path(indices);
+        // Non-blocking, so that a FIFO where a chunk should be cannot stall the open.
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.check_exists()?;
+                return Ok(None);
+            }
+            Err(e) => return Err(self.chunk_error(indices, e)),
+        };
+        let found = file.metadata().map_err(|e| Error::io(&path, e))?;
+        let expected = self.meta.chunk_bytes() as u64;
+        if !found.is_file() || found.len() != expected {
+            return Err(Error::Corrupt {
+                path,
+                problem: format!(
+                    "chunk {indices:?} of array \"{}\" is {}, expected a file of {expected} bytes (the chunk's elements, uncompressed)",
+                    self.name,
+                    if found.is_file() {
+                        format!("a file of {} bytes", found.len())
+                    } else {
+                        "not a regular file".to_string()
+                    }
+                ),
+            });
+        }
+        Ok(Some(file))
     }
 
     fn dir(&self) -> PathBuf {
@@ -89,6 +143,17 @@ impl ZarrDataset {
     }
 
     fn read(&self, indices: &[u64]) -> Result<Option<ChunkData>> {
+        if self.raw {
+            let Some(file) = self.open_raw(indices)? else {
+                return Ok(None);
+            };
+            let len = self.meta.layout.chunk_len();
+            return with_element_type!(self.meta.dtype, T => {
+                read_elements_at::<T>(&file, 0, len)
+                    .map(|values| Some(T::into_chunk(values)))
+                    .map_err(|e| self.chunk_error(indices, e))
+            });
+        }
         with_element_type!(self.meta.dtype, T => {
             let values = self
                 .array
@@ -108,6 +173,10 @@ impl ZarrDataset {
                 stored: self.meta.dtype.to_string(),
                 requested: data.dtype().to_string(),
             })?;
+            if self.raw {
+                return write_atomically(&self.dir(), &self.chunk_path(indices), element_bytes(values))
+                    .map_err(|e| self.chunk_error(indices, e));
+            }
             self.array
                 .store_chunk_opt(indices, values, &options)
                 .map_err(|e| self.chunk_error(indices, e))
@@ -165,6 +234,27 @@ impl ChunkRead for ZarrDataset {
                 .map_err(|e| self.chunk_error(&indices, e))?;
             Ok(Some(T::into_chunk(values)))
         })
+    }
+
+    fn read_chunk_run_into(
+        &self,
+        chunk: &[usize],
+        first: usize,
+        pieces: &[(usize, usize)],
+        target: &mut [MaybeUninit<u8>],
+    ) -> Result<bool> {
+        let indices = self.indices(chunk)?;
+        check_run_pieces(&self.meta, first, pieces, target.len())?;
+        if !self.raw {
+            return read_run_from_whole_chunk(self, chunk, first, pieces, target);
+        }
+        let Some(file) = self.open_raw(&indices)? else {
+            return Ok(false);
+        };
+        let size = self.meta.dtype.size();
+        read_scattered_at(&file, (first * size) as u64, size, pieces, target)
+            .map_err(|e| self.chunk_error(&indices, e))?;
+        Ok(true)
     }
 
     fn has_chunk(&self, chunk: &[usize]) -> Result<bool> {
@@ -280,4 +370,27 @@ fn describe(codecs: &serde_json::Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether `array`'s chunk files are its chunks' elements as they lie in memory: the `bytes`
+/// codec alone, little-endian (or without endianness, for one-byte types), on a little-endian
+/// machine, and no storage transformer.
+fn raw_chunk_files(array: &Array<AtomicFs>) -> bool {
+    let Ok(metadata) = serde_json::to_value(array.metadata()) else {
+        return false;
+    };
+    let transformers = metadata["storage_transformers"]
+        .as_array()
+        .is_none_or(|list| list.is_empty());
+    let only_bytes = match metadata["codecs"].as_array().map(Vec::as_slice) {
+        Some([codec]) => {
+            codec["name"] == "bytes"
+                && matches!(
+                    codec["configuration"]["endian"].as_str(),
+                    None | Some("little")
+                )
+        }
+        _ => false,
+    };
+    cfg!(target_endian = "little") && transformers && only_bytes
 }

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use chunkwise::store::support::mark_top_directory;
 use chunkwise::store::{
     check_dataset_name, Capabilities, ChunkUpdates, Coordination, DatasetHandle, DatasetMeta, Store,
 };
@@ -49,6 +50,8 @@ static DELETIONS: AtomicU64 = AtomicU64::new(0);
 pub struct ZarrStore {
     root: PathBuf,
     codecs: Codecs,
+    /// Mark the root and the array directories this store creates as top directories.
+    top_directory: bool,
 }
 
 impl ZarrStore {
@@ -58,7 +61,21 @@ impl ZarrStore {
         ZarrStore {
             root: root.into(),
             codecs: Codecs::default(),
+            top_directory: true,
         }
+    }
+
+    /// Whether the root and the array directories this store creates are marked "top
+    /// directories" for ext2/3/4 (`chattr +T`, on by default): the file system then spreads
+    /// the arrays, and the chunk directories (`c/i/j`) inside each array, over its block
+    /// groups, so that workflows that delete and create thousands of chunk files find free
+    /// inodes at once instead of scanning past the ones deleted minutes before (several times
+    /// slower chunk writes without it; BENCHMARKS.md). Best effort; it changes where inodes
+    /// go, never what is stored (see `chunkwise::store::support::mark_top_directory`).
+    #[must_use]
+    pub fn with_top_directory(mut self, on: bool) -> Self {
+        self.top_directory = on;
+        self
     }
 
     /// This store writing new arrays with `codecs` (a compressor, and sharding); arrays that
@@ -85,7 +102,12 @@ impl ZarrStore {
 
     /// Makes the group (its directory and `zarr.json`) when missing.
     fn ensure_group(&self) -> Result<()> {
-        fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        if !self.root.exists() {
+            fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            if self.top_directory {
+                mark_top_directory(&self.root);
+            }
+        }
         let path = self.root.join(ZARR_JSON);
         if !path.exists() {
             let text = metadata::group_json().to_string();
@@ -117,7 +139,11 @@ impl ZarrStore {
         self.ensure_group()?;
         let dir = self.dir(name);
         match fs::create_dir(&dir) {
-            Ok(()) => {}
+            Ok(()) => {
+                if self.top_directory {
+                    mark_top_directory(&dir);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::DatasetExists(name.to_string()))
             }
@@ -274,4 +300,42 @@ impl Store for ZarrStore {
 /// A storage error of the group at `path`.
 fn storage_error(path: &Path, detail: &str) -> Error {
     Error::io(path, std::io::Error::other(detail.to_string()))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod top_directory_tests {
+    use super::*;
+    use chunkwise::{DType, Layout};
+
+    /// `FS_TOPDIR_FL` of linux/fs.h.
+    const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
+
+    fn top(dir: &Path) -> Option<bool> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(dir).ok()?;
+        let mut flags: libc::c_int = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one int at the address of a live local.
+        let ok = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+        (ok == 0).then_some(flags & FS_TOPDIR_FL != 0)
+    }
+
+    #[test]
+    fn the_root_and_array_directories_are_top_directories_unless_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = DatasetMeta::zero_filled(Layout::new(&[4, 4], &[2, 2]).unwrap(), DType::F32);
+        for on in [true, false] {
+            let root = dir.path().join(format!("group-{on}.zarr"));
+            let store = ZarrStore::new(&root).with_top_directory(on);
+            store.create_dataset("a", &meta).unwrap();
+            match top(&root) {
+                // A file system with inode flags (ext4 here): marked exactly when asked.
+                Some(marked) => {
+                    assert_eq!(marked, on);
+                    assert_eq!(top(&root.join("a")), Some(on));
+                }
+                // Without them (tmpfs, overlayfs), nothing is marked and nothing fails.
+                None => assert_eq!(top(&root.join("a")), None),
+            }
+        }
+    }
 }

@@ -32,7 +32,9 @@
 mod chunk_locks;
 mod chunk_writer;
 pub mod ram;
+mod raw_file;
 pub mod support;
+mod top_directory;
 
 pub use chunk_writer::{BufferedChunkWriter, ChunkWriter};
 use support::{check_run_pieces, extract_region, read_run_from_whole_chunk};

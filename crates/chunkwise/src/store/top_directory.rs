@@ -1,6 +1,7 @@
 //! Marks a store root the store creates as a "top directory" for ext2/3/4's inode allocator.
 //!
-//! Why: every dataset directory holds one file per chunk, and a benchmark sweep or an iterative
+//! Why: stores of chunk files (the DosNa directory, Zarr) keep one file per chunk under a
+//! directory per dataset, and a benchmark sweep or an iterative
 //! workflow deletes and creates thousands of them a second. On ext4 without a journal the inode
 //! allocator skips every inode freed in the last minutes (up to six), reading its inode table
 //! block to find that out; with all datasets in one block group, each new chunk file then pays
@@ -18,9 +19,10 @@ use std::path::Path;
 #[cfg(target_os = "linux")]
 const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
 
-/// Sets the top-directory flag on the directory `dir`; `false` when it could not be set.
+/// Sets the top-directory flag on the directory `dir` (for a store root the store has just
+/// created); `false` when it could not be set.
 #[cfg(target_os = "linux")]
-pub(super) fn mark(dir: &Path) -> bool {
+pub fn mark_top_directory(dir: &Path) -> bool {
     use std::os::fd::AsRawFd;
     let Ok(file) = std::fs::File::open(dir) else {
         return false;
@@ -43,7 +45,7 @@ pub(super) fn mark(dir: &Path) -> bool {
 
 /// Does nothing where the flag does not exist.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn mark(_dir: &Path) -> bool {
+pub fn mark_top_directory(_dir: &Path) -> bool {
     false
 }
 
@@ -62,50 +64,18 @@ mod tests {
     #[test]
     fn the_flag_is_set_where_the_file_system_has_it() {
         let dir = tempfile::tempdir().unwrap();
-        let marked = mark(dir.path());
+        let marked = mark_top_directory(dir.path());
         match flags(dir.path()) {
             // ext2/3/4 and others with inode flags: the flag is now set, and marking is idempotent.
             Some(now) if marked => {
                 assert_ne!(now & FS_TOPDIR_FL, 0);
-                assert!(mark(dir.path()));
+                assert!(mark_top_directory(dir.path()));
                 assert_eq!(flags(dir.path()), Some(now));
             }
             // File systems without inode flags (tmpfs, overlayfs...) report failure and are left
             // as they were.
             before => assert_eq!(flags(dir.path()), before),
         }
-        assert!(!mark(&dir.path().join("missing")));
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod store_tests {
-    use super::*;
-    use crate::DosnaStore;
-    use chunkwise::{DType, DatasetMeta, Layout, Store};
-
-    fn has_flag(dir: &Path) -> bool {
-        use std::os::fd::AsRawFd;
-        let Ok(file) = std::fs::File::open(dir) else {
-            return false;
-        };
-        let mut flags: libc::c_int = 0;
-        // SAFETY: FS_IOC_GETFLAGS writes one int to a live local.
-        let ok = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
-        ok == 0 && flags & FS_TOPDIR_FL != 0
-    }
-
-    #[test]
-    fn the_store_marks_the_root_it_creates_unless_told_not_to() {
-        let dir = tempfile::tempdir().unwrap();
-        let supported = mark(dir.path());
-        let meta = DatasetMeta::zero_filled(Layout::new(&[2], &[2]).unwrap(), DType::U8);
-        let plain = DosnaStore::new(dir.path().join("plain")).with_top_directory(false);
-        plain.create_dataset("d", &meta).unwrap();
-        let marked = DosnaStore::new(dir.path().join("marked"));
-        marked.create_dataset("d", &meta).unwrap();
-        // A child of a top directory is not one itself: the flag is never inherited.
-        assert!(!has_flag(&dir.path().join("plain")));
-        assert_eq!(has_flag(&dir.path().join("marked")), supported);
+        assert!(!mark_top_directory(&dir.path().join("missing")));
     }
 }
