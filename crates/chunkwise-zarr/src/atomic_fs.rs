@@ -55,15 +55,7 @@ pub(crate) fn write_atomically(base: &Path, path: &Path, bytes: &[u8]) -> std::i
         .parent()
         .ok_or_else(|| std::io::Error::other(format!("{} has no directory", path.display())))?;
     make_below(base, parent)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = parent.join(format!(
-        "{TEMPORARY_PREFIX}{}-{}-{name}",
-        std::process::id(),
-        TEMPORARIES.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temp = temporary_beside(path);
     let written = fs::File::create(&temp)
         .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| fs::rename(&temp, path));
@@ -73,8 +65,21 @@ pub(crate) fn write_atomically(base: &Path, path: &Path, bytes: &[u8]) -> std::i
     written
 }
 
+/// A new hidden name in the directory of `path` for a temporary file that becomes `path`.
+pub(crate) fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(
+        "{TEMPORARY_PREFIX}{}-{}-{name}",
+        std::process::id(),
+        TEMPORARIES.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// Makes the directories from `base` (which must exist) down to `dir`, one at a time.
-fn make_below(base: &Path, dir: &Path) -> std::io::Result<()> {
+pub(crate) fn make_below(base: &Path, dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }

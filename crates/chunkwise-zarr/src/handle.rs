@@ -13,17 +13,18 @@
 
 use std::fs::File;
 use std::mem::MaybeUninit;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chunkwise::store::support::{
     check_chunk_data, check_run_pieces, element_bytes, extract_region, fmt_tuple, lock_chunk,
     read_elements_at, read_run_from_whole_chunk, read_scattered_at, LOCK_FILE,
 };
-use chunkwise::store::{ChunkRead, ChunkWrite, DatasetMeta};
+use chunkwise::store::{BufferedChunkWriter, ChunkRead, ChunkWrite, ChunkWriter, DatasetMeta};
 use chunkwise::{with_element_type, ChunkData, Element, Error, Region, Result};
 use zarrs::array::{Array, ArraySubset, CodecOptions};
 
 use crate::atomic_fs::{write_atomically, AtomicFs};
+use crate::raw_writer::RawChunkWriter;
 
 /// A dataset's handle: its name, metadata, and the zarrs array over the group's storage.
 pub(crate) struct ZarrDataset {
@@ -304,6 +305,28 @@ impl ChunkWrite for ZarrDataset {
         self.check_exists()?;
         let _lock = self.lock(chunk, false)?;
         self.write(&indices, data)
+    }
+
+    /// Uncompressed chunks are written in parts straight into their temporary file
+    /// ([`RawChunkWriter`]); encoded ones are gathered and written whole.
+    fn chunk_writer<'a>(&'a self, chunk: &[usize]) -> Result<Box<dyn ChunkWriter + 'a>> {
+        let indices = self.indices(chunk)?;
+        if !self.raw {
+            return Ok(Box::new(BufferedChunkWriter::new(self, chunk)));
+        }
+        let path = self.chunk_path(&indices);
+        let owned = chunk.to_vec();
+        let publish = Box::new(move |temp: &Path, path: &Path| {
+            let _lock = self.lock(&owned, false)?;
+            std::fs::rename(temp, path).map_err(|e| self.chunk_error(&indices, e))
+        });
+        let writer =
+            RawChunkWriter::start(&self.name, &self.meta, chunk, (&self.dir(), path), publish)
+                .map_err(|e| match self.check_exists() {
+                    Ok(()) => e,
+                    Err(missing) => missing,
+                })?;
+        Ok(Box::new(writer))
     }
 
     fn update_chunk(

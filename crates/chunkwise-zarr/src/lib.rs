@@ -19,6 +19,7 @@ mod atomic_fs;
 mod codecs;
 mod handle;
 mod metadata;
+mod raw_writer;
 
 pub use codecs::{Codecs, Compression};
 

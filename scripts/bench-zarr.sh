@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# chunkwise against zarrs_filter (zarrs_tools) on the same Zarr arrays, side by side: a 3D
+# Gaussian (sigma 1.5, truncate 4, so a kernel half size of 6) of a DS³ float32 array for each
+# chunk size and codec, whole process, alternating runs; medians, the ratio, and how far each
+# output is from scipy.ndimage.gaussian_filter (mode reflect) of the whole array, in the
+# interior and at the borders. Then zstd level 1 write and read throughput of the data.
+#
+#   scripts/bench-zarr.sh [RUNS] [DS] [CHUNK SIZES...]      (defaults: 5 256 32 64 128)
+#
+# Needs zarrs_filter (cargo install zarrs_tools@0.8.1 --features filter --root DIR; set
+# ZARRS_FILTER=DIR/bin/zarrs_filter) and the Python environment of scripts/python-env.sh.
+set -euo pipefail
+runs=${1:-5}
+ds=${2:-256}
+shift $(($# < 2 ? $# : 2))
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(32 64 128)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cw=${CHUNKWISE:-$repo/target/release/chunkwise}
+zf=${ZARRS_FILTER:-$(command -v zarrs_filter || true)}
+[ -x "$cw" ] || { echo "no $cw: cargo build --release first" >&2; exit 1; }
+[ -n "$zf" ] && [ -x "$zf" ] || {
+  echo "no zarrs_filter: cargo install zarrs_tools@0.8.1 --features filter, or set ZARRS_FILTER" >&2
+  exit 1
+}
+py=$("$repo/scripts/python-env.sh")
+work=$(mktemp -d /tmp/chunkwise-bench-zarr-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export CHUNKWISE_PROGRESS=never
+
+"$py" - "$work/input.h5" "$ds" <<'EOF'
+import sys, numpy as np, h5py
+path, n = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+with h5py.File(path, "w") as f:
+    f["data"] = rng.random((n, n, n), dtype=np.float32)
+EOF
+
+# Seconds of one command (wall clock, whole process).
+seconds() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+printf '%-6s %-6s %10s %10s %8s   %-24s %-24s\n' codec chunk chunkwise zarrs_filt ratio \
+  "chunkwise-scipy in/edge" "zarrs-scipy in/edge"
+for codec in none zstd:1; do
+  for cs in "${sizes[@]}"; do
+    store="$work/store-$cs-${codec%%:*}.zarr"
+    "$cw" --store "zarr:$store" --codec "$codec" import "$work/input.h5:/data" input \
+      --chunks "$cs,$cs,$cs" >/dev/null
+    : >"$work/a"
+    : >"$work/b"
+    for _ in $(seq 1 "$runs"); do
+      rm -rf "$store/out_cw" "$store/out_zf"
+      seconds "$cw" --store "zarr:$store" filter gaussian input out_cw --sigma 1.5 >>"$work/a"
+      seconds "$zf" gaussian "$store/input" "$store/out_zf" 1.5,1.5,1.5 6,6,6 >>"$work/b"
+    done
+    a=$(median <"$work/a")
+    b=$(median <"$work/b")
+    errors=$("$py" - "$work/input.h5" "$store" <<'EOF'
+import sys, numpy as np, h5py, zarr
+from scipy import ndimage
+x = h5py.File(sys.argv[1], "r")["data"][...]
+want = ndimage.gaussian_filter(x.astype(np.float64), 1.5, mode="reflect", truncate=4.0)
+group = zarr.open_group(sys.argv[2], mode="r")
+inner = (slice(6, -6),) * 3
+out = []
+for name in ("out_cw", "out_zf"):
+    d = np.abs(group[name][...].astype(np.float64) - want)
+    edge = d.copy()
+    edge[inner] = 0
+    out.append(f"{d[inner].max():.1e}/{edge.max():.1e}")
+print(" ".join(out))
+EOF
+    )
+    read -r ea eb <<<"$errors"
+    printf '%-6s %-6s %10.3f %10.3f %8.2f   %-24s %-24s\n' "$codec" "$cs" "$a" "$b" \
+      "$(echo "$b / $a" | bc -l)" "$ea" "$eb"
+  done
+done
+
+# zstd level 1: write (import of the HDF5 file in the page cache) and read (export) throughput.
+bytes=$((ds * ds * ds * 4))
+: >"$work/w"
+: >"$work/r"
+for _ in $(seq 1 "$runs"); do
+  rm -rf "$work/zstd.zarr" "$work/back.h5"
+  seconds "$cw" --store "zarr:$work/zstd.zarr" --codec zstd:1 import "$work/input.h5:/data" v \
+    --chunks 64,64,64 >>"$work/w"
+  seconds "$cw" --store "zarr:$work/zstd.zarr" export v "$work/back.h5:/data" >>"$work/r"
+done
+stored=$(du -sb "$work/zstd.zarr" | cut -f1)
+printf 'zstd:1 64³ chunks: write %.2f GB/s, read %.2f GB/s (medians of %d, whole process), ratio %.2f\n' \
+  "$(echo "$bytes / $(median <"$work/w") / 1e9" | bc -l)" \
+  "$(echo "$bytes / $(median <"$work/r") / 1e9" | bc -l)" "$runs" \
+  "$(echo "$bytes / $stored" | bc -l)"
