@@ -7,7 +7,7 @@
 //! <root>/<dataset>/chunk_<i>_<j>_<k>.h5    one dataset "data" of the full chunk shape
 //! ```
 //! `<root>` is the connection directory. Files are written under a hidden temporary name
-//! beside their place, tagged with their writer (see the `work_area` module), and renamed into
+//! beside their place, tagged with their writer (see `chunkwise::store::support::WorkArea`), and renamed into
 //! place, so a killed writer never leaves a partial chunk or a half-created dataset, and what
 //! it left is removed by the next store opened on the directory; hidden names (starting with `.`)
 //! are never listed. One file per chunk also means ranks and threads never share a file, which
@@ -40,10 +40,10 @@
 
 mod chunk_writer;
 pub mod h5;
+mod legacy;
 mod meta_files;
 mod spare_files;
 mod template;
-mod work_area;
 
 use std::collections::HashMap;
 use std::fs;
@@ -62,6 +62,7 @@ use chunkwise::region::Region;
 use chunkwise::store::support::{
     self, check_chunk_data, check_run_pieces, read_run_from_whole_chunk,
 };
+use chunkwise::store::support::{sweep_dead, WorkArea, WORK_DIR};
 use chunkwise::store::{
     check_dataset_name, BufferedChunkWriter, Capabilities, ChunkRead, ChunkUpdates, ChunkWrite,
     ChunkWriter, Coordination, DatasetHandle, DatasetMeta, Store,
@@ -70,7 +71,6 @@ use chunkwise::{with_chunk_data, with_element_type};
 use meta_files::MetaFiles;
 use spare_files::SpareFiles;
 use template::Template;
-use work_area::WorkArea;
 
 /// Name of the attributes-only file of a dataset.
 pub const DATASET_FILE: &str = "dataset.h5";
@@ -181,7 +181,8 @@ impl DosnaStore {
     /// more than a minute old.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        work_area::sweep_dead(&root);
+        sweep_dead(&root);
+        legacy::sweep_legacy(&root);
         // Spare chunk files a process that died left behind (see `with_spare_files`).
         spare_files::remove_older_than(&root, spare_files::STALE);
         let work = Arc::new(WorkArea::new(&root));
@@ -228,15 +229,15 @@ impl DosnaStore {
         }
     }
 
-    /// A new hidden path beside `target`, tagged with this store's owner (see the `work_area`
-    /// module), for an entry made for `purpose`.
+    /// A new hidden path beside `target`, tagged with this store's owner (see `WorkArea`),
+    /// for an entry made for `purpose`.
     ///
     /// # Errors
     /// An I/O error of creating the work area.
     fn work_path(&self, target: &Path, purpose: &str) -> Result<PathBuf> {
         self.work
             .sibling(target, purpose)
-            .map_err(|e| Error::io(self.root.join(work_area::WORK_DIR), e))
+            .map_err(|e| Error::io(self.root.join(WORK_DIR), e))
     }
 
     /// Keeps up to `bytes` of the chunk files of deleted datasets (in `<root>/.chunkwise-spare`)

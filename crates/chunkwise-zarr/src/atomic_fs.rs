@@ -1,6 +1,7 @@
 //! The file system under a Zarr group, as zarrs' storage: reads and listings are zarrs'
-//! `FilesystemStore`'s; every write goes to a temporary file beside its key and is renamed over
-//! it, so a reader sees a chunk (or a shard) whole, old or new, and a crash leaves no half
+//! `FilesystemStore`'s; every write goes to a temporary file beside its key (hidden, tagged with
+//! its writer's `WorkArea`, so the next store opened removes a dead writer's) and is renamed
+//! over it, so a reader sees a chunk (or a shard) whole, old or new, and a crash leaves no half
 //! chunk. zarrs' own file system store writes in place.
 //!
 //! A write never makes a dataset's directory: only the directories below it (`c/0/1`), one at
@@ -10,7 +11,9 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chunkwise::store::support::WorkArea;
 
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::{
@@ -19,26 +22,25 @@ use zarrs::storage::{
     StoreKeysPrefixes, StorePrefix, WritableStorageTraits,
 };
 
-static TEMPORARIES: AtomicU64 = AtomicU64::new(0);
-
-/// The prefix of temporary files (hidden, so listings and zarr readers skip them).
-pub(crate) const TEMPORARY_PREFIX: &str = ".chunkwise-tmp-";
-
 /// zarrs storage over the directory of a Zarr group, with atomic writes.
 #[derive(Debug)]
 pub(crate) struct AtomicFs {
     root: PathBuf,
     inner: FilesystemStore,
+    /// Tags the temporary files with their writer, for the sweep of a dead one's.
+    work: Arc<WorkArea>,
 }
 
 impl AtomicFs {
-    /// The storage of the group in `root` (which must exist).
-    pub(crate) fn new(root: &Path) -> Result<AtomicFs, StorageError> {
+    /// The storage of the group in `root` (which must exist), its temporary files tagged by
+    /// `work`.
+    pub(crate) fn new(root: &Path, work: Arc<WorkArea>) -> Result<AtomicFs, StorageError> {
         let inner = FilesystemStore::new(root)
             .map_err(|e| StorageError::Other(format!("{}: {e}", root.display())))?;
         Ok(AtomicFs {
             root: root.to_path_buf(),
             inner,
+            work,
         })
     }
 
@@ -48,14 +50,20 @@ impl AtomicFs {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, renamed over
-/// `path`. Directories between `base` (which must exist) and the file are made one at a time.
-pub(crate) fn write_atomically(base: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, tagged with
+/// `work`'s owner, renamed over `path`. Directories between `base` (which must exist) and the
+/// file are made one at a time.
+pub(crate) fn write_atomically(
+    work: &WorkArea,
+    base: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let parent = path
         .parent()
         .ok_or_else(|| std::io::Error::other(format!("{} has no directory", path.display())))?;
     make_below(base, parent)?;
-    let temp = temporary_beside(path);
+    let temp = work.sibling(path, "chunk")?;
     let written = fs::File::create(&temp)
         .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| fs::rename(&temp, path));
@@ -63,19 +71,6 @@ pub(crate) fn write_atomically(base: &Path, path: &Path, bytes: &[u8]) -> std::i
         let _ = fs::remove_file(&temp);
     }
     written
-}
-
-/// A new hidden name in the directory of `path` for a temporary file that becomes `path`.
-pub(crate) fn temporary_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(
-        "{TEMPORARY_PREFIX}{}-{}-{name}",
-        std::process::id(),
-        TEMPORARIES.fetch_add(1, Ordering::Relaxed)
-    ))
 }
 
 /// Makes the directories from `base` (which must exist) down to `dir`, one at a time.
@@ -149,7 +144,7 @@ impl ListableStorageTraits for AtomicFs {
 impl WritableStorageTraits for AtomicFs {
     fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
         let base = dataset_dir(&self.root, key);
-        write_atomically(&base, &self.path(key), &value)
+        write_atomically(&self.work, &base, &self.path(key), &value)
             .map_err(|e| StorageError::IOError(std::sync::Arc::new(e)))
     }
 

@@ -14,10 +14,11 @@
 use std::fs::File;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chunkwise::store::support::{
     check_chunk_data, check_run_pieces, element_bytes, extract_region, fmt_tuple, lock_chunk,
-    read_elements_at, read_run_from_whole_chunk, read_scattered_at, LOCK_FILE,
+    read_elements_at, read_run_from_whole_chunk, read_scattered_at, WorkArea, LOCK_FILE,
 };
 use chunkwise::store::{BufferedChunkWriter, ChunkRead, ChunkWrite, ChunkWriter, DatasetMeta};
 use chunkwise::{with_element_type, ChunkData, Element, Error, Region, Result};
@@ -32,6 +33,8 @@ pub(crate) struct ZarrDataset {
     meta: DatasetMeta,
     root: PathBuf,
     array: Array<AtomicFs>,
+    /// Tags this store's temporary files.
+    work: Arc<WorkArea>,
     /// Chunk files are the chunks' elements as they lie in memory (see the module docs).
     raw: bool,
 }
@@ -51,6 +54,7 @@ impl ZarrDataset {
         meta: DatasetMeta,
         root: PathBuf,
         array: Array<AtomicFs>,
+        work: Arc<WorkArea>,
     ) -> ZarrDataset {
         let raw = raw_chunk_files(&array);
         ZarrDataset {
@@ -58,6 +62,7 @@ impl ZarrDataset {
             meta,
             root,
             array,
+            work,
             raw,
         }
     }
@@ -175,7 +180,7 @@ impl ZarrDataset {
                 requested: data.dtype().to_string(),
             })?;
             if self.raw {
-                return write_atomically(&self.dir(), &self.chunk_path(indices), element_bytes(values))
+                return write_atomically(&self.work, &self.dir(), &self.chunk_path(indices), element_bytes(values))
                     .map_err(|e| self.chunk_error(indices, e));
             }
             self.array
@@ -320,12 +325,17 @@ impl ChunkWrite for ZarrDataset {
             let _lock = self.lock(&owned, false)?;
             std::fs::rename(temp, path).map_err(|e| self.chunk_error(&indices, e))
         });
-        let writer =
-            RawChunkWriter::start(&self.name, &self.meta, chunk, (&self.dir(), path), publish)
-                .map_err(|e| match self.check_exists() {
-                    Ok(()) => e,
-                    Err(missing) => missing,
-                })?;
+        let writer = RawChunkWriter::start(
+            &self.name,
+            &self.meta,
+            chunk,
+            (&self.work, &self.dir(), path),
+            publish,
+        )
+        .map_err(|e| match self.check_exists() {
+            Ok(()) => e,
+            Err(missing) => missing,
+        })?;
         Ok(Box::new(writer))
     }
 

@@ -25,10 +25,9 @@ pub use codecs::{Codecs, Compression};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use chunkwise::store::support::mark_top_directory;
+use chunkwise::store::support::{mark_top_directory, sweep_dead, WorkArea, WORK_DIR};
 use chunkwise::store::{
     check_dataset_name, Capabilities, ChunkUpdates, Coordination, DatasetHandle, DatasetMeta, Store,
 };
@@ -44,8 +43,6 @@ const INCOMPLETE: &str = ".chunkwise-incomplete.json";
 /// The metadata file of a Zarr node.
 const ZARR_JSON: &str = "zarr.json";
 
-static DELETIONS: AtomicU64 = AtomicU64::new(0);
-
 /// A Zarr V3 group of arrays on the local file system.
 #[derive(Debug, Clone)]
 pub struct ZarrStore {
@@ -53,14 +50,21 @@ pub struct ZarrStore {
     codecs: Codecs,
     /// Mark the root and the array directories this store creates as top directories.
     top_directory: bool,
+    /// Tags this store value's hidden working entries (temporary chunks, arrays being deleted).
+    work: Arc<WorkArea>,
 }
 
 impl ZarrStore {
     /// The group in directory `root` (made, with its `zarr.json`, by the first dataset created
-    /// in it). New arrays are written uncompressed (the `bytes` codec, little-endian).
+    /// in it). New arrays are written uncompressed (the `bytes` codec, little-endian). What
+    /// processes of this host that died left under `root` (temporary chunk files, arrays half
+    /// deleted) is removed now.
     pub fn new(root: impl Into<PathBuf>) -> ZarrStore {
+        let root = root.into();
+        sweep_dead(&root);
         ZarrStore {
-            root: root.into(),
+            work: Arc::new(WorkArea::new(&root)),
+            root,
             codecs: Codecs::default(),
             top_directory: true,
         }
@@ -96,7 +100,7 @@ impl ZarrStore {
     }
 
     fn storage(&self) -> Result<Arc<AtomicFs>> {
-        AtomicFs::new(&self.root)
+        AtomicFs::new(&self.root, self.work.clone())
             .map(Arc::new)
             .map_err(|e| storage_error(&self.root, &e.to_string()))
     }
@@ -112,7 +116,7 @@ impl ZarrStore {
         let path = self.root.join(ZARR_JSON);
         if !path.exists() {
             let text = metadata::group_json().to_string();
-            write_atomically(&self.root, &path, text.as_bytes())
+            write_atomically(&self.work, &self.root, &path, text.as_bytes())
                 .map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
@@ -130,6 +134,7 @@ impl ZarrStore {
             meta.clone(),
             self.root.clone(),
             array,
+            self.work.clone(),
         )))
     }
 
@@ -151,7 +156,7 @@ impl ZarrStore {
             Err(e) => return Err(Error::io(&dir, e)),
         }
         let text = metadata::array_json(meta, &codecs).to_string();
-        let written = write_atomically(&dir, &dir.join(file), text.as_bytes())
+        let written = write_atomically(&self.work, &dir, &dir.join(file), text.as_bytes())
             .map_err(|e| Error::io(dir.join(file), e))
             .and_then(|()| self.handle(name, meta));
         if written.is_err() {
@@ -240,6 +245,7 @@ impl Store for ZarrStore {
             meta,
             self.root.clone(),
             array,
+            self.work.clone(),
         )))
     }
 
@@ -270,11 +276,10 @@ impl Store for ZarrStore {
             return Err(Error::DatasetNotFound(name.to_string()));
         }
         // Renamed away first: the dataset is gone at once, whatever removing its files takes.
-        let away = self.root.join(format!(
-            ".chunkwise-deleting-{}-{}",
-            std::process::id(),
-            DELETIONS.fetch_add(1, Ordering::Relaxed)
-        ));
+        let away = self
+            .work
+            .sibling(&dir, "deleting")
+            .map_err(|e| Error::io(self.root.join(WORK_DIR), e))?;
         match fs::rename(&dir, &away) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -7,11 +7,11 @@ use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use chunkwise::store::support::{check_part_dtype, element_bytes, fmt_tuple, Coverage};
+use chunkwise::store::support::{check_part_dtype, element_bytes, fmt_tuple, Coverage, WorkArea};
 use chunkwise::store::{ChunkWriter, DatasetMeta};
 use chunkwise::{with_chunk_data, ChunkData, Error, Result};
 
-use crate::atomic_fs::{make_below, temporary_beside};
+use crate::atomic_fs::make_below;
 
 /// Puts a finished temporary file (first) in place of the chunk file (second), under the
 /// chunk's lock.
@@ -32,7 +32,8 @@ pub(crate) struct RawChunkWriter<'a> {
 
 impl<'a> RawChunkWriter<'a> {
     /// A writer of the chunk file at `path` (below the array's directory `base`), its parts in
-    /// a new temporary file beside it; `publish(temp, path)` puts it in place on commit.
+    /// a new temporary file beside it tagged by `work`; `publish(temp, path)` puts it in place
+    /// on commit.
     ///
     /// # Errors
     /// An I/O error naming `path`.
@@ -40,12 +41,14 @@ impl<'a> RawChunkWriter<'a> {
         name: &'a str,
         meta: &'a DatasetMeta,
         chunk: &[usize],
-        (base, path): (&Path, PathBuf),
+        (work, base, path): (&WorkArea, &Path, PathBuf),
         publish: Publish<'a>,
     ) -> Result<Self> {
         let parent = path.parent().unwrap_or(base);
         make_below(base, parent).map_err(|e| Error::io(&path, e))?;
-        let temp = temporary_beside(&path);
+        let temp = work
+            .sibling(&path, "chunk")
+            .map_err(|e| Error::io(&path, e))?;
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -35,6 +35,7 @@ pub mod ram;
 mod raw_file;
 pub mod support;
 mod top_directory;
+mod work_area;
 
 pub use chunk_writer::{BufferedChunkWriter, ChunkWriter};
 use support::{check_run_pieces, extract_region, read_run_from_whole_chunk};

@@ -10,6 +10,7 @@ pub use super::chunk_locks::{lock_chunk, ChunkLock, LOCK_FILE};
 pub use super::chunk_writer::{check_part_dtype, Coverage};
 pub use super::raw_file::{read_elements_at, read_scattered_at};
 pub use super::top_directory::mark_top_directory;
+pub use super::work_area::{sweep_dead, WorkArea, WORK_DIR};
 pub use crate::array::into_c_vec;
 pub use crate::dtype::element_bytes;
 pub use crate::error::fmt_tuple;

@@ -1,5 +1,6 @@
-//! Where a store's hidden working entries live, so that those of a process that died can be
-//! found and removed by the next store opened on the directory.
+//! Where a file-system store's hidden working entries live, so that those of a process that
+//! died can be found and removed by the next store opened on the directory (the DosNa
+//! directory and Zarr stores use it).
 //!
 //! Every store value has an owner tag, `<pid>-<start>-<n>@<host>`: its process's pid, that
 //! process's start time (so a reused pid is not taken for a dead process) and its host (so a
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The folder under the root that holds the work areas.
-pub(super) const WORK_DIR: &str = ".chunkwise-tmp";
+pub const WORK_DIR: &str = ".chunkwise-tmp";
 
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
 static NAMES: AtomicU64 = AtomicU64::new(0);
@@ -33,7 +34,7 @@ fn host_name() -> String {
 
 /// Whether the process `pid` started at `start` still runs.
 fn alive(pid: u32, start: u64) -> bool {
-    chunkwise::store::support::start_time(pid) == Some(start)
+    crate::process::start_time(pid) == Some(start)
 }
 
 /// The pid, start time and host a work area's name gives.
@@ -47,7 +48,7 @@ fn owner_of(name: &str) -> Option<(u32, u64, &str)> {
 
 /// One store value's owner tag and directory (made on first use).
 #[derive(Debug)]
-pub(super) struct WorkArea {
+pub struct WorkArea {
     root: PathBuf,
     /// The owner tag, `<pid>-<start>-<n>@<host>`.
     name: String,
@@ -56,9 +57,9 @@ pub(super) struct WorkArea {
 
 impl WorkArea {
     /// The work area of a new store value on `root` (nothing is created yet).
-    pub(super) fn new(root: &Path) -> WorkArea {
+    pub fn new(root: &Path) -> WorkArea {
         let pid = std::process::id();
-        let start = chunkwise::store::support::start_time(pid).unwrap_or(0);
+        let start = crate::process::start_time(pid).unwrap_or(0);
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
         WorkArea {
             root: root.to_path_buf(),
@@ -83,7 +84,7 @@ impl WorkArea {
     ///
     /// # Errors
     /// The I/O error of making the owner's directory.
-    pub(super) fn sibling(&self, target: &Path, purpose: &str) -> std::io::Result<PathBuf> {
+    pub fn sibling(&self, target: &Path, purpose: &str) -> std::io::Result<PathBuf> {
         self.dir()?;
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
         // Without the target's name: a dataset name may take all 255 bytes a name can have.
@@ -95,7 +96,7 @@ impl WorkArea {
     ///
     /// # Errors
     /// The I/O error of making the directory.
-    pub(super) fn path(&self, purpose: &str) -> std::io::Result<PathBuf> {
+    pub fn path(&self, purpose: &str) -> std::io::Result<PathBuf> {
         let n = NAMES.fetch_add(1, Ordering::Relaxed);
         Ok(self.dir()?.join(format!("{purpose}-{n}")))
     }
@@ -128,10 +129,10 @@ impl Drop for WorkArea {
     }
 }
 
-/// Removes what processes of this host that died left under `root`: their work areas, and the
-/// hidden `.NAME.creating-PID-N` / `.NAME.deleting-PID-N` directories earlier versions made
-/// beside the datasets. Best effort: what cannot be removed stays for the next time.
-pub(super) fn sweep_dead(root: &Path) {
+/// Removes what processes of this host that died left under `root`: their work areas and the
+/// hidden entries tagged with them, at any depth below `root`. Best effort: what cannot be
+/// removed stays for the next time.
+pub fn sweep_dead(root: &Path) {
     let host = host_name();
     if let Ok(entries) = fs::read_dir(root.join(WORK_DIR)) {
         let mut dead = Vec::new();
@@ -151,24 +152,14 @@ pub(super) fn sweep_dead(root: &Path) {
         }
         let _ = fs::remove_dir(root.join(WORK_DIR));
     }
-    if let Ok(entries) = fs::read_dir(root) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = legacy_owner(&name) {
-                if !chunkwise::store::support::running(pid) {
-                    let _ = fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-    }
 }
 
-/// Removes the hidden entries carrying one of the `dead` tags (`-<tag>-`) from `root` and from
-/// every directory in it.
-fn remove_tagged(root: &Path, dead: &[(String, PathBuf)]) {
+/// Removes the hidden entries carrying one of the `dead` tags (`-<tag>-`) from `dir` and from
+/// every directory below it that is not hidden.
+fn remove_tagged(dir: &Path, dead: &[(String, PathBuf)]) {
     let tagged =
         |name: &str| name.starts_with('.') && dead.iter().any(|(tag, _)| name.contains(tag));
-    let Ok(entries) = fs::read_dir(root) else {
+    let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
@@ -177,24 +168,9 @@ fn remove_tagged(root: &Path, dead: &[(String, PathBuf)]) {
         if tagged(&name) {
             let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
         } else if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            for inner in fs::read_dir(&path).into_iter().flatten().flatten() {
-                if tagged(&inner.file_name().to_string_lossy()) {
-                    let _ = fs::remove_file(inner.path());
-                }
-            }
+            remove_tagged(&path, dead);
         }
     }
-}
-
-/// The pid in a hidden `.NAME.creating-PID-N` or `.NAME.deleting-PID-N` name.
-fn legacy_owner(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?;
-    let (_, tail) = rest
-        .rsplit_once(".creating-")
-        .or_else(|| rest.rsplit_once(".deleting-"))?;
-    let (pid, n) = tail.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
 }
 
 #[cfg(test)]
@@ -227,10 +203,6 @@ mod tests {
         assert!(alive(pid, start));
         assert!(!alive(pid, start + 1));
         assert_eq!(host, host_name());
-        assert_eq!(legacy_owner(".vol.creating-123-4"), Some(123));
-        assert_eq!(legacy_owner(".vol.deleting-77-0"), Some(77));
-        assert_eq!(legacy_owner("vol.creating-1-2"), None);
-        assert_eq!(legacy_owner(".vol.h5"), None);
     }
 
     #[test]
@@ -240,7 +212,7 @@ mod tests {
         let mine = area.path("chunk").unwrap();
         fs::write(&mine, b"x").unwrap();
         // A dead process: pid 1's start time plus one is nobody's.
-        let start = chunkwise::store::support::start_time(1).unwrap_or(0) + 1;
+        let start = crate::process::start_time(1).unwrap_or(0) + 1;
         let dead = root
             .path()
             .join(WORK_DIR)
@@ -264,15 +236,15 @@ mod tests {
             .unwrap();
         fs::write(&live_chunk, b"x").unwrap();
         fs::write(root.path().join("vol/chunk_0.h5"), b"x").unwrap();
-        // An earlier version's leftover of a process that does not run.
-        let legacy = root.path().join(".vol.deleting-4194304-0");
-        fs::create_dir_all(&legacy).unwrap();
+        // Deeper, as in a Zarr array's chunk directories.
+        fs::create_dir_all(root.path().join("arr/c/0/1")).unwrap();
+        let deep = root.path().join(format!("arr/c/0/1/.chunk-{tag}-9"));
+        fs::write(&deep, b"x").unwrap();
         sweep_dead(root.path());
         assert!(mine.exists());
         assert!(!dead.exists());
         assert!(other.exists());
-        assert!(!legacy.exists());
-        assert!(!creating.exists() && !chunk.exists());
+        assert!(!creating.exists() && !chunk.exists() && !deep.exists());
         assert!(live_chunk.exists() && root.path().join("vol/chunk_0.h5").exists());
         drop(area);
         assert!(!mine.exists());
