@@ -8,10 +8,14 @@
 #   - the next store open leaves no hidden leftovers (only the store's lock file);
 #   - datasets that existed before are intact;
 #   - a clean rerun of the interrupted command succeeds.
-# Usage: scripts/test-faults.sh [ROUNDS]   (needs root for the tmpfs; scripts/test.sh runs it)
+# Usage: scripts/test-faults.sh [ROUNDS] [BACKEND]   (BACKEND dosna, the default, or zarr; needs
+# root for the tmpfs; scripts/test.sh runs it for both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-8}
+BACKEND=${2:-dosna}
+case $BACKEND in dosna | zarr) ;; *) echo "test-faults: backend $BACKEND; expected dosna or zarr" >&2; exit 2 ;; esac
+echo "test-faults: the $BACKEND store"
 BIN=$PWD/target/release/chunkwise
 W=$(mktemp -d /tmp/chunkwise-faults.XXXXXX)
 TMPFS=$W/tmpfs
@@ -24,7 +28,8 @@ cleanup() {
 trap cleanup EXIT
 
 STORE=$W/store
-cw() { "$BIN" --store "$STORE" "$@"; }
+LOC=$BACKEND:$STORE
+cw() { "$BIN" --store "$LOC" "$@"; }
 fail() { echo "test-faults: FAIL: $*" >&2; exit 1; }
 # A random delay of up to $1 seconds.
 delay() { awk -v r="$RANDOM" -v m="$1" 'BEGIN { printf "%.3f", r / 32768 * m }'; }
@@ -61,7 +66,7 @@ await_handlers() {
   done
 }
 # Hidden entries of the store other than its lock file and incomplete datasets' markers.
-leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' -print; }
+leftovers() { find "$STORE" -mindepth 1 -name '.*' ! -path "$STORE/.chunkwise-locks" ! -name '.chunkwise-incomplete.h5' ! -name '.chunkwise-incomplete.json' -print; }
 
 # Checks after a signal $1 (TERM, INT, HUP) ended a filter into smooth whose stderr is in $2:
 # one error line naming the signal, the output removed, nothing hidden left (without a reopen).
@@ -117,7 +122,7 @@ complete=0 incomplete=0 absent=0
 
 echo "== kill -9 at random moments: import, filter, write, rm ($ROUNDS rounds each)"
 for round in $(seq "$ROUNDS"); do
-  "$BIN" --store "$STORE" import "$W/src.h5:/data" imp --chunks 16,16,16 >/dev/null 2>&1 &
+  "$BIN" --store "$LOC" import "$W/src.h5:/data" imp --chunks 16,16,16 >/dev/null 2>&1 &
   pid=$!; sleep "$(delay 0.6)"; kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   check_after_fault imp "$BASE" "import killed (round $round)"
   cw import "$W/src.h5:/data" imp --chunks 16,16,16 2>/dev/null >/dev/null \
@@ -125,7 +130,7 @@ for round in $(seq "$ROUNDS"); do
   [ "$(digest imp)" = "$BASE" ] || fail "rerun of the import differs"
   cw rm imp
 
-  "$BIN" --store "$STORE" filter gaussian base smooth --sigma 1.5 >/dev/null 2>&1 &
+  "$BIN" --store "$LOC" filter gaussian base smooth --sigma 1.5 >/dev/null 2>&1 &
   pid=$!; sleep "$(delay 0.1)"; kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   check_after_fault smooth "$SMOOTH" "filter killed (round $round)"
   cw rm smooth 2>/dev/null || true
@@ -134,7 +139,7 @@ for round in $(seq "$ROUNDS"); do
 
   # A write killed: every chunk all old or all new, nothing else changed.
   cw create wr --shape 64,64,64 --chunks 32,32,32 --dtype f32 --fill 0 >/dev/null
-  "$BIN" --store "$STORE" write wr --select "0:64, 0:64, 0:40" --value 7 >/dev/null 2>&1 &
+  "$BIN" --store "$LOC" write wr --select "0:64, 0:64, 0:40" --value 7 >/dev/null 2>&1 &
   pid=$!; sleep "$(delay 0.05)"; kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   cw ls >/dev/null
   [ -z "$(leftovers)" ] || fail "write killed: hidden leftovers"
@@ -146,7 +151,7 @@ for round in $(seq "$ROUNDS"); do
   # rm killed: the dataset is there whole or gone.
   cw filter gaussian base doomed --sigma 1 >/dev/null
   DOOMED=$(digest doomed)
-  "$BIN" --store "$STORE" rm doomed >/dev/null 2>&1 &
+  "$BIN" --store "$LOC" rm doomed >/dev/null 2>&1 &
   pid=$!; sleep "$(delay 0.02)"; kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   check_after_fault doomed "$DOOMED" "rm killed (round $round)"
   cw rm doomed 2>/dev/null || true
@@ -162,7 +167,7 @@ for round in $(seq $(( (ROUNDS + 1) / 2 ))); do
     else
       args=(import "$W/src.h5:/data" smooth --chunks 16,16,16); name=smooth; want=$BASE
     fi
-    timeout 120 mpiexec -n 2 "$BIN" --store "$STORE" --engine mpi "${args[@]}" >/dev/null 2>&1 &
+    timeout 120 mpiexec -n 2 "$BIN" --store "$LOC" --engine mpi "${args[@]}" >/dev/null 2>&1 &
     launcher=$!
     ranks=$(ranks_of $launcher)
     sleep "$(delay 0.5)"
@@ -179,7 +184,7 @@ echo "== SIGTERM and SIGINT run the error path: the output is removed, exit 128+
 interrupted=0
 for signal in TERM INT HUP TERM INT HUP; do
   # A wide Gaussian (about 0.4 s here), signalled early in it.
-  "$BIN" --store "$STORE" filter gaussian base smooth --sigma 6 >/dev/null 2>"$W/sig.err" &
+  "$BIN" --store "$LOC" filter gaussian base smooth --sigma 6 >/dev/null 2>"$W/sig.err" &
   pid=$!; await_handlers $pid; sleep "$(delay 0.2)"; kill -s $signal $pid 2>/dev/null || true
   rc=0; wait $pid || rc=$?
   if [ $rc -eq 0 ]; then
@@ -197,7 +202,7 @@ echo "   $interrupted of 6 runs interrupted by the signal"
 echo "== SIGTERM to the ranks of mpiexec -n 2 (as scancel does): every rank cleans up"
 interrupted=0
 for round in 1 2 3; do
-  mpiexec -n 2 "$BIN" --store "$STORE" --engine mpi filter gaussian base smooth --sigma 6 \
+  mpiexec -n 2 "$BIN" --store "$LOC" --engine mpi filter gaussian base smooth --sigma 6 \
     >/dev/null 2>"$W/mpisig.err" &
   launcher=$!
   ranks=$(ranks_of $launcher)
@@ -222,10 +227,10 @@ for round in $(seq "$ROUNDS"); do
   cw create cc --shape 16,16,16 --chunks 16,16,16 --dtype f32 --fill 0 >/dev/null
   pids=()
   for i in 0 1 2 3 4 5 6 7; do
-    "$BIN" --store "$STORE" write cc --select "$i, 0, 0" --value $((i + 1)) &
+    "$BIN" --store "$LOC" write cc --select "$i, 0, 0" --value $((i + 1)) &
     pids+=($!)
   done
-  "$BIN" --store "$STORE" write cc --select ":, :, :" --value 100 &
+  "$BIN" --store "$LOC" write cc --select ":, :, :" --value 100 &
   whole=$!
   acked=()
   for i in 0 1 2 3 4 5 6 7; do
@@ -253,16 +258,16 @@ cw create big --shape 256,256,320 --chunks 64,64,64 --dtype f32 --fill 1 >/dev/n
 cw write big --select "0:256, 0:256, 0:320" --value 2
 rc=0
 CHUNKWISE_RESOURCES__TEMP_DIR=$TMPFS CHUNKWISE_RESOURCES__MAX_MEMORY=16MiB \
-  "$BIN" --store "$STORE" export big "$W/big.h5:/d" 2>"$W/tmpfs.err" || rc=$?
+  "$BIN" --store "$LOC" export big "$W/big.h5:/d" 2>"$W/tmpfs.err" || rc=$?
 [ $rc -eq 1 ] || { cat "$W/tmpfs.err" >&2; fail "export with a small tmpfs temp dir: exit status $rc, expected 1"; }
 grep -q "temporary storage" "$W/tmpfs.err" || { cat "$W/tmpfs.err" >&2; fail "export with a small tmpfs temp dir: unclear error"; }
 [ -z "$(ls -A "$TMPFS")" ] || fail "export left files in the temp dir"
 rc=0
 cw export big "$W/big.h5:/d" >/dev/null
-"$BIN" --store "$TMPFS/store" import "$W/big.h5:/d" big --chunks 64,64,64 2>"$W/full.err" || rc=$?
+"$BIN" --store "$BACKEND:$TMPFS/store" import "$W/big.h5:/d" big --chunks 64,64,64 2>"$W/full.err" || rc=$?
 [ $rc -eq 1 ] || { cat "$W/full.err" >&2; fail "import into a full tmpfs store: exit status $rc, expected 1"; }
 [ "$(wc -l <"$W/full.err")" -eq 1 ] || { cat "$W/full.err" >&2; fail "import into a full store: not one line"; }
-"$BIN" --store "$TMPFS/store" ls >"$W/ls.txt"
+"$BIN" --store "$BACKEND:$TMPFS/store" ls >"$W/ls.txt"
 [ ! -s "$W/ls.txt" ] || fail "a failed import left a dataset: $(cat "$W/ls.txt")"
 [ -z "$(find "$TMPFS/store" -mindepth 1 -name '.*' ! -name '.chunkwise-locks')" ] || fail "a failed import left hidden entries"
 cw rm big

@@ -28,7 +28,8 @@ echo "== cargo test"
 # the binary this builds); shipped builds (scripts/run.sh, cargo build) have none.
 cargo test --workspace --release --quiet --features gaussian-bench/fault-injection
 echo "== faults: kills, signals, concurrent writers, a full tmpfs (scripts/test-faults.sh)"
-scripts/test-faults.sh
+scripts/test-faults.sh 8 dosna
+scripts/test-faults.sh 4 zarr
 echo "== SLURM: job array, failure, retry, merge (scripts/test-slurm.sh)"
 scripts/test-slurm.sh
 echo "== the user guide's commands (scripts/test-guide.sh)"
