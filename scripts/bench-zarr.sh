@@ -3,7 +3,8 @@
 # Gaussian (sigma 1.5, truncate 4, so a kernel half size of 6) of a DS³ float32 array for each
 # chunk size and codec, whole process, alternating runs; medians, the ratio, and how far each
 # output is from scipy.ndimage.gaussian_filter (mode reflect) of the whole array, in the
-# interior and at the borders. Then zstd level 1 write and read throughput of the data.
+# interior and at the borders. Then write and read throughput, uncompressed and zstd level 1,
+# on the gaussian-bench data.
 #
 #   scripts/bench-zarr.sh [RUNS] [DS] [CHUNK SIZES...]      (defaults: 5 256 32 64 128)
 #
@@ -26,7 +27,6 @@ zf=${ZARRS_FILTER:-$(command -v zarrs_filter || true)}
 py=$("$repo/scripts/python-env.sh")
 work=$(mktemp -d /tmp/chunkwise-bench-zarr-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-export CHUNKWISE_PROGRESS=never
 
 "$py" - "$work/input.h5" "$ds" <<'EOF'
 import sys, numpy as np, h5py
@@ -85,18 +85,28 @@ EOF
   done
 done
 
-# zstd level 1: write (import of the HDF5 file in the page cache) and read (export) throughput.
-bytes=$((ds * ds * ds * 4))
-: >"$work/w"
-: >"$work/r"
-for _ in $(seq 1 "$runs"); do
-  rm -rf "$work/zstd.zarr" "$work/back.h5"
-  seconds "$cw" --store "zarr:$work/zstd.zarr" --codec zstd:1 import "$work/input.h5:/data" v \
-    --chunks 64,64,64 >>"$work/w"
-  seconds "$cw" --store "zarr:$work/zstd.zarr" export v "$work/back.h5:/data" >>"$work/r"
+# Codec throughput on the gaussian-bench data (a 512³ float32 input it made, kept uncompressed),
+# whole process with its default threads: write = `copy` of the uncompressed array into a new
+# one with the codec (its reads included), read = `copy` of that into the ram store.
+gb=${GAUSSIAN_BENCH:-$repo/target/release/gaussian-bench}
+big=512
+"$gb" --backend zarr --store "zarr:$work/gb.zarr" --out "$work/gb-out" --data-sizes $big \
+  --chunk-sizes 64 --ntest 1 --keep >/dev/null
+bytes=$((big * big * big * 4))
+printf '\n%s³ float32, 64³ chunks, medians of %d\n%-8s %12s %12s %8s\n' $big "$runs" codec \
+  "write GB/s" "read GB/s" ratio
+for codec in none zstd:1; do
+  : >"$work/w"
+  : >"$work/r"
+  for _ in $(seq 1 "$runs"); do
+    rm -rf "$work/c.zarr"
+    seconds "$cw" --store "zarr:$work/gb.zarr" --codec "$codec" copy "input_$big" v \
+      --to-store "zarr:$work/c.zarr" >>"$work/w"
+    seconds "$cw" --store "zarr:$work/c.zarr" copy v r --to-store ram >>"$work/r"
+  done
+  stored=$(du -sb "$work/c.zarr/v" | cut -f1)
+  printf '%-8s %12.2f %12.2f %8.2f\n' "$codec" \
+    "$(echo "$bytes / $(median <"$work/w") / 1000000000" | bc -l)" \
+    "$(echo "$bytes / $(median <"$work/r") / 1000000000" | bc -l)" \
+    "$(echo "$bytes / $stored" | bc -l)"
 done
-stored=$(du -sb "$work/zstd.zarr" | cut -f1)
-printf 'zstd:1 64³ chunks: write %.2f GB/s, read %.2f GB/s (medians of %d, whole process), ratio %.2f\n' \
-  "$(echo "$bytes / $(median <"$work/w") / 1e9" | bc -l)" \
-  "$(echo "$bytes / $(median <"$work/r") / 1e9" | bc -l)" "$runs" \
-  "$(echo "$bytes / $stored" | bc -l)"

@@ -36,14 +36,16 @@ pub struct Global {
     #[arg(long, value_enum, global = true)]
     pub backend: Option<Backend>,
 
-    /// Zarr stores: how new arrays' chunks are compressed: none, gzip[:LEVEL], zstd[:LEVEL] or
-    /// blosc[:CNAME[:CLEVEL[:SHUFFLE]]] (e.g. zstd:3, blosc:lz4:5:shuffle) [default: none].
+    /// Zarr stores: how new arrays' chunks are compressed (with `copy --to-store`, the copy's):
+    /// none, gzip[:LEVEL], zstd[:LEVEL] or blosc[:CNAME[:CLEVEL[:SHUFFLE]]] (e.g. zstd:3,
+    /// blosc:lz4:5:shuffle) [default: none].
     #[arg(long, value_name = "CODEC", global = true)]
     pub codec: Option<String>,
 
     /// Zarr stores: write each chunk of new arrays as a shard of inner chunks of this shape
-    /// (which divides the chunk shape), e.g. --chunks 256,256,256 --shard-chunks 32,32,32: the
-    /// workers own whole shards, and readers fetch 32³ pieces.
+    /// (which divides the chunk shape; one number is that size on every axis), e.g. --chunks
+    /// 256,256,256 --shard-chunks 32: the workers own whole shards, and readers fetch 32³
+    /// pieces.
     #[arg(long, value_name = "N,N,…", global = true)]
     pub shard_chunks: Option<String>,
 

@@ -34,12 +34,21 @@ pub fn location(global: &Global, config: &Config) -> Result<StoreLocation> {
 }
 
 /// The store of the global options on `engine`, with the configuration's read-ahead and memory
-/// budget.
-pub fn connect(global: &Global, config: &Config, engine: Arc<dyn Engine>) -> Result<Connection> {
+/// budget. `--codec` and `--shard-chunks` describe the new arrays of this store, unless the
+/// command makes them elsewhere (`copy --to-store`: `new_arrays_elsewhere`).
+pub fn connect(
+    global: &Global,
+    config: &Config,
+    engine: Arc<dyn Engine>,
+    new_arrays_elsewhere: bool,
+) -> Result<Connection> {
     let location = location(global, config)?;
     let options = StoreOptions {
         checksums: global.checksums,
-        codecs: codecs(global, config, &location)?,
+        codecs: match new_arrays_elsewhere {
+            true => chunkwise_zarr::Codecs::default(),
+            false => codecs(global, config, ("--store", &location))?,
+        },
         ..StoreOptions::default()
     };
     let store = location.open(options);
@@ -61,14 +70,25 @@ pub fn engine(global: &Global, config: &Config) -> Result<Arc<dyn Engine>> {
     chunkwise_frontend::engine(choice, config)
 }
 
-/// Another store at `location`, on `conn`'s engine, with the same options and configuration
-/// (the destination of `copy --to-store`).
+/// Another store at `location`, on `conn`'s engine, with the configuration (the destination of
+/// `copy --to-store`): its new arrays take `--codec` and `--shard-chunks`, DosNa chunk files
+/// `--checksums`.
 ///
 /// # Errors
-/// A location that does not parse, or a store the engine cannot use.
-pub fn connect_to(location: &str, conn: &Connection, config: &Config) -> Result<Connection> {
+/// A location that does not parse, codec flags for a store that is not Zarr, or a store the
+/// engine cannot use.
+pub fn connect_to(
+    location: &str,
+    conn: &Connection,
+    config: &Config,
+    global: &Global,
+) -> Result<Connection> {
     let location: StoreLocation = location.parse()?;
-    let store = location.open(StoreOptions::default());
+    let store = location.open(StoreOptions {
+        checksums: global.checksums,
+        codecs: codecs(global, config, ("--to-store", &location))?,
+        ..StoreOptions::default()
+    });
     chunkwise_frontend::connect(store, config, conn.engine().clone())
 }
 
@@ -78,12 +98,12 @@ pub fn connect_to(location: &str, conn: &Connection, config: &Config) -> Result<
 fn codecs(
     global: &Global,
     config: &Config,
-    location: &StoreLocation,
+    (flag, location): (&str, &StoreLocation),
 ) -> Result<chunkwise_zarr::Codecs> {
     let asked = global.codec.is_some() || global.shard_chunks.is_some();
     if asked && !matches!(location, StoreLocation::Zarr(_)) {
         bail!(
-            "--codec and --shard-chunks apply to zarr stores; --store {location} is a {} store",
+            "--codec and --shard-chunks apply to zarr stores; {flag} {location} is a {} store",
             location.backend()
         );
     }

@@ -81,7 +81,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let conn = match connect::connect(&cli.global, &config, engine.clone()) {
+    let copies_elsewhere = matches!(
+        cli.command,
+        cli::Command::Copy {
+            to_store: Some(_),
+            ..
+        }
+    );
+    let conn = match connect::connect(&cli.global, &config, engine.clone(), copies_elsewhere) {
         Ok(conn) => conn,
         Err(error) => {
             // Every rank reaches the same verdict on the store: rank 0 reports it.
@@ -99,7 +106,7 @@ fn main() -> ExitCode {
     };
     let display = chunkwise_frontend::ProgressDisplay::start(&conn, mode);
     let result = connect::location(&cli.global, &config)
-        .and_then(|location| commands::run(&conn, &config, &location, cli.command));
+        .and_then(|location| commands::run(&conn, &config, &cli.global, &location, cli.command));
     drop(display);
     chunkwise_frontend::exit_code("chunkwise", conn.engine().as_ref(), result)
 }

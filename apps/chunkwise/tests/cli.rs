@@ -1294,6 +1294,37 @@ fn a_zarr_store_works_for_every_command_and_zarr_python_reads_the_result() {
     );
     let listing = run(&zarr, &["ls"]);
     assert_eq!(listing, "from_dosna\nsmooth\nvol\n");
+    // --codec describes the copy's new array, in the destination, whatever the source store.
+    ok(
+        d,
+        &[
+            "--codec",
+            "zstd:3",
+            "copy",
+            "smooth",
+            "packed",
+            "--to-store",
+            "zarr:group.zarr",
+        ],
+    );
+    let packed: serde_json::Value =
+        serde_json::from_str(&run(&zarr, &["info", "packed", "--json"])).unwrap();
+    assert_eq!(packed["codecs"], "bytes, zstd:3", "{packed}");
+    fails(
+        d,
+        &[
+            "--store",
+            "zarr:group.zarr",
+            "--codec",
+            "zstd",
+            "copy",
+            "vol",
+            "again",
+            "--to-store",
+            "dosna:chunkwise-data",
+        ],
+        "--codec and --shard-chunks apply to zarr stores; --to-store dosna:chunkwise-data is a dosna store",
+    );
     // zarr-python opens chunkwise's arrays and reads the same values.
     let script = r#"
 import sys

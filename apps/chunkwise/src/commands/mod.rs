@@ -65,6 +65,7 @@ pub fn config_show(config: &chunkwise::config::Config, as_json: bool) -> Result<
 pub fn run(
     conn: &Connection,
     config: &chunkwise::config::Config,
+    global: &crate::cli::Global,
     location: &StoreLocation,
     command: Command,
 ) -> Result<()> {
@@ -104,7 +105,7 @@ pub fn run(
             };
             match to_store {
                 Some(location) => {
-                    let target = crate::connect::connect_to(&location, conn, config)?;
+                    let target = crate::connect::connect_to(&location, conn, config, global)?;
                     copy::copy(conn, &target, &request)
                 }
                 None => copy::copy(conn, conn, &request),
