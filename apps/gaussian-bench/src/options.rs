@@ -106,9 +106,9 @@ pub struct Options {
     /// value is recorded in result.h5 (spare_files_mib).
     #[arg(long, value_name = "MIB", default_value_t = 0)]
     pub spare_files: u64,
-    /// Do not mark the store directory the hdf5 or zarr store creates (nor, for zarr, the array
-    /// directories) as ext2/3/4 top directories (chattr +T, which spreads the datasets over
-    /// block groups; recorded in result.h5: top_directory).
+    /// Do not mark the store directory the hdf5 or zarr store creates as an ext2/3/4 top
+    /// directory (chattr +T, which spreads the datasets over block groups; recorded in
+    /// result.h5: top_directory).
     #[arg(long)]
     pub no_top_directory: bool,
     /// Also compare with an in-memory gaussian_filter of the whole array for data sizes above

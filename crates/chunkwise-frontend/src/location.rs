@@ -89,8 +89,8 @@ pub struct StoreOptions {
     pub checksums: bool,
     /// DosNa: bytes of deleted datasets' chunk files kept for reuse (0: none).
     pub spare_file_bytes: u64,
-    /// DosNa and Zarr: a root the store creates (and, for Zarr, each array directory) is marked
-    /// an ext2/3/4 top directory (on by default).
+    /// DosNa and Zarr: a root the store creates is marked an ext2/3/4 top directory (on by
+    /// default).
     pub top_directory: bool,
     /// Zarr: the codecs of new arrays (compressor, sharding).
     pub codecs: chunkwise_zarr::Codecs,

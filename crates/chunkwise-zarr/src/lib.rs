@@ -48,7 +48,7 @@ const ZARR_JSON: &str = "zarr.json";
 pub struct ZarrStore {
     root: PathBuf,
     codecs: Codecs,
-    /// Mark the root and the array directories this store creates as top directories.
+    /// Mark a root this store creates as a top directory.
     top_directory: bool,
     /// Tags this store value's hidden working entries (temporary chunks, arrays being deleted).
     work: Arc<WorkArea>,
@@ -70,13 +70,12 @@ impl ZarrStore {
         }
     }
 
-    /// Whether the root and the array directories this store creates are marked "top
-    /// directories" for ext2/3/4 (`chattr +T`, on by default): the file system then spreads
-    /// the arrays, and the chunk directories (`c/i/j`) inside each array, over its block
-    /// groups, so that workflows that delete and create thousands of chunk files find free
-    /// inodes at once instead of scanning past the ones deleted minutes before (several times
-    /// slower chunk writes without it; BENCHMARKS.md). Best effort; it changes where inodes
-    /// go, never what is stored (see `chunkwise::store::support::mark_top_directory`).
+    /// Whether the root, when this store creates it, is marked a "top directory" for ext2/3/4
+    /// (`chattr +T`, on by default), as the DosNa store does: the file system then spreads the
+    /// arrays over its block groups, so that workflows that delete and create thousands of
+    /// chunk files find free inodes at once instead of scanning past the ones deleted minutes
+    /// before. Best effort; it changes where inodes go, never what is stored (see
+    /// `chunkwise::store::support::mark_top_directory`).
     #[must_use]
     pub fn with_top_directory(mut self, on: bool) -> Self {
         self.top_directory = on;
@@ -138,31 +137,40 @@ impl ZarrStore {
         )))
     }
 
-    /// Makes the directory of a new dataset and writes its metadata as `file`.
+    /// Makes the directory of a new dataset with its metadata as `file`: built under a hidden
+    /// name of this store's work area and renamed into place (without replacing anything), so
+    /// that the array appears whole or not at all, and so that ext2/3/4 place each new array
+    /// directory by its unique hidden name: placed by the array's own name, every run's
+    /// `input` would land in the same block group, among the inodes the last run freed, and
+    /// creating its chunk files would scan past all of them (BENCHMARKS.md).
     fn make(&self, name: &str, meta: &DatasetMeta, file: &str) -> Result<DatasetHandle> {
         check_dataset_name(name)?;
         let codecs = self.codecs.json(meta)?;
         self.ensure_group()?;
         let dir = self.dir(name);
-        match fs::create_dir(&dir) {
-            Ok(()) => {
-                if self.top_directory {
-                    mark_top_directory(&dir);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::DatasetExists(name.to_string()))
-            }
-            Err(e) => return Err(Error::io(&dir, e)),
+        if fs::symlink_metadata(&dir).is_ok() {
+            return Err(Error::DatasetExists(name.to_string()));
         }
+        let staging = self
+            .work
+            .sibling(&dir, "creating")
+            .map_err(|e| Error::io(self.root.join(WORK_DIR), e))?;
         let text = metadata::array_json(meta, &codecs).to_string();
-        let written = write_atomically(&self.work, &dir, &dir.join(file), text.as_bytes())
-            .map_err(|e| Error::io(dir.join(file), e))
-            .and_then(|()| self.handle(name, meta));
-        if written.is_err() {
-            let _ = fs::remove_dir_all(&dir);
+        let built = fs::create_dir(&staging)
+            .and_then(|()| fs::write(staging.join(file), text.as_bytes()))
+            .map_err(|e| Error::io(&dir, e))
+            .and_then(|()| match rename_no_replace(&staging, &dir) {
+                Ok(()) => Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) => {
+                    Err(Error::DatasetExists(name.to_string()))
+                }
+                Err(e) => Err(Error::io(&dir, e)),
+            });
+        if let Err(error) = built {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
         }
-        written
+        self.handle(name, meta)
     }
 
     fn is_complete(&self, name: &str) -> bool {
@@ -308,6 +316,39 @@ fn storage_error(path: &Path, detail: &str) -> Error {
     Error::io(path, std::io::Error::other(detail.to_string()))
 }
 
+/// Renames `from` to `to` unless something is at `to` (`EEXIST`); where the file system cannot
+/// say so atomically, a plain rename, which still never replaces a directory that has entries.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let path = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        };
+        let (old, new) = (path(from)?, path(to)?);
+        // SAFETY: both are NUL-terminated strings that live across the call.
+        let done = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                old.as_ptr(),
+                libc::AT_FDCWD,
+                new.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if done == 0 {
+            return Ok(());
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINVAL) {
+            return Err(error);
+        }
+    }
+    fs::rename(from, to)
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod top_directory_tests {
     use super::*;
@@ -326,7 +367,7 @@ mod top_directory_tests {
     }
 
     #[test]
-    fn the_root_and_array_directories_are_top_directories_unless_turned_off() {
+    fn a_root_the_store_creates_is_a_top_directory_unless_turned_off() {
         let dir = tempfile::tempdir().unwrap();
         let meta = DatasetMeta::zero_filled(Layout::new(&[4, 4], &[2, 2]).unwrap(), DType::F32);
         for on in [true, false] {
@@ -334,10 +375,11 @@ mod top_directory_tests {
             let store = ZarrStore::new(&root).with_top_directory(on);
             store.create_dataset("a", &meta).unwrap();
             match top(&root) {
-                // A file system with inode flags (ext4 here): marked exactly when asked.
+                // A file system with inode flags (ext4 here): marked exactly when asked, and
+                // the array directories never (so their chunk directories stay beside them).
                 Some(marked) => {
                     assert_eq!(marked, on);
-                    assert_eq!(top(&root.join("a")), Some(on));
+                    assert_eq!(top(&root.join("a")), Some(false));
                 }
                 // Without them (tmpfs, overlayfs), nothing is marked and nothing fails.
                 None => assert_eq!(top(&root.join("a")), None),
