@@ -114,6 +114,27 @@ pub enum Command {
         json: bool,
     },
 
+    /// What is in a dataset (or a selection): count, NaNs, sum, mean, std, variance, min and
+    /// max with their indices, optionally a histogram. Sums are exact and rounded once, so
+    /// every figure is the same to the bit on any engine, ranks, threads and chunk shapes.
+    Stats {
+        /// Dataset name.
+        name: String,
+        /// A numpy-like selection, e.g. "10:20, :, ::2" [default: the whole dataset].
+        #[arg(long, value_name = "SEL")]
+        select: Option<String>,
+        /// Also count the values in BINS equal bins (numpy.histogram: the last bin closed,
+        /// values outside the range and NaNs not counted).
+        #[arg(long, value_name = "BINS", value_parser = clap::value_parser!(u32).range(1..))]
+        histogram: Option<u32>,
+        /// The histogram's range [default: the smallest and largest value, NaNs skipped].
+        #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
+        range: Option<String>,
+        /// One JSON document (fields in the README).
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Create an empty dataset (every element reads as the fill value until written).
     Create {
         /// Dataset name: 1-255 characters from A-Z a-z 0-9 _ - . not starting with '.'.

@@ -292,29 +292,34 @@ impl Engine for MpiEngine {
         }
         let mut counts = vec![0i32; self.size];
         root.gather_into_root(&count, &mut counts[..]);
-        let displs: Vec<i32> = counts
-            .iter()
-            .scan(0i32, |offset, &c| {
-                let start = *offset;
-                *offset += c;
-                Some(start)
-            })
-            .collect();
+        let displs = displacements(&counts);
         let total: usize = counts.iter().map(|&c| c as usize).sum();
         let mut buffer = vec![0u8; total];
         {
             let mut partition = PartitionMut::new(&mut buffer[..], &counts[..], &displs[..]);
             root.gather_varcount_into_root(&local[..], &mut partition);
         }
-        Ok(Some(
-            counts
-                .iter()
-                .zip(&displs)
-                .map(|(&c, &d)| {
-                    buffer[(d as usize + 1).min((d + c) as usize)..(d + c) as usize].to_vec()
-                })
-                .collect(),
-        ))
+        Ok(Some(unmarked(&buffer, &counts, &displs)))
+    }
+
+    fn all_gather_bytes(&self, local: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+        self.on_owner_thread("all-gather")?;
+        // A leading marker byte, as in `gather_bytes`: no rank's buffer is empty.
+        let local: Vec<u8> = std::iter::once(b'#').chain(local).collect();
+        let count = i32::try_from(local.len()).map_err(|_| {
+            Error::Communication(format!("{} bytes are too many to gather", local.len()))
+        })?;
+        let mut counts = vec![0i32; self.size];
+        self.world.all_gather_into(&count, &mut counts[..]);
+        let displs = displacements(&counts);
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let mut buffer = vec![0u8; total];
+        {
+            let mut partition = PartitionMut::new(&mut buffer[..], &counts[..], &displs[..]);
+            self.world
+                .all_gather_varcount_into(&local[..], &mut partition);
+        }
+        Ok(unmarked(&buffer, &counts, &displs))
     }
 }
 
@@ -535,4 +540,25 @@ impl Drop for MpiEngine {
         unsafe { std::mem::ManuallyDrop::drop(&mut self.reports) };
         drop(self.universe.take());
     }
+}
+
+/// Where each rank's bytes start in a gathered buffer of `counts` bytes per rank.
+fn displacements(counts: &[i32]) -> Vec<i32> {
+    counts
+        .iter()
+        .scan(0i32, |offset, &c| {
+            let start = *offset;
+            *offset += c;
+            Some(start)
+        })
+        .collect()
+}
+
+/// Each rank's bytes of a gathered buffer, without their leading marker byte.
+fn unmarked(buffer: &[u8], counts: &[i32], displs: &[i32]) -> Vec<Vec<u8>> {
+    counts
+        .iter()
+        .zip(displs)
+        .map(|(&c, &d)| buffer[(d as usize + 1).min((d + c) as usize)..(d + c) as usize].to_vec())
+        .collect()
 }

@@ -10,6 +10,7 @@ mod export;
 mod filter;
 mod import;
 mod info;
+mod stats;
 mod write;
 
 use anyhow::Result;
@@ -72,6 +73,22 @@ pub fn run(
     match command {
         Command::Ls { json } => info::ls(conn, location, json),
         Command::Info { name, json } => info::info(conn, location, &name, json),
+        Command::Stats {
+            name,
+            select,
+            histogram,
+            range,
+            json,
+        } => stats::stats(
+            conn,
+            &stats::StatsRequest {
+                name: &name,
+                select: select.as_deref(),
+                histogram: histogram.map(|bins| bins as usize),
+                range: range.as_deref(),
+                json,
+            },
+        ),
         Command::Create {
             name,
             shape,

@@ -242,6 +242,15 @@ pub trait Engine: Send + Sync + Debug {
     fn gather_bytes(&self, local: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
         Ok(Some(vec![local]))
     }
+
+    /// Gathers one byte string from every rank to every rank, in rank order (the transport
+    /// of [`crate::reduce::all_merge`], which gives reductions typed states).
+    ///
+    /// # Errors
+    /// A communication error.
+    fn all_gather_bytes(&self, local: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![local])
+    }
 }
 
 /// Runs `f` on rank 0 only, then makes every rank agree on its outcome (a barrier), so
