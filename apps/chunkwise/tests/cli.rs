@@ -1439,3 +1439,52 @@ fn zarr_codecs_and_shards_are_chosen_on_the_command_line_and_shown_by_info() {
     assert_eq!(info["codecs"], "bytes, blosc:zstd:2:bitshuffle");
     assert!(!run(&["ls"]).lines().any(|l| l == "x"));
 }
+
+#[test]
+fn stats_prints_a_table_and_refuses_bad_settings_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "create", "c", "--shape", "4,5", "--chunks", "2,2", "--dtype", "i16", "--fill", "-3",
+        ],
+    );
+    ok(d, &["write", "c", "--select", "1, 2", "--value", "40"]);
+    let table = ok(d, &["stats", "c", "--histogram", "2"]);
+    // 19 elements of -3 and one 40.
+    for line in [
+        "count:     20",
+        "sum:       -17",
+        "mean:      -0.85",
+        "min:       -3 at (0, 0)",
+        "max:       40 at (1, 2)",
+        "histogram: 2 bins",
+    ] {
+        assert!(table.contains(line), "{line:?} not in\n{table}");
+    }
+    let selected = ok(d, &["stats", "c", "--select", "1, 1:", "--json"]);
+    let figures: serde_json::Value = serde_json::from_str(&selected).unwrap();
+    assert_eq!(figures["count"], 4);
+    assert_eq!(figures["sum"], 31);
+    assert_eq!(figures["argmax"], serde_json::json!([1, 2]));
+    for (args, expected) in [
+        (
+            &["stats", "c", "--range", "0,1"][..],
+            "--range 0,1 applies to a histogram",
+        ),
+        (
+            &["stats", "c", "--histogram", "3", "--range", "5"][..],
+            "--range 5; expected two numbers LO,HI",
+        ),
+        (
+            &["stats", "c", "--histogram", "3", "--range", "5,1"][..],
+            "range 5,1",
+        ),
+        (&["stats", "c", "--histogram", "0"][..], "0"),
+        (&["stats", "nothing"][..], "nothing"),
+        (&["stats", "c", "--select", "9, :"][..], "9"),
+    ] {
+        fails(d, args, expected);
+    }
+}

@@ -390,3 +390,100 @@ fn filter_on_zarr_under_mpi(zarr: &[&str]) {
     );
     assert_eq!(read("vol"), volume().into_dyn());
 }
+
+/// `chunkwise stats` of one volume in two chunk shapes: the same JSON document, to the bit,
+/// from the sequential engine, 1 and 2 threads, and 1, 2 and 3 MPI ranks; the JSON has every
+/// documented field, and the figures agree with numpy (sum with math.fsum).
+#[test]
+fn stats_are_the_same_to_the_bit_on_every_engine_rank_count_and_chunk_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Values of very different magnitudes, so that sums in another order would differ.
+    let data = Array3::from_shape_fn((17, 23, 29), |(z, y, x)| {
+        let i = (z * 23 + y) * 29 + x;
+        let scale = [1e-8, 1.0, 1e8][i % 3];
+        ((i * 7919 % 1000) as f64 / 999.0 - 0.5) * scale
+    });
+    let file = hdf5::File::create(d.join("v.h5")).unwrap();
+    file.new_dataset_builder()
+        .with_data(&data)
+        .create("v")
+        .unwrap();
+    file.close().unwrap();
+    let args = |name: &str| -> Vec<String> {
+        ["stats", name, "--histogram", "9", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut documents = Vec::new();
+    for chunks in ["5,6,7", "17,4,29"] {
+        let name = format!("v{}", chunks.replace(',', "_"));
+        ok(d, 1, &["import", "v.h5:/v", &name, "--chunks", chunks]);
+        let a = args(&name);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        for ranks in 1..=3 {
+            documents.push((format!("{chunks} mpi -n {ranks}"), ok(d, ranks, &a)));
+        }
+        for engine in [
+            ["--engine", "sequential"],
+            ["--threads", "1"],
+            ["--threads", "2"],
+        ] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+                .current_dir(d)
+                .args(engine)
+                .args(&a)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            documents.push((
+                format!("{chunks} {engine:?}"),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+        }
+    }
+    // The name differs between the chunk shapes; every other field is the same.
+    let figures: Vec<serde_json::Value> = documents
+        .iter()
+        .map(|(what, text)| {
+            let mut document: serde_json::Value =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+            document.as_object_mut().unwrap().remove("name");
+            document
+        })
+        .collect();
+    for (k, figure) in figures.iter().enumerate() {
+        assert_eq!(
+            figure, &figures[0],
+            "{} differs from {}",
+            documents[k].0, documents[0].0
+        );
+    }
+    let script = r#"
+import json, math, sys
+import h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["v"][...]
+got = json.loads(sys.argv[2])
+assert got["count"] == a.size and got["nan_count"] == 0
+assert got["sum"] == math.fsum(a.ravel()), (got["sum"], math.fsum(a.ravel()))
+assert got["min"] == a.min() and got["max"] == a.max()
+assert got["argmin"] == list(np.unravel_index(np.argmin(a), a.shape))
+assert got["argmax"] == list(np.unravel_index(np.argmax(a), a.shape))
+assert abs(got["mean"] - a.mean()) <= 1e-12 * abs(a).max()
+assert abs(got["std"] - a.std()) <= 1e-12 * a.std()
+counts, edges = np.histogram(a, bins=9)
+assert got["histogram"]["counts"] == counts.tolist()
+assert got["histogram"]["edges"] == edges.tolist()
+print("ok")
+"#;
+    let out = chunkwise_testkit::python::run(
+        script,
+        &[d.join("v.h5").as_os_str(), documents[0].1.as_ref()],
+    );
+    assert_eq!(out.trim(), "ok");
+}

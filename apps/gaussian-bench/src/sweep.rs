@@ -1,11 +1,14 @@
 //! The sweep: every (data size, chunk size) cell, `ntest` times load → 3D → 3×1D → delete, each
 //! timed from a barrier to a barrier; verification, images and per-rank timers on the way.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chunkwise::{Boundary, Connection, DatasetMeta, Layout, Selection, SliceItem, Store};
+use chunkwise::{
+    Block, Boundary, Connection, Dataset, DatasetMeta, Element, Layout, Reduction, Selection,
+    SliceItem, Store,
+};
 
 use chunkwise_ndimage::{
     gaussian_filter1d_dataset, gaussian_filter_dataset, gaussian_filter_into, FilterFloat,
@@ -122,31 +125,46 @@ fn timed(
     Ok((seconds, per_rank))
 }
 
-/// Max |a − b| over two datasets of one layout, chunk by chunk on every rank (collective);
-/// the result on rank 0.
-fn max_difference<T: FilterFloat>(conn: &Connection, a: &str, b: &str) -> Result<Option<f64>> {
-    let (a, b) = (conn.dataset(a)?, conn.dataset(b)?);
-    let local = Mutex::new(0.0f64);
-    a.for_each_chunk(|chunk| {
-        let x = a.chunk(chunk)?.read::<T>()?;
-        let y = b.chunk(chunk)?.read::<T>()?;
-        let m = x
-            .iter()
-            .zip(y.iter())
-            .map(|(p, q)| (p.to_f64() - q.to_f64()).abs())
-            .fold(0.0, f64::max);
-        let mut max = local.lock().unwrap_or_else(|p| p.into_inner());
-        *max = max.max(m);
+/// Max |a − b| of the elements of the dataset reduced and the same elements of `other`.
+struct MaxDifference<'a> {
+    other: &'a Dataset,
+}
+
+impl Reduction for MaxDifference<'_> {
+    type State = f64;
+
+    fn init(&self) -> f64 {
+        0.0
+    }
+
+    fn fold(&self, max: &mut f64, block: &Block<'_>) -> chunkwise::Result<()> {
+        let theirs = self.other.read_region_data(block.region)?;
+        chunkwise::with_element_type!(block.values.dtype(), T => {
+            let (Some(x), Some(y)) = (T::chunk_slice(block.values), T::chunk_slice(&theirs)) else {
+                return Err(chunkwise::Error::DTypeMismatch {
+                    context: format!("comparing with dataset \"{}\"", self.other.name()),
+                    stored: theirs.dtype().to_string(),
+                    requested: block.values.dtype().to_string(),
+                });
+            };
+            *max = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p.to_f64() - q.to_f64()).abs())
+                .fold(*max, f64::max);
+        });
         Ok(())
-    })?;
-    let mine = local.into_inner().unwrap_or_else(|p| p.into_inner());
-    let all = conn.engine().gather_bytes(mine.to_le_bytes().to_vec())?;
-    Ok(all.map(|per_rank| {
-        per_rank
-            .iter()
-            .filter_map(|bytes| bytes.as_slice().try_into().ok().map(f64::from_le_bytes))
-            .fold(0.0, f64::max)
-    }))
+    }
+
+    fn merge(&self, into: &mut f64, other: f64) {
+        *into = into.max(other);
+    }
+}
+
+/// Max |a − b| over two datasets of one shape (collective; the result on every rank).
+fn max_difference(conn: &Connection, a: &str, b: &str) -> Result<f64> {
+    let (a, b) = (conn.dataset(a)?, conn.dataset(b)?);
+    Ok(a.reduce(&Selection::all(), &MaxDifference { other: &b })?)
 }
 
 impl Sweep<'_> {
@@ -355,9 +373,7 @@ impl Sweep<'_> {
     ) -> Result<()> {
         let conn = self.conn;
         let o = self.options;
-        if let Some(diff) = max_difference::<T>(conn, &names.conv3d, &names.conv1d)? {
-            results.verify[[i, j, 0]] = diff;
-        }
+        results.verify[[i, j, 0]] = max_difference(conn, &names.conv3d, &names.conv1d)?;
         let ranks = conn.size();
         let reference = on_root(conn, || {
             let diff = if ds <= 128 || o.verify {
