@@ -84,16 +84,17 @@ fn number_json(number: Number) -> Value {
     }
 }
 
-/// A float, or its name when JSON has no number for it (NaN, ±Infinity, as Python writes them).
+/// A float, or its name when JSON has no number for it (`"nan"`, `"inf"`, `"-inf"`, as `info`
+/// writes fill values).
 fn float_json(x: f64) -> Value {
     if x.is_finite() {
         json!(x)
     } else if x.is_nan() {
-        json!("NaN")
+        json!("nan")
     } else if x > 0.0 {
-        json!("Infinity")
+        json!("inf")
     } else {
-        json!("-Infinity")
+        json!("-inf")
     }
 }
 
