@@ -101,9 +101,8 @@ impl ExactSum {
     /// Sums: per block of 1024 values, those whose exponent is within 22 of the block's
     /// largest are summed in eight `f64` lanes, which is exact (each lane's 128 values are
     /// multiples of the smallest such value's ulp, and their sum stays below 2^53 of them);
-    /// the lanes' sums and the few smaller values go into the bins. Squares: `m²` of each value
-    /// `m·2^(e−150)` is added into one of four interleaved per-exponent `i64` tables (48-bit
-    /// squares, flushed into the bins every 4096 additions per table).
+    /// the lanes' sums and the few smaller values go into the bins. Squares: likewise, each
+    /// split into three terms of 24 bits (see `add_f32_squares_portable`).
     pub fn add_f32s(&mut self, values: &[f32], squares: Option<&mut ExactSum>) {
         self.add_f32_values(values);
         if let Some(squares) = squares {
@@ -171,47 +170,76 @@ impl ExactSum {
             .for_each(|&x| self.add(f64::from(x)));
     }
 
+    /// Adds the squares of `values` exactly (see [`ExactSum::add_f32s`]).
     fn add_f32_squares(&mut self, values: &[f32]) {
-        const TABLES: usize = 4;
-        const PER_TABLE: usize = 4096;
-        // The mantissa as an integer and the exponent (1 for subnormals) of a finite f32; for
-        // infinities and NaNs exponent 255, whose table entry is never flushed.
-        let split = |x: f32| {
-            let bits = x.to_bits();
-            let e = ((bits >> 23) & 0xff) as usize;
-            let normal = i64::from(e != 0);
-            let m = i64::from(bits & ((1 << 23) - 1)) | (normal << 23);
-            (m, e + usize::from(e == 0))
-        };
-        let mut tables = [[0i64; 256]; TABLES];
-        for block in values.chunks(TABLES * PER_TABLE) {
-            let mut groups = block.chunks_exact(TABLES);
-            for group in &mut groups {
-                for (table, &x) in tables.iter_mut().zip(group) {
-                    let (m, e) = split(x);
-                    table[e] += m * m;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), all the function requires.
+            unsafe { self.add_f32_squares_avx2(values) };
+            return;
+        }
+        self.add_f32_squares_portable(values);
+    }
+
+    /// [`ExactSum::add_f32_squares_portable`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_f32_squares_avx2(&mut self, values: &[f32]) {
+        self.add_f32_squares_portable(values);
+    }
+
+    /// Squares by blocks of 1024: each value `x` is split into `h + l`, its top and bottom 12
+    /// mantissa bits, so that `x² = h² + 2hl + l²` with three terms of at most 24 significant
+    /// bits; for the values whose exponent is within 11 of the block's largest, each term is
+    /// summed in eight `f64` lanes, exactly (128 terms of 24 bits whose units differ by at most
+    /// 2^22 stay below 2^53 units). The lanes' sums and the squares of the smaller values go
+    /// into the bins.
+    #[inline(always)]
+    fn add_f32_squares_portable(&mut self, values: &[f32]) {
+        const BLOCK: usize = 1024;
+        const LANES: usize = 8;
+        const WINDOW: u32 = 11;
+        let exponent = |x: f32| (x.to_bits() >> 23) & 0xff;
+        let mut blocks = values.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            let largest = block.iter().map(|&x| exponent(x)).max().unwrap_or(0);
+            if largest == 0xff {
+                block.iter().for_each(|&x| self.add_square(f64::from(x)));
+                continue;
+            }
+            let threshold = largest.saturating_sub(WINDOW);
+            let (mut hh, mut hl, mut ll) = ([0f64; LANES], [0f64; LANES], [0f64; LANES]);
+            let mut kept = 0u32;
+            for group in block.chunks_exact(LANES) {
+                for (k, &x) in group.iter().enumerate() {
+                    let mask = u32::from(exponent(x) >= threshold).wrapping_neg();
+                    kept += mask & 1;
+                    let x = f32::from_bits(x.to_bits() & mask);
+                    let high = f32::from_bits(x.to_bits() & !0xfff);
+                    let (h, l) = (f64::from(high), f64::from(x - high));
+                    hh[k] += h * h;
+                    hl[k] += h * l;
+                    ll[k] += l * l;
                 }
             }
-            for &x in groups.remainder() {
-                let (m, e) = split(x);
-                tables[0][e] += m * m;
+            for k in 0..LANES {
+                self.add(hh[k]);
+                self.add(2.0 * hl[k]);
+                self.add(ll[k]);
             }
-            let mut special = false;
-            for table in &mut tables {
-                special |= table[255] != 0;
-                table[255] = 0;
-                // m²·2^(2e−300) lies in f64 bin 2e + 775.
-                for (e, sum) in table.iter_mut().enumerate().filter(|(_, s)| **s != 0) {
-                    self.bins[2 * e + 775] += i128::from(std::mem::take(sum));
-                }
-            }
-            if special {
-                for &x in block.iter().filter(|x| !x.is_finite()) {
-                    // The square of an infinity is +∞; of a NaN, NaN.
-                    self.add_non_finite(f64::from(x * x));
+            if kept as usize != BLOCK {
+                for &x in block.iter().filter(|&&x| exponent(x) < threshold) {
+                    self.add_square(f64::from(x));
                 }
             }
         }
+        blocks
+            .remainder()
+            .iter()
+            .for_each(|&x| self.add_square(f64::from(x)));
     }
 
     /// Adds another sum.

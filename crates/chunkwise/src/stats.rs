@@ -164,6 +164,41 @@ fn extremes<V: Copy + PartialOrd>(
     (min, max, nans)
 }
 
+/// [`extremes`] of `f32` values, in lanes the compiler vectorizes: the smallest and largest
+/// values first, then their first positions.
+#[allow(clippy::type_complexity)]
+fn extremes_f32(values: &[f32]) -> (Option<(f32, usize)>, Option<(f32, usize)>, u64) {
+    const LANES: usize = 16;
+    let mut low = [f32::INFINITY; LANES];
+    let mut high = [f32::NEG_INFINITY; LANES];
+    let mut nans = [0u32; LANES];
+    let mut groups = values.chunks_exact(LANES);
+    for group in &mut groups {
+        for k in 0..LANES {
+            let x = group[k];
+            // A NaN compares false: it changes neither, and is counted.
+            low[k] = if x < low[k] { x } else { low[k] };
+            high[k] = if x > high[k] { x } else { high[k] };
+            nans[k] += u32::from(x.is_nan());
+        }
+    }
+    let mut nan_count: u64 = nans.iter().map(|&n| u64::from(n)).sum();
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for k in 0..LANES {
+        lo = if low[k] < lo { low[k] } else { lo };
+        hi = if high[k] > hi { high[k] } else { hi };
+    }
+    for &x in groups.remainder() {
+        nan_count += u64::from(x.is_nan());
+        lo = if x < lo { x } else { lo };
+        hi = if x > hi { x } else { hi };
+    }
+    // All NaN (or nothing): no extreme. ±∞ alone are found by equality.
+    let min = values.iter().position(|&x| x == lo).map(|p| (lo, p));
+    let max = values.iter().position(|&x| x == hi).map(|p| (hi, p));
+    (min, max, nan_count)
+}
+
 impl Stats {
     /// Folds `f64` values one by one.
     fn fold_f64(state: &mut StatsState, block: &Block<'_>, values: &[f64]) {
@@ -201,7 +236,7 @@ impl Stats {
             return;
         };
         sum.add_f32s(values, Some(squares));
-        let (min, max, nans) = extremes(values.iter().copied());
+        let (min, max, nans) = extremes_f32(values);
         state.nans += nans;
         let float = |(v, p): (f32, usize)| (Number::Float(f64::from(v)), p);
         Self::keep_extremes(state, block, min.map(float), max.map(float));
