@@ -16,6 +16,8 @@ pass=$repo/target/release/examples/read_pass
   exit 1
 }
 py=$("$repo/scripts/python-env.sh")
+# shellcheck source=median-of-runs.sh
+. "$repo/scripts/median-of-runs.sh"
 work=$(mktemp -d /tmp/chunkwise-bench-stats-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 planes=$((gib * 1024))
@@ -31,14 +33,6 @@ with h5py.File(path, "w") as f:
 EOF
 "$cw" --store "$work/store" import "$work/v.h5:/v" v --chunks 64,64,64 >/dev/null
 
-seconds() {
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cat >"$work/reference_stats.py" <<'EOF'
 import sys, h5py
@@ -51,12 +45,12 @@ EOF
 "$py" "$work/reference_stats.py" "$work/v.h5" >/dev/null
 : >"$work/stats"; : >"$work/pass"; : >"$work/numpy"
 for _ in $(seq 1 "$runs"); do
-  seconds "$cw" --store "$work/store" stats v >>"$work/stats"
-  seconds "$pass" "$work/store" v >>"$work/pass"
-  seconds "$py" "$work/reference_stats.py" "$work/v.h5" >>"$work/numpy"
+  seconds_of "$cw" --store "$work/store" stats v >>"$work/stats"
+  seconds_of "$pass" "$work/store" v >>"$work/pass"
+  seconds_of "$py" "$work/reference_stats.py" "$work/v.h5" >>"$work/numpy"
 done
 bytes=$((planes * 512 * 512 * 4))
-s=$(median <"$work/stats"); p=$(median <"$work/pass"); n=$(median <"$work/numpy")
+s=$(median_of_lines <"$work/stats"); p=$(median_of_lines <"$work/pass"); n=$(median_of_lines <"$work/numpy")
 printf '%s GiB float32, 64³ chunks, medians of %d (whole process, seconds)\n' "$gib" "$runs"
 printf '%-34s %8.3f s  %6.2f GB/s\n' "chunkwise stats" "$s" "$(echo "$bytes / $s / 1000000000" | bc -l)"
 printf '%-34s %8.3f s  %6.2f GB/s\n' "read-only pass (same pipeline)" "$p" "$(echo "$bytes / $p / 1000000000" | bc -l)"

@@ -25,6 +25,8 @@ zf=${ZARRS_FILTER:-$(command -v zarrs_filter || true)}
   exit 1
 }
 py=$("$repo/scripts/python-env.sh")
+# shellcheck source=median-of-runs.sh
+. "$repo/scripts/median-of-runs.sh"
 work=$(mktemp -d /tmp/chunkwise-bench-zarr-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -36,16 +38,7 @@ with h5py.File(path, "w") as f:
     f["data"] = rng.random((n, n, n), dtype=np.float32)
 EOF
 
-# Seconds of one command (wall clock, whole process).
-seconds() {
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 printf '%-6s %-6s %10s %10s %8s   %-24s %-24s\n' codec chunk chunkwise zarrs_filt ratio \
   "chunkwise-scipy in/edge" "zarrs-scipy in/edge"
@@ -58,11 +51,11 @@ for codec in none zstd:1; do
     : >"$work/b"
     for _ in $(seq 1 "$runs"); do
       rm -rf "$store/out_cw" "$store/out_zf"
-      seconds "$cw" --store "zarr:$store" filter gaussian input out_cw --sigma 1.5 >>"$work/a"
-      seconds "$zf" gaussian "$store/input" "$store/out_zf" 1.5,1.5,1.5 6,6,6 >>"$work/b"
+      seconds_of "$cw" --store "zarr:$store" filter gaussian input out_cw --sigma 1.5 >>"$work/a"
+      seconds_of "$zf" gaussian "$store/input" "$store/out_zf" 1.5,1.5,1.5 6,6,6 >>"$work/b"
     done
-    a=$(median <"$work/a")
-    b=$(median <"$work/b")
+    a=$(median_of_lines <"$work/a")
+    b=$(median_of_lines <"$work/b")
     errors=$("$py" - "$work/input.h5" "$store" <<'EOF'
 import sys, numpy as np, h5py, zarr
 from scipy import ndimage
@@ -100,13 +93,13 @@ for codec in none zstd:1; do
   : >"$work/r"
   for _ in $(seq 1 "$runs"); do
     rm -rf "$work/c.zarr"
-    seconds "$cw" --store "zarr:$work/gb.zarr" --codec "$codec" copy "input_$big" v \
+    seconds_of "$cw" --store "zarr:$work/gb.zarr" --codec "$codec" copy "input_$big" v \
       --to-store "zarr:$work/c.zarr" >>"$work/w"
-    seconds "$cw" --store "zarr:$work/c.zarr" copy v r --to-store ram >>"$work/r"
+    seconds_of "$cw" --store "zarr:$work/c.zarr" copy v r --to-store ram >>"$work/r"
   done
   stored=$(du -sb "$work/c.zarr/v" | cut -f1)
   printf '%-8s %12.2f %12.2f %8.2f\n' "$codec" \
-    "$(echo "$bytes / $(median <"$work/w") / 1000000000" | bc -l)" \
-    "$(echo "$bytes / $(median <"$work/r") / 1000000000" | bc -l)" \
+    "$(echo "$bytes / $(median_of_lines <"$work/w") / 1000000000" | bc -l)" \
+    "$(echo "$bytes / $(median_of_lines <"$work/r") / 1000000000" | bc -l)" \
     "$(echo "$bytes / $stored" | bc -l)"
 done

@@ -1463,6 +1463,26 @@ fn stats_prints_a_table_and_refuses_bad_settings_on_one_line() {
     ] {
         assert!(table.contains(line), "{line:?} not in\n{table}");
     }
+    // With the range given (here the same as the data's), counted in the same pass as the
+    // moments: the same document.
+    let two_passes = ok(d, &["stats", "c", "--histogram", "2", "--json"]);
+    let one_pass = ok(
+        d,
+        &[
+            "stats",
+            "c",
+            "--histogram",
+            "2",
+            "--range",
+            "-3,40",
+            "--json",
+        ],
+    );
+    assert_eq!(two_passes, one_pass);
+    assert!(
+        one_pass.contains("\"counts\": [\n      19,\n      1\n    ]"),
+        "{one_pass}"
+    );
     let selected = ok(d, &["stats", "c", "--select", "1, 1:", "--json"]);
     let figures: serde_json::Value = serde_json::from_str(&selected).unwrap();
     assert_eq!(figures["count"], 4);

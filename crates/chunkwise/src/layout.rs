@@ -210,6 +210,52 @@ impl Layout {
         index
     }
 
+    /// The C-order flat number of the element at `index` in the dataset.
+    pub fn element_flat(&self, index: &[usize]) -> u64 {
+        index
+            .iter()
+            .zip(&self.shape)
+            .fold(0, |acc, (&i, &n)| acc * n as u64 + i as u64)
+    }
+
+    /// The N-d index of the element with C-order flat number `flat` (below `len`).
+    pub fn element_index(&self, mut flat: u64) -> Vec<usize> {
+        let mut index = vec![0; self.shape.len()];
+        for (slot, &n) in index.iter_mut().zip(&self.shape).rev() {
+            let n = n.max(1) as u64;
+            *slot = (flat % n) as usize;
+            flat /= n;
+        }
+        index
+    }
+
+    /// The dataset index of element `position` (C order) of `region`.
+    pub fn element_of_region(region: &Region, mut position: usize) -> Vec<usize> {
+        let mut index = vec![0; region.ndim()];
+        for (slot, axis) in index.iter_mut().zip(region.axes()).rev() {
+            let count = axis.count.max(1);
+            *slot = axis.start + (position % count) * axis.step;
+            position /= count;
+        }
+        index
+    }
+
+    /// The elements of `part` in dataset coordinates.
+    pub fn part_in_dataset(&self, part: &ChunkPart) -> Region {
+        let start = self.chunk_bounds(&part.chunk).start();
+        Region::new(
+            part.in_chunk
+                .axes()
+                .iter()
+                .zip(start)
+                .map(|(axis, offset)| AxisSlice {
+                    start: axis.start + offset,
+                    ..*axis
+                })
+                .collect(),
+        )
+    }
+
     /// Where element `i` of axis `axis` lies: the chunk's coordinate along that axis and the
     /// element's offset within the chunk.
     pub fn locate(&self, axis: usize, i: usize) -> (usize, usize) {
@@ -664,5 +710,30 @@ mod tests {
             Layout::suggest_chunk_shape(&[10_000_000], 1, mib),
             vec![mib]
         );
+    }
+
+    #[test]
+    fn element_numbers_round_trip_and_parts_land_in_dataset_coordinates() {
+        let layout = Layout::new(&[4, 5, 3], &[2, 2, 2]).unwrap();
+        for flat in 0..layout.len() as u64 {
+            assert_eq!(layout.element_flat(&layout.element_index(flat)), flat);
+        }
+        assert_eq!(layout.element_index(59), vec![3, 4, 2]);
+        let region = Region::new(vec![
+            AxisSlice {
+                start: 1,
+                step: 2,
+                count: 2,
+            },
+            AxisSlice::range(2, 5),
+        ]);
+        assert_eq!(Layout::element_of_region(&region, 0), vec![1, 2]);
+        assert_eq!(Layout::element_of_region(&region, 4), vec![3, 3]);
+        let layout = Layout::new(&[4, 5], &[2, 2]).unwrap();
+        let parts = layout.chunk_parts(&region);
+        let pieces: Vec<Region> = parts.iter().map(|p| layout.part_in_dataset(p)).collect();
+        let covered: usize = pieces.iter().map(Region::len).sum();
+        assert_eq!(covered, region.len());
+        assert_eq!(pieces[0].start(), vec![1, 2]);
     }
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::dataset::Dataset;
 use crate::dtype::ChunkData;
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::region::Region;
 use crate::selection::Selection;
 
@@ -29,31 +30,15 @@ pub struct Block<'a> {
     pub values: &'a ChunkData,
     /// Where they are in the dataset.
     pub region: &'a Region,
-    /// The dataset's shape.
-    pub dataset_shape: &'a [usize],
+    /// The dataset's layout.
+    pub layout: &'a Layout,
 }
 
 impl Block<'_> {
     /// The dataset's flat (C-order) index of the element at `position` of `values`.
     pub fn flat_index(&self, position: usize) -> u64 {
-        let shape = self.region.shape();
-        let mut rest = position;
-        let mut coords = vec![0usize; shape.len()];
-        for (axis, &n) in shape.iter().enumerate().rev() {
-            coords[axis] = rest % n.max(1);
-            rest /= n.max(1);
-        }
-        let mut flat = 0u64;
-        for ((axis, &k), &n) in self
-            .region
-            .axes()
-            .iter()
-            .zip(&coords)
-            .zip(self.dataset_shape)
-        {
-            flat = flat * n as u64 + (axis.start + k * axis.step) as u64;
-        }
-        flat
+        self.layout
+            .element_flat(&Layout::element_of_region(self.region, position))
     }
 }
 
@@ -73,6 +58,25 @@ pub trait Reduction: Sync {
 
     /// Merges `other` into `into`.
     fn merge(&self, into: &mut Self::State, other: Self::State);
+}
+
+/// Two reductions in one pass over the data.
+impl<A: Reduction, B: Reduction> Reduction for (A, B) {
+    type State = (A::State, B::State);
+
+    fn init(&self) -> Self::State {
+        (self.0.init(), self.1.init())
+    }
+
+    fn fold(&self, state: &mut Self::State, block: &Block<'_>) -> Result<()> {
+        self.0.fold(&mut state.0, block)?;
+        self.1.fold(&mut state.1, block)
+    }
+
+    fn merge(&self, into: &mut Self::State, other: Self::State) {
+        self.0.merge(&mut into.0, other.0);
+        self.1.merge(&mut into.1, other.1);
+    }
 }
 
 impl Dataset {
@@ -114,26 +118,14 @@ impl Dataset {
                 let Some((k, values)) = read else {
                     return Ok(None);
                 };
-                let start = layout.chunk_bounds(&parts[k].chunk).start();
-                let region = Region::new(
-                    parts[k]
-                        .in_chunk
-                        .axes()
-                        .iter()
-                        .zip(&start)
-                        .map(|(axis, &offset)| crate::region::AxisSlice {
-                            start: axis.start + offset,
-                            ..*axis
-                        })
-                        .collect(),
-                );
+                let region = layout.part_in_dataset(&parts[k]);
                 let mut state = reduction.init();
                 reduction.fold(
                     &mut state,
                     &Block {
                         values: &values,
                         region: &region,
-                        dataset_shape: layout.shape(),
+                        layout,
                     },
                 )?;
                 Ok(Some(state))

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{ChunkData, DType};
 use crate::error::{Error, Result};
 use crate::exact_sum::{round, ExactSum};
+use crate::layout::Layout;
 use crate::reduce::{Block, Reduction};
 
 /// A number of the dataset's kind: floats as `f64`, integers exactly.
@@ -259,22 +260,13 @@ impl Stats {
         Self::keep_extremes(state, block, min.map(int), max.map(int));
     }
 
-    /// The figures of a final state of a dataset of `shape`.
+    /// The figures of a final state of a dataset of `layout`.
     ///
     /// # Errors
     /// [`Error::Unsupported`] when an integer sum could have overflowed 128 bits (2^63
     /// elements or more).
-    pub fn summary(state: &StatsState, shape: &[usize]) -> Result<Summary> {
+    pub fn summary(state: &StatsState, layout: &Layout) -> Result<Summary> {
         let n = state.count;
-        let unravel = |flat: u64| {
-            let mut rest = flat as usize;
-            let mut index = vec![0; shape.len()];
-            for (axis, &len) in shape.iter().enumerate().rev() {
-                index[axis] = rest % len.max(1);
-                rest /= len.max(1);
-            }
-            index
-        };
         let (sum, mean, variance) = match &state.sums {
             Sums::None => (Number::Float(0.0), f64::NAN, f64::NAN),
             Sums::Int { sum, squares } => {
@@ -319,8 +311,8 @@ impl Stats {
             std: variance.sqrt(),
             min: state.min.map(|e| e.value),
             max: state.max.map(|e| e.value),
-            argmin: state.min.map(|e| unravel(e.flat)),
-            argmax: state.max.map(|e| unravel(e.flat)),
+            argmin: state.min.map(|e| layout.element_index(e.flat)),
+            argmax: state.max.map(|e| layout.element_index(e.flat)),
         })
     }
 }

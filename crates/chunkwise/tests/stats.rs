@@ -362,7 +362,7 @@ fn every_dtype_matches_the_exact_reference_on_every_engine_and_chunk_shape() {
                     for (label, engine) in engines() {
                         let (_conn, dataset) = dataset_on(engine, &data, &chunks);
                         let state = dataset.reduce(&selection, &Stats).unwrap();
-                        let summary = Stats::summary(&state, &SHAPE).unwrap();
+                        let summary = Stats::summary(&state, dataset.layout()).unwrap();
                         let counts = dataset.reduce(&selection, &histogram).unwrap();
                         let what = format!(
                             "{dtype} special={special} [{select}] chunks {chunks:?} {label}"
@@ -411,7 +411,10 @@ fn the_same_data_in_other_chunks_gives_the_same_bits() {
                     .unwrap();
             dataset.write(&Selection::all(), all.view()).unwrap();
             let state = dataset.reduce(&Selection::all(), &Stats).unwrap();
-            seen.push(format!("{:?}", Stats::summary(&state, &SHAPE).unwrap()));
+            seen.push(format!(
+                "{:?}",
+                Stats::summary(&state, dataset.layout()).unwrap()
+            ));
         }
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:#?}");

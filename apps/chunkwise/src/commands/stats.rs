@@ -33,25 +33,33 @@ pub fn stats(conn: &Connection, request: &StatsRequest<'_>) -> Result<()> {
             request.range.unwrap_or_default()
         );
     }
-    let state = dataset.reduce(&selection, &Stats)?;
-    let summary = Stats::summary(&state, dataset.shape())?;
-    let histogram = match request.histogram {
-        None => None,
-        Some(bins) => {
-            // numpy's default range: the smallest and largest value (here: of the non-NaN ones).
-            let range = match (range, summary.min, summary.max) {
-                (Some(range), _, _) => range,
-                (None, Some(lo), Some(hi)) => (lo.to_f64(), hi.to_f64()),
-                (None, _, _) => bail!(
+    // With a range the histogram is counted in the same pass; without, its range is the
+    // first pass's smallest and largest value (of the non-NaN ones; numpy's default).
+    let (state, counts) = match (request.histogram, range) {
+        (Some(bins), Some(range)) => {
+            let histogram = Histogram::new(bins, range)?;
+            let (state, counts) = dataset.reduce(&selection, &(Stats, histogram.clone()))?;
+            (state, Some((histogram, counts)))
+        }
+        _ => (dataset.reduce(&selection, &Stats)?, None),
+    };
+    let summary = Stats::summary(&state, dataset.layout())?;
+    let counts = match (request.histogram, counts) {
+        (_, Some(counted)) => Some(counted),
+        (None, None) => None,
+        (Some(bins), None) => {
+            let (Some(lo), Some(hi)) = (summary.min, summary.max) else {
+                bail!(
                     "{}: no value that is not NaN, so no range for the histogram; expected --range LO,HI",
                     request.name
-                ),
+                );
             };
-            let histogram = Histogram::new(bins, range)?;
+            let histogram = Histogram::new(bins, (lo.to_f64(), hi.to_f64()))?;
             let counts = dataset.reduce(&selection, &histogram)?;
-            Some((histogram.edges_for(dataset.dtype()), counts))
+            Some((histogram, counts))
         }
     };
+    let histogram = counts.map(|(h, counts)| (h.edges_for(dataset.dtype()), counts));
     on_root(conn, || {
         if request.json {
             let document = summary_json(request.name, &summary, histogram.as_ref());
